@@ -1,0 +1,46 @@
+# Helpers for integration scripts (source it).  Scripts report each case as
+# "PASS: name", "FAIL: name: why" or "SKIP: name: why" for tests/run.
+#
+#   . "$TOP/tests/lib.sh"
+#   require_root || exit 0
+#   ns=$(hp_ns a)          # a fresh namespace, removed at exit
+#   check "name" cmd args  # PASS if cmd succeeds, else FAIL with its output
+set -u
+TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+BUILD=${BUILD:-$TOP/build}
+SHARED=${SHARED:-$(cd "$TOP/.." && pwd)/shared}
+HP_TEST=$(basename "$0" .sh)
+
+pass() { echo "PASS: $HP_TEST: $1"; }
+fail() { echo "FAIL: $HP_TEST: $1${2:+: $2}"; }
+skip() { echo "SKIP: $HP_TEST: $1${2:+: $2}"; }
+
+# check NAME CMD...: run CMD, PASS on success, FAIL with its output otherwise.
+check() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$(echo "$out" | tail -5 | tr '\n' ' ')"; fi
+}
+
+# require_root: SKIP the whole script (returns 1) unless running as root.
+require_root() {
+	[ "$(id -u)" = 0 ] && return 0
+	skip all "needs root (network namespaces)"
+	return 1
+}
+
+# Cleanup actions run at exit in reverse order of registration.
+HP_CLEANUP=()
+at_exit() { HP_CLEANUP=("$*" "${HP_CLEANUP[@]+"${HP_CLEANUP[@]}"}"); }
+hp_run_cleanup() { local c; for c in "${HP_CLEANUP[@]+"${HP_CLEANUP[@]}"}"; do eval "$c" >/dev/null 2>&1; done; }
+trap hp_run_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# hp_ns TAG: create a uniquely named namespace (lo up), deleted at exit.
+hp_ns() {
+	local n="hpt-$1-$$"
+	ip netns add "$n" || return 1
+	ip -n "$n" link set lo up
+	at_exit ip netns del "$n"
+	echo "$n"
+}
