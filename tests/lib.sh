@@ -3,7 +3,7 @@
 #
 #   . "$TOP/tests/lib.sh"
 #   require_root || exit 0
-#   ns=$(hp_ns a)          # a fresh namespace, removed at exit
+#   hp_ns ns a             # $ns = a fresh namespace, removed at exit
 #   check "name" cmd args  # PASS if cmd succeeds, else FAIL with its output
 set -u
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -36,11 +36,13 @@ hp_run_cleanup() { local c; for c in "${HP_CLEANUP[@]+"${HP_CLEANUP[@]}"}"; do e
 trap hp_run_cleanup EXIT
 trap 'exit 130' INT TERM
 
-# hp_ns TAG: create a uniquely named namespace (lo up), deleted at exit.
+# hp_ns VAR TAG: create a uniquely named namespace (lo up), deleted at exit,
+# and store its name in VAR.  (Not in $(...): the cleanup must be registered
+# in this shell.)
 hp_ns() {
-	local n="hpt-$1-$$"
+	local n="hpt-$2-$$"
 	ip netns add "$n" || return 1
 	ip -n "$n" link set lo up
 	at_exit ip netns del "$n"
-	echo "$n"
+	printf -v "$1" '%s' "$n"
 }
