@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * libhpnetns: one pod's network namespace realised as two halves.
+ *
+ * The CPU half is the pod netns the CNI made (app, external interface,
+ * Istio's interception rules).  The DPU half holds the offloaded proxy's
+ * sockets and carries the pod IP too.  A per-pod link joins them.  Istio's
+ * rules are never edited: heteropod adds its own table `inet heteropod` in
+ * each half whose rules re-do the interception ("redo rules"):
+ *
+ *   CPU half  classifies exactly as Istio's nat chains would (same matches,
+ *             same order), but instead of REDIRECTing locally it marks the
+ *             connection and routes it over the link, unchanged;
+ *   DPU half  re-derives the same classification from the original matches
+ *             (marks do not cross a netns boundary) and performs the
+ *             REDIRECT there, so SO_ORIGINAL_DST is the real destination.
+ *
+ * Every operation on a half is one nftables batch plus rtnetlink requests
+ * inside that half's namespace only; the root namespace is never touched.
+ * Functions return 0 (or a count) on success and -errno on failure.
+ * Diagnostics for humans go through an optional report callback, one line
+ * per problem, formatted `FILE:LINE:COL: what is wrong, what is accepted`.
+ */
+#ifndef HPNETNS_H
+#define HPNETNS_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One diagnostic line (no trailing newline); @arg is the caller's cookie. */
+typedef void (*hpns_report_fn)(void *arg, const char *line);
+
+enum hpns_half {
+	HPNS_HALF_CPU,
+	HPNS_HALF_DPU,
+};
+
+/* An IPv4 and/or IPv6 address (pod IP, link ends). */
+struct hpns_addrs {
+	int has_v4, has_v6;
+	struct in_addr v4;
+	struct in6_addr v6;
+};
+
+/* Parse "IP", "IPV6" or "IP,IPV6".  -EINVAL on anything else. */
+int hpns_addrs_parse(const char *text, struct hpns_addrs *out);
+
+/* --- rule sets --------------------------------------------------------- */
+
+/*
+ * A parsed interception rule set: iptables-restore text (optionally after
+ * the `iptables-save`/`ip6tables-save` command lines of Istio's trace
+ * format; two restore blocks = IPv4 then IPv6) or nft text (`add table|
+ * chain|rule ...` lines as `nft -f` takes them).  The format is detected.
+ */
+struct hpns_ruleset;
+
+/*
+ * Parse @len bytes of @text; @name is used in diagnostics (a file name).
+ * Every malformed line is reported; returns -EINVAL if any was, and then
+ * *out is NULL.  The rule set owns copies of everything it needs.
+ */
+int hpns_ruleset_parse(const char *name, const char *text, size_t len,
+		       hpns_report_fn report, void *arg,
+		       struct hpns_ruleset **out);
+/* Read @path ("-" = stdin) and parse it.  -errno on I/O errors. */
+int hpns_ruleset_parse_file(const char *path, hpns_report_fn report,
+			    void *arg, struct hpns_ruleset **out);
+void hpns_ruleset_destroy(struct hpns_ruleset *rs);
+/* Number of rules (not chain declarations) parsed. */
+size_t hpns_ruleset_count(const struct hpns_ruleset *rs);
+
+/* --- translation ------------------------------------------------------- */
+
+/* What a half needs to know to build its redo rules. */
+struct hpns_half_conf {
+	enum hpns_half half;
+	const char *netns;        /* name under /var/run/netns or a path */
+	const char *link;         /* this half's end of the per-pod link */
+	struct hpns_addrs pod;    /* the pod IP(s) */
+	struct hpns_addrs local;  /* this end's link addresses */
+	struct hpns_addrs peer;   /* the other end's link addresses */
+};
+
+/* The redo rules of one half: an nftables table and its routing needs. */
+struct hpns_redo;
+
+/*
+ * Translate @rs for @conf->half (only half, link and pod are used).  Each
+ * rule that cannot be re-done faithfully is reported as `FILE:LINE: reason`
+ * naming the rule; returns -EOPNOTSUPP if any was (then *out is NULL).
+ */
+int hpns_translate(const struct hpns_ruleset *rs,
+		   const struct hpns_half_conf *conf,
+		   hpns_report_fn report, void *arg, struct hpns_redo **out);
+/* The redo rules as `nft -f` text (malloc'd, caller frees). */
+char *hpns_redo_format(const struct hpns_redo *redo);
+/* Number of redo rules (for tests and logs). */
+size_t hpns_redo_count(const struct hpns_redo *redo);
+void hpns_redo_destroy(struct hpns_redo *redo);
+
+/* --- per-half operations (the primitive a host/DPU pair calls) ---------- */
+
+/*
+ * Configure one half: the link @conf->link must already exist in
+ * @conf->netns.  Brings it up, adds the link and (DPU) pod addresses,
+ * routes, policy rules (moves the local-table rule below heteropod's),
+ * sysctls, and installs @redo as one nftables batch (replacing a previous
+ * heteropod table atomically).  Idempotent.  The previous values of
+ * everything changed are recorded in the namespace itself, so
+ * hpns_half_unconfigure() works after a crash.
+ */
+int hpns_half_configure(const struct hpns_half_conf *conf,
+			const struct hpns_redo *redo);
+/*
+ * Undo hpns_half_configure() in @netns: delete the heteropod table, rules,
+ * routes and addresses, restore sysctls and the local rule.  Rules not
+ * added by heteropod are left exactly as they are.  Safe when nothing is
+ * configured (returns 0).
+ */
+int hpns_half_unconfigure(const char *netns, const char *link);
+
+/* --- both halves on one machine (veth link) ----------------------------- */
+
+/*
+ * Create the veth link between @cpu_ns and @dpu_ns (if absent), translate
+ * @rs for both halves and configure each.  Idempotent.
+ */
+int hpns_split(const char *cpu_ns, const char *dpu_ns,
+	       const struct hpns_addrs *pod, const struct hpns_ruleset *rs,
+	       hpns_report_fn report, void *arg);
+/* Unconfigure both halves and delete the link.  Safe to repeat. */
+int hpns_unsplit(const char *cpu_ns, const char *dpu_ns);
+
+/* Default link names and addresses used by hpns_split(). */
+#define HPNS_LINK_NAME "hpn0"
+
+/* --- port map ----------------------------------------------------------- */
+
+/*
+ * Which half owns a port of the pod IP / localhost.  Each half keeps the
+ * ports the *other* half owns in named nftables sets (`peer_tcp`,
+ * `peer_udp` in table `inet heteropod`); updates change set elements only.
+ */
+struct hpns_port {
+	uint8_t proto;            /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port;
+	enum hpns_half owner;
+};
+
+/* The port map of a split pod, sorted by (proto, port).  Free with free(). */
+int hpns_ports_list(const char *cpu_ns, const char *dpu_ns,
+		    struct hpns_port **ports, size_t *n);
+/* Declare @p owned by @p->owner (one batch per half).  Idempotent. */
+int hpns_ports_set(const char *cpu_ns, const char *dpu_ns,
+		   const struct hpns_port *p);
+/*
+ * Rescan listening TCP and bound UDP sockets of both halves (sock_diag)
+ * and add what is missing to the map.  Returns the number of ports added.
+ */
+int hpns_ports_sync(const char *cpu_ns, const char *dpu_ns);
+
+#endif
