@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-half configuration: the primitive a host/DPU pair calls once on each
+ * side.  Order matters for crash safety: the nftables table goes in first
+ * (one batch, carrying the pre-split state as its comment), then routing
+ * and sysctls; unconfigure undoes routing first and deletes the table
+ * last, so a crash at any point leaves the state needed to finish.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "netns/rtnl.h"
+
+#define RT_LOCAL 255
+#define RT_MAIN 254
+
+/* What a half looked like before heteropod; stored in the table comment. */
+struct prior {
+	int dpu;
+	int fwd4, fwd6, rp_all;
+	int local4, local6;   /* the local-table rule was at pref 0 */
+};
+
+static void prior_format(const struct prior *p, char *buf, size_t size)
+{
+	snprintf(buf, size, "hp1 dpu=%d fwd4=%d fwd6=%d rpall=%d local4=%d local6=%d",
+		 p->dpu, p->fwd4, p->fwd6, p->rp_all, p->local4, p->local6);
+}
+
+static int prior_parse(const char *s, struct prior *p)
+{
+	return sscanf(s, "hp1 dpu=%d fwd4=%d fwd6=%d rpall=%d local4=%d local6=%d",
+		      &p->dpu, &p->fwd4, &p->fwd6, &p->rp_all, &p->local4,
+		      &p->local6) == 6 ? 0 : -EINVAL;
+}
+
+/* Read the prior state: from a previous split's table, else from now. */
+static int prior_get(struct nl *nl, bool dpu, struct prior *p)
+{
+	char buf[256];
+	int ret = nft_comment(buf, sizeof(buf));
+
+	if (!ret && !prior_parse(buf, p))
+		return 0;
+	if (ret && ret != -ENOENT)
+		return ret;
+	memset(p, 0, sizeof(*p));
+	p->dpu = dpu;
+	sysctl_get("net/ipv4/ip_forward", &p->fwd4);
+	sysctl_get("net/ipv6/conf/all/forwarding", &p->fwd6);
+	sysctl_get("net/ipv4/conf/all/rp_filter", &p->rp_all);
+	p->local4 = rtnl_rule_exists(nl, AF_INET, 0, RT_LOCAL) == 1;
+	p->local6 = rtnl_rule_exists(nl, AF_INET6, 0, RT_LOCAL) == 1;
+	return 0;
+}
+
+static const void *addr_of(const struct hpns_addrs *a, int fam)
+{
+	return fam == AF_INET6 ? (const void *)&a->v6 : (const void *)&a->v4;
+}
+
+static bool has(const struct hpns_addrs *a, int fam)
+{
+	return fam == AF_INET6 ? a->has_v6 : a->has_v4;
+}
+
+/*
+ * Policy routing of one family: fwmark FW -> HP_TABLE (default via the
+ * peer on the link), and the local-table rule moved below it so that
+ * marked packets for the pod IP (local in both halves) cross the link.
+ */
+static int route_family(struct nl *nl, const struct hpns_half_conf *c,
+			int fam, int ifindex)
+{
+	bool dpu = c->half == HPNS_HALF_DPU;
+	const void *peer = addr_of(&c->peer, fam);
+	int plen = fam == AF_INET6 ? 128 : 32;
+	int ret = rtnl_addr(nl, true, fam, addr_of(&c->local, fam), plen, ifindex);
+
+	if (!ret && dpu)
+		ret = rtnl_addr(nl, true, fam, addr_of(&c->pod, fam), plen, ifindex);
+	if (!ret)
+		ret = rtnl_default_route(nl, true, fam, HP_TABLE, peer, NULL, ifindex);
+	if (!ret && dpu)   /* the proxy's own connections leave via the CPU */
+		ret = rtnl_default_route(nl, true, fam, RT_MAIN, peer,
+					 addr_of(&c->pod, fam), ifindex);
+	if (!ret)
+		ret = rtnl_rule(nl, true, fam, HP_RULE_PREF, HP_FW, HP_FW, HP_TABLE);
+	if (!ret)
+		ret = rtnl_rule(nl, true, fam, HP_LOCAL_PREF, 0, 0, RT_LOCAL);
+	if (!ret)
+		ret = rtnl_rule(nl, false, fam, 0, 0, 0, RT_LOCAL);
+	return ret;
+}
+
+static int link_sysctls(const char *link, bool cpu, const struct hpns_half_conf *c)
+{
+	char p[128];
+	int ret;
+
+	snprintf(p, sizeof(p), "net/ipv4/conf/%s/rp_filter", link);
+	ret = sysctl_set(p, 0);
+	snprintf(p, sizeof(p), "net/ipv4/conf/%s/accept_local", link);
+	ret = ret ?: sysctl_set(p, 1);
+	ret = ret ?: sysctl_set("net/ipv4/conf/all/rp_filter", 0);
+	if (cpu && c->pod.has_v4)
+		ret = ret ?: sysctl_set("net/ipv4/ip_forward", 1);
+	if (cpu && c->pod.has_v6)
+		ret = ret ?: sysctl_set("net/ipv6/conf/all/forwarding", 1);
+	return ret;
+}
+
+static int configure_here(const struct hpns_half_conf *c,
+			  const struct hpns_redo *redo)
+{
+	char comment[256];
+	struct prior prior;
+	struct nl nl;
+	int ifindex = (int)if_nametoindex(c->link), ret;
+
+	if (!ifindex)
+		return -ENODEV;
+	ret = nl_open(&nl, NETLINK_ROUTE);
+	if (ret)
+		return ret;
+	ret = prior_get(&nl, c->half == HPNS_HALF_DPU, &prior);
+	prior_format(&prior, comment, sizeof(comment));
+	ret = ret ?: nft_install(redo, comment);
+	ret = ret ?: rtnl_link_up(&nl, ifindex);
+	for (int fam = AF_INET; !ret && fam <= AF_INET6; fam += AF_INET6 - AF_INET)
+		if (has(&c->pod, fam) && has(&c->local, fam) && has(&c->peer, fam))
+			ret = route_family(&nl, c, fam, ifindex);
+	ret = ret ?: link_sysctls(c->link, c->half == HPNS_HALF_CPU, c);
+	nl_close(&nl);
+	return ret;
+}
+
+int hpns_half_configure(const struct hpns_half_conf *conf,
+			const struct hpns_redo *redo)
+{
+	int saved, ret;
+
+	if (!conf->netns || !conf->link || !redo || redo->half != conf->half)
+		return -EINVAL;
+	ret = ns_enter(conf->netns, &saved);
+	if (ret)
+		return ret;
+	ret = configure_here(conf, redo);
+	ns_leave(saved);
+	return ret;
+}
+
+/* Undo route_family() for one family, whatever part of it happened. */
+static int unroute_family(struct nl *nl, int fam, bool restore_local)
+{
+	int ret = 0;
+
+	if (restore_local)
+		ret = rtnl_rule(nl, true, fam, 0, 0, 0, RT_LOCAL);
+	if (!ret && (restore_local || rtnl_rule_exists(nl, fam, 0, RT_LOCAL) == 1))
+		ret = rtnl_rule(nl, false, fam, HP_LOCAL_PREF, 0, 0, RT_LOCAL);
+	ret = ret ?: rtnl_rule(nl, false, fam, HP_RULE_PREF, HP_FW, HP_FW, HP_TABLE);
+	ret = ret ?: rtnl_default_route(nl, false, fam, HP_TABLE, NULL, NULL, 0);
+	return ret;
+}
+
+static int unconfigure_here(const char *link)
+{
+	char buf[256], p[128];
+	struct prior prior;
+	struct nl nl;
+	int ret = nl_open(&nl, NETLINK_ROUTE), have;
+
+	if (ret)
+		return ret;
+	have = nft_comment(buf, sizeof(buf)) == 0 && prior_parse(buf, &prior) == 0;
+	ret = unroute_family(&nl, AF_INET, have && prior.local4);
+	ret = ret ?: unroute_family(&nl, AF_INET6, have && prior.local6);
+	if (!ret && have) {
+		sysctl_set("net/ipv4/ip_forward", prior.fwd4);
+		sysctl_set("net/ipv6/conf/all/forwarding", prior.fwd6);
+		sysctl_set("net/ipv4/conf/all/rp_filter", prior.rp_all);
+		snprintf(p, sizeof(p), "net/ipv4/conf/%s/accept_local", link);
+		sysctl_set(p, 0);   /* absent once the link is gone: fine */
+	}
+	ret = ret ?: nft_remove();
+	nl_close(&nl);
+	return ret;
+}
+
+int hpns_half_unconfigure(const char *netns, const char *link)
+{
+	int saved, ret;
+
+	if (!netns || !link)
+		return -EINVAL;
+	ret = ns_enter(netns, &saved);
+	if (ret)
+		return ret;
+	ret = unconfigure_here(link);
+	ns_leave(saved);
+	return ret;
+}

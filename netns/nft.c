@@ -1,0 +1,720 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Redo rules -> one libnftnl batch.  The batch adds, deletes and re-adds
+ * table `inet heteropod`, so a previous version is replaced atomically and
+ * a failure anywhere leaves the previous state intact.  Port-map updates
+ * are separate batches touching set elements only.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+
+#include "netns/nl.h"
+
+#define REG NFT_REG_1
+#define SET_ID_TCP 1
+#define SET_ID_UDP 2
+
+/* One batch under construction: messages carry NLM_F_ACK between
+ * begin and end; [first, seq] is what nl_send_acked() waits for. */
+struct batch {
+	struct nftnl_batch *b;
+	uint32_t seq, first;
+	int err;
+};
+
+static int batch_init(struct batch *bt, uint32_t seq)
+{
+	bt->b = nftnl_batch_alloc(MNL_SOCKET_BUFFER_SIZE, MNL_SOCKET_BUFFER_SIZE);
+	if (!bt->b)
+		return -ENOMEM;
+	bt->seq = seq;
+	nftnl_batch_begin((char *)nftnl_batch_buffer(bt->b), bt->seq++);
+	nftnl_batch_update(bt->b);
+	bt->first = bt->seq;
+	bt->err = 0;
+	return 0;
+}
+
+static struct nlmsghdr *batch_msg(struct batch *bt, uint16_t type,
+				  uint16_t flags)
+{
+	return nftnl_nlmsg_build_hdr((char *)nftnl_batch_buffer(bt->b), type,
+				     NFPROTO_INET, flags | NLM_F_ACK, bt->seq++);
+}
+
+static void batch_next(struct batch *bt)
+{
+	if (nftnl_batch_update(bt->b) < 0)
+		bt->err = -ENOMEM;
+}
+
+/* The batch may span several pages: one sendmsg of all of them. */
+static int send_iov(struct nl *nl, struct nftnl_batch *b)
+{
+	int n = nftnl_batch_iovec_len(b);
+	struct iovec iov[n];
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct msghdr msg = {
+		.msg_name = &sa, .msg_namelen = sizeof(sa),
+		.msg_iov = iov, .msg_iovlen = (size_t)n,
+	};
+
+	nftnl_batch_iovec(b, iov, (uint32_t)n);
+	return sendmsg(mnl_socket_get_fd(nl->sk), &msg, 0) < 0 ? -errno : 0;
+}
+
+/* Close the batch, send it in the current namespace, check every ack. */
+static int batch_send(struct batch *bt)
+{
+	uint32_t last = bt->seq - 1;
+	struct nl nl;
+	int ret = bt->err;
+
+	nftnl_batch_end((char *)nftnl_batch_buffer(bt->b), bt->seq++);
+	nftnl_batch_update(bt->b);
+	if (!ret)
+		ret = nl_open(&nl, NETLINK_NETFILTER);
+	if (!ret) {
+		ret = send_iov(&nl, bt->b);
+		if (!ret)
+			ret = nl_wait_acks(&nl, bt->first, last);
+		nl_close(&nl);
+	}
+	nftnl_batch_free(bt->b);
+	return ret;
+}
+
+/* --- expressions ---------------------------------------------------------- */
+
+static void add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
+{
+	nftnl_rule_add_expr(r, e);
+}
+
+static struct nftnl_expr *expr(const char *name)
+{
+	return nftnl_expr_alloc(name);
+}
+
+static void e_meta(struct nftnl_rule *r, uint32_t key)
+{
+	struct nftnl_expr *e = expr("meta");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, REG);
+	add_expr(r, e);
+}
+
+static void e_meta_set(struct nftnl_rule *r, uint32_t key)
+{
+	struct nftnl_expr *e = expr("meta");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, REG);
+	add_expr(r, e);
+}
+
+static void e_ct(struct nftnl_rule *r, uint32_t key, bool set)
+{
+	struct nftnl_expr *e = expr("ct");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+	nftnl_expr_set_u32(e, set ? NFTNL_EXPR_CT_SREG : NFTNL_EXPR_CT_DREG, REG);
+	add_expr(r, e);
+}
+
+static void e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off,
+		      uint32_t len)
+{
+	struct nftnl_expr *e = expr("payload");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, REG);
+	add_expr(r, e);
+}
+
+static void e_cmp(struct nftnl_rule *r, bool neg, const void *data,
+		  uint32_t len)
+{
+	struct nftnl_expr *e = expr("cmp");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, REG);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, neg ? NFT_CMP_NEQ : NFT_CMP_EQ);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	add_expr(r, e);
+}
+
+/* reg = (reg & mask) ^ xor over @len bytes */
+static void e_bitwise(struct nftnl_rule *r, const void *mask, const void *xor,
+		      uint32_t len)
+{
+	struct nftnl_expr *e = expr("bitwise");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, REG);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, REG);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len);
+	add_expr(r, e);
+}
+
+static void e_bitwise32(struct nftnl_rule *r, uint32_t mask, uint32_t xor)
+{
+	e_bitwise(r, &mask, &xor, sizeof(mask));
+}
+
+static void e_verdict(struct nftnl_rule *r, int verdict, const char *chain)
+{
+	struct nftnl_expr *e = expr("immediate");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+	if (chain)
+		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+	add_expr(r, e);
+}
+
+static void e_nfproto(struct nftnl_rule *r, int family)
+{
+	uint8_t p = family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+
+	e_meta(r, NFT_META_NFPROTO);
+	e_cmp(r, false, &p, 1);
+}
+
+static void e_l4proto(struct nftnl_rule *r, uint8_t proto, bool neg)
+{
+	e_meta(r, NFT_META_L4PROTO);
+	e_cmp(r, neg, &proto, 1);
+}
+
+/* ip/ip6 saddr/daddr [!=] prefix, guarded by the family. */
+static void m_addr(struct nftnl_rule *r, const struct match *m)
+{
+	bool v6 = m->u.addr.family == AF_INET6, src = m->kind == MATCH_SADDR;
+	uint32_t len = v6 ? 16 : 4;
+	uint32_t off = v6 ? (src ? 8 : 24) : (src ? 12 : 16);
+	uint8_t mask[16] = { 0 }, zero[16] = { 0 }, val[16];
+
+	e_nfproto(r, m->u.addr.family);
+	e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, len);
+	memcpy(val, &m->u.addr.v4, len);
+	if (m->u.addr.plen < (int)len * 8) {
+		for (int b = 0; b < m->u.addr.plen; b++)
+			mask[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+		for (uint32_t i = 0; i < len; i++)
+			val[i] &= mask[i];
+		e_bitwise(r, mask, zero, len);
+	}
+	e_cmp(r, m->neg, val, len);
+}
+
+static void m_port(struct nftnl_rule *r, const struct match *m)
+{
+	uint16_t port = htons(m->u.port.port);
+
+	if (m->u.port.proto)
+		e_l4proto(r, m->u.port.proto, false);
+	e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER,
+		  m->kind == MATCH_SPORT ? 0 : 2, 2);
+	e_cmp(r, m->neg, &port, 2);
+}
+
+static void m_mark(struct nftnl_rule *r, const struct match *m)
+{
+	if (m->kind == MATCH_MARK)
+		e_meta(r, NFT_META_MARK);
+	else
+		e_ct(r, NFT_CT_MARK, false);
+	if (m->u.mark.mask != 0xffffffffu)
+		e_bitwise32(r, m->u.mark.mask, 0);
+	e_cmp(r, m->neg, &m->u.mark.value, 4);
+}
+
+static void m_ifname(struct nftnl_rule *r, const struct match *m)
+{
+	char name[IFNAMSIZ] = { 0 };
+
+	strncpy(name, m->u.name, IFNAMSIZ - 1);
+	e_meta(r, m->kind == MATCH_IIF ? NFT_META_IIFNAME : NFT_META_OIFNAME);
+	e_cmp(r, m->neg, name, (uint32_t)strlen(name) + 1);
+}
+
+static void m_fib(struct nftnl_rule *r, const struct match *m)
+{
+	struct nftnl_expr *e = expr("fib");
+	uint32_t local = RTN_LOCAL;
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, REG);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS,
+			   m->kind == MATCH_FIB_SLOCAL ? NFTA_FIB_F_SADDR :
+			   NFTA_FIB_F_DADDR);
+	add_expr(r, e);
+	e_cmp(r, m->neg, &local, 4);
+}
+
+static void m_ct(struct nftnl_rule *r, const struct match *m)
+{
+	uint32_t zero = 0;
+	uint8_t dir = m->neg ? 1 : 0;   /* IP_CT_DIR_REPLY : IP_CT_DIR_ORIGINAL */
+
+	if (m->kind == MATCH_CT_NEW) {
+		e_ct(r, NFT_CT_STATE, false);
+		e_bitwise32(r, NF_CT_STATE_BIT(IP_CT_NEW), 0);
+		e_cmp(r, true, &zero, 4);
+		return;
+	}
+	e_ct(r, NFT_CT_DIRECTION, false);
+	e_cmp(r, false, &dir, 1);
+}
+
+static void m_set(struct nftnl_rule *r, const struct match *m)
+{
+	struct nftnl_expr *e = expr("lookup");
+	bool tcp = !strcmp(m->u.name, "peer_tcp");
+
+	e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, REG);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, m->u.name);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, tcp ? SET_ID_TCP : SET_ID_UDP);
+	add_expr(r, e);
+}
+
+static int add_match(struct nftnl_rule *r, const struct match *m)
+{
+	uint8_t fam;
+
+	switch (m->kind) {
+	case MATCH_L4PROTO:
+		e_l4proto(r, m->u.proto, m->neg);
+		return 0;
+	case MATCH_NFPROTO:
+		fam = m->u.family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+		e_meta(r, NFT_META_NFPROTO);
+		e_cmp(r, m->neg, &fam, 1);
+		return 0;
+	case MATCH_SADDR:
+	case MATCH_DADDR:
+		m_addr(r, m);
+		return 0;
+	case MATCH_SPORT:
+	case MATCH_DPORT:
+		m_port(r, m);
+		return 0;
+	case MATCH_MARK:
+	case MATCH_CTMARK:
+		m_mark(r, m);
+		return 0;
+	case MATCH_IIF:
+	case MATCH_OIF:
+		m_ifname(r, m);
+		return 0;
+	case MATCH_FIB_SLOCAL:
+	case MATCH_FIB_DLOCAL:
+		m_fib(r, m);
+		return 0;
+	case MATCH_CT_NEW:
+	case MATCH_CT_ORIG:
+		m_ct(r, m);
+		return 0;
+	case MATCH_DPORT_SET:
+		m_set(r, m);
+		return 0;
+	case MATCH_OTHER:
+		break;
+	}
+	return -EOPNOTSUPP;   /* the translator refuses these */
+}
+
+/* reg := (ct|meta) mark; reg = reg & mask ^ xor; (ct|meta) mark := reg */
+static void a_mark(struct nftnl_rule *r, bool ct, uint32_t mask, uint32_t xor)
+{
+	if (ct)
+		e_ct(r, NFT_CT_MARK, false);
+	else
+		e_meta(r, NFT_META_MARK);
+	e_bitwise32(r, mask, xor);
+	if (ct)
+		e_ct(r, NFT_CT_MARK, true);
+	else
+		e_meta_set(r, NFT_META_MARK);
+}
+
+static void a_redirect(struct nftnl_rule *r, uint16_t port)
+{
+	struct nftnl_expr *e = expr("immediate");
+	uint16_t p = htons(port);
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, REG);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &p, sizeof(p));
+	add_expr(r, e);
+	e = expr("redir");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MIN, REG);
+	add_expr(r, e);
+}
+
+/* dnat to the packet's own destination: a binding that changes nothing */
+static void a_dnat_self(struct nftnl_rule *r, const struct rule *src)
+{
+	struct nftnl_expr *e;
+	bool v6 = false;
+
+	for (int i = 0; i < src->nmatch; i++)
+		if (src->m[i].kind == MATCH_NFPROTO)
+			v6 = src->m[i].u.family == AF_INET6;
+	e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, v6 ? 16 : 4);
+	e = expr("nat");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, REG);
+	add_expr(r, e);
+}
+
+static int add_action(struct nftnl_rule *r, const struct rule *src)
+{
+	const struct action *a = &src->act;
+
+	if (src->counter)
+		add_expr(r, expr("counter"));
+	switch (a->kind) {
+	case ACT_NONE:
+		return 0;
+	case ACT_ACCEPT:
+		e_verdict(r, NF_ACCEPT, NULL);
+		return 0;
+	case ACT_RETURN:
+		e_verdict(r, NFT_RETURN, NULL);
+		return 0;
+	case ACT_DROP:
+		e_verdict(r, NF_DROP, NULL);
+		return 0;
+	case ACT_JUMP:
+		e_verdict(r, NFT_JUMP, a->name);
+		return 0;
+	case ACT_REDIRECT:
+		a_redirect(r, a->port);
+		return 0;
+	case ACT_CTMARK_OR:
+	case ACT_MARK_OR:
+		a_mark(r, a->kind == ACT_CTMARK_OR, ~a->value, a->value);
+		if (a->then_accept)
+			e_verdict(r, NF_ACCEPT, NULL);
+		return 0;
+	case ACT_MARK_SET:
+		a_mark(r, false, ~a->mask, a->value);
+		return 0;
+	case ACT_DNAT_SELF:
+		a_dnat_self(r, src);
+		return 0;
+	case ACT_OTHER:
+		break;
+	}
+	return -EOPNOTSUPP;
+}
+
+/* --- objects -------------------------------------------------------------- */
+
+static void put_table(struct batch *bt, uint16_t type, const char *comment)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nftnl_udata_buf *ud = NULL;
+	struct nlmsghdr *nlh;
+
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, HP_NFT_TABLE);
+	if (comment) {
+		ud = nftnl_udata_buf_alloc(256);
+		if (ud && nftnl_udata_put_strz(ud, NFTNL_UDATA_TABLE_COMMENT, comment))
+			nftnl_table_set_data(t, NFTNL_TABLE_USERDATA,
+					     nftnl_udata_buf_data(ud),
+					     nftnl_udata_buf_len(ud));
+	}
+	nlh = batch_msg(bt, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	batch_next(bt);
+	nftnl_udata_buf_free(ud);
+	nftnl_table_free(t);
+}
+
+static void put_set(struct batch *bt, const char *name, uint32_t id)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, HP_NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, 13);   /* inet_service */
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 2);
+	nlh = batch_msg(bt, NFT_MSG_NEWSET, NLM_F_CREATE);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	batch_next(bt);
+	nftnl_set_free(s);
+}
+
+static void put_elems(struct batch *bt, const char *set, const uint16_t *ports,
+		      size_t n, bool add)
+{
+	struct nftnl_set *s;
+	struct nlmsghdr *nlh;
+
+	if (!n)
+		return;
+	s = nftnl_set_alloc();
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, HP_NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+	for (size_t i = 0; i < n; i++) {
+		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+		uint16_t p = htons(ports[i]);
+
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &p, sizeof(p));
+		nftnl_set_elem_add(s, e);
+	}
+	nlh = batch_msg(bt, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+			add ? NLM_F_CREATE : 0);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	batch_next(bt);
+	nftnl_set_free(s);
+}
+
+static void put_chain(struct batch *bt, const struct redo_chain *c)
+{
+	static const uint32_t hooks[] = {
+		[HOOK_PREROUTING] = NF_INET_PRE_ROUTING,
+		[HOOK_INPUT] = NF_INET_LOCAL_IN,
+		[HOOK_FORWARD] = NF_INET_FORWARD,
+		[HOOK_OUTPUT] = NF_INET_LOCAL_OUT,
+		[HOOK_POSTROUTING] = NF_INET_POST_ROUTING,
+	};
+	struct nftnl_chain *ch = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, HP_NFT_TABLE);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, c->name);
+	if (c->hook != HOOK_NONE) {
+		nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, hooks[c->hook]);
+		nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, c->prio);
+		nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, c->type);
+		nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	}
+	nlh = batch_msg(bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+	nftnl_chain_nlmsg_build_payload(nlh, ch);
+	batch_next(bt);
+	nftnl_chain_free(ch);
+}
+
+static int put_rule(struct batch *bt, const struct rule *src)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+	int ret = 0;
+
+	if (!r)
+		return -ENOMEM;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, HP_NFT_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, src->chain);
+	for (int i = 0; !ret && i < src->nmatch; i++)
+		ret = add_match(r, &src->m[i]);
+	if (!ret)
+		ret = add_action(r, src);
+	if (!ret) {
+		nlh = batch_msg(bt, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE);
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		batch_next(bt);
+	}
+	nftnl_rule_free(r);
+	return ret;
+}
+
+int nft_install(const struct hpns_redo *redo, const char *comment)
+{
+	struct batch bt;
+	int ret = batch_init(&bt, (uint32_t)rand());
+
+	if (ret)
+		return ret;
+	/* add + delete + add: replaces any previous heteropod table */
+	put_table(&bt, NFT_MSG_NEWTABLE, NULL);
+	put_table(&bt, NFT_MSG_DELTABLE, NULL);
+	put_table(&bt, NFT_MSG_NEWTABLE, comment);
+	put_set(&bt, "peer_tcp", SET_ID_TCP);
+	put_set(&bt, "peer_udp", SET_ID_UDP);
+	if (redo->half == HPNS_HALF_CPU) {
+		put_elems(&bt, "peer_tcp", redo->dpu_ports, redo->ndpu_ports, true);
+		put_elems(&bt, "peer_udp", redo->dpu_ports, redo->ndpu_ports, true);
+	}
+	for (size_t i = 0; i < redo->nchains; i++)
+		put_chain(&bt, &redo->chains[i]);
+	for (size_t i = 0; !ret && i < redo->nrules; i++)
+		ret = put_rule(&bt, &redo->rules[i]);
+	if (ret) {
+		nftnl_batch_free(bt.b);
+		return ret;
+	}
+	return batch_send(&bt);
+}
+
+int nft_remove(void)
+{
+	struct batch bt;
+	int ret = batch_init(&bt, (uint32_t)rand());
+
+	if (ret)
+		return ret;
+	put_table(&bt, NFT_MSG_DELTABLE, NULL);
+	ret = batch_send(&bt);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+int nft_set_ports(const char *set, const uint16_t *ports, size_t n, bool add)
+{
+	struct batch bt;
+	int ret;
+
+	if (!n)
+		return 0;
+	ret = batch_init(&bt, (uint32_t)rand());
+	if (ret)
+		return ret;
+	put_elems(&bt, set, ports, n, add);
+	return batch_send(&bt);
+}
+
+/* --- reading back --------------------------------------------------------- */
+
+struct comment_ctx {
+	char *buf;
+	size_t size;
+	int found;
+};
+
+static int comment_attr(const struct nftnl_udata *attr, void *data)
+{
+	struct comment_ctx *c = data;
+
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_TABLE_COMMENT) {
+		snprintf(c->buf, c->size, "%.*s", (int)nftnl_udata_len(attr),
+			 (const char *)nftnl_udata_get(attr));
+		c->found = 1;
+	}
+	return 0;
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	const void *ud;
+	uint32_t len = 0;
+
+	if (!t)
+		return MNL_CB_ERROR;
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0 &&
+	    !strcmp(nftnl_table_get_str(t, NFTNL_TABLE_NAME) ?: "", HP_NFT_TABLE) &&
+	    nftnl_table_get_u32(t, NFTNL_TABLE_FAMILY) == NFPROTO_INET) {
+		ud = nftnl_table_get_data(t, NFTNL_TABLE_USERDATA, &len);
+		if (ud)
+			nftnl_udata_parse(ud, len, comment_attr, data);
+		else
+			((struct comment_ctx *)data)->found = 1;
+	}
+	nftnl_table_free(t);
+	return MNL_CB_OK;
+}
+
+int nft_comment(char *buf, size_t size)
+{
+	char req[MNL_SOCKET_BUFFER_SIZE];
+	struct comment_ctx c = { .buf = buf, .size = size };
+	struct nlmsghdr *nlh;
+	struct nl nl;
+	int ret = nl_open(&nl, NETLINK_NETFILTER);
+
+	if (ret)
+		return ret;
+	buf[0] = 0;
+	nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETTABLE, NFPROTO_INET, 0, 0);
+	ret = nl_dump(&nl, nlh, table_cb, &c);
+	nl_close(&nl);
+	if (!ret && !c.found)
+		ret = -ENOENT;
+	return ret;
+}
+
+struct ports_ctx {
+	uint16_t *ports;
+	size_t max, n;
+};
+
+static int elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ports_ctx *p = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+
+	if (!s)
+		return MNL_CB_ERROR;
+	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0)
+		goto out;
+	it = nftnl_set_elems_iter_create(s);
+	for (e = it ? nftnl_set_elems_iter_next(it) : NULL; e;
+	     e = nftnl_set_elems_iter_next(it)) {
+		uint32_t len = 0;
+		const uint16_t *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+
+		if (k && len == 2 && p->n < p->max)
+			p->ports[p->n++] = ntohs(*k);
+	}
+	nftnl_set_elems_iter_destroy(it);
+out:
+	nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+int nft_get_ports(const char *set, uint16_t *ports, size_t max)
+{
+	char req[MNL_SOCKET_BUFFER_SIZE];
+	struct ports_ctx p = { .ports = ports, .max = max };
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	struct nl nl;
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	ret = nl_open(&nl, NETLINK_NETFILTER);
+	if (ret)
+		goto out;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, HP_NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+	nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETSETELEM, NFPROTO_INET, 0, 0);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	ret = nl_dump(&nl, nlh, elem_cb, &p);
+	nl_close(&nl);
+out:
+	nftnl_set_free(s);
+	return ret ? ret : (int)p.n;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel plumbing shared by nft.c, rtnl.c, half.c, ports.c: namespace
+ * entry, checked netlink exchanges, sysctls.  Every socket is opened while
+ * the calling thread is inside the target namespace, which binds it there.
+ */
+#ifndef HPNS_NL_H
+#define HPNS_NL_H
+
+#include <libmnl/libmnl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "netns/rules.h"
+
+/* Enter @name_or_path; *saved gets the fd to return with ns_leave(). */
+int ns_enter(const char *name_or_path, int *saved);
+void ns_leave(int saved);
+/* An fd of @name_or_path's namespace (O_CLOEXEC), or -errno. */
+int ns_open(const char *name_or_path);
+
+struct nl {
+	struct mnl_socket *sk;
+	uint32_t portid;
+	uint32_t seq;
+};
+
+int nl_open(struct nl *nl, int bus);
+void nl_close(struct nl *nl);
+/*
+ * Send @len bytes holding messages with sequence numbers [@first, @last]
+ * that all carry NLM_F_ACK, and wait for every ack (checking port id and
+ * sequence).  Returns 0 or the first -errno the kernel reported.
+ */
+int nl_send_acked(struct nl *nl, const void *buf, size_t len,
+		  uint32_t first, uint32_t last);
+/* The receiving half of nl_send_acked() (after a sendmsg of one's own). */
+int nl_wait_acks(struct nl *nl, uint32_t first, uint32_t last);
+/* One request with NLM_F_ACK: 0 or -errno. */
+int nl_request(struct nl *nl, struct nlmsghdr *nlh);
+/* A dump request: @cb runs for every reply message.  0 or -errno. */
+int nl_dump(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
+
+/* Read/write an integer sysctl under /proc/sys/ (e.g. "net/ipv4/ip_forward")
+ * of the calling thread's namespace. */
+int sysctl_get(const char *path, int *value);
+int sysctl_set(const char *path, int value);
+
+/* nft.c: table `inet heteropod` in the current namespace. */
+int nft_install(const struct hpns_redo *redo, const char *comment);
+int nft_remove(void);
+/* The table's comment (the recorded pre-split state); -ENOENT if absent. */
+int nft_comment(char *buf, size_t size);
+/* Add (or delete) ports to set @set ("peer_tcp"/"peer_udp"), one batch. */
+int nft_set_ports(const char *set, const uint16_t *ports, size_t n, bool add);
+/* Ports in set @set: up to @max into @ports; returns the count or -errno. */
+int nft_get_ports(const char *set, uint16_t *ports, size_t max);
+
+#endif

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Links, addresses, routes and policy rules over rtnetlink (libmnl). */
+#include <errno.h>
+#include <linux/fib_rules.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "netns/rtnl.h"
+
+static struct nlmsghdr *msg(char *buf, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	return nlh;
+}
+
+static int tolerate(int ret, bool add)
+{
+	if (add && ret == -EEXIST)
+		return 0;
+	if (!add && (ret == -ENOENT || ret == -ESRCH || ret == -EADDRNOTAVAIL ||
+		     ret == -ENODEV))
+		return 0;
+	return ret;
+}
+
+int rtnl_veth_add(struct nl *nl, const char *name, const char *peer,
+		  int peer_nsfd)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	struct nlattr *linkinfo, *data, *peerinfo;
+	struct ifinfomsg *pifi;
+
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	peerinfo = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+	pifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifi));
+	pifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_nsfd);
+	mnl_attr_nest_end(nlh, peerinfo);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, linkinfo);
+	return tolerate(nl_request(nl, nlh), true);
+}
+
+int rtnl_link_del(struct nl *nl, const char *name)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = msg(buf, RTM_DELLINK, 0);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	return tolerate(nl_request(nl, nlh), false);
+}
+
+int rtnl_link_up(struct nl *nl, int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = msg(buf, RTM_NEWLINK, 0);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	return nl_request(nl, nlh);
+}
+
+static size_t alen(int fam)
+{
+	return fam == AF_INET6 ? 16 : 4;
+}
+
+int rtnl_addr(struct nl *nl, bool add, int fam, const void *a, int plen,
+	      int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = msg(buf, add ? RTM_NEWADDR : RTM_DELADDR,
+				   add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+
+	ifa->ifa_family = (uint8_t)fam;
+	ifa->ifa_prefixlen = (uint8_t)plen;
+	ifa->ifa_index = (uint32_t)ifindex;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	mnl_attr_put(nlh, IFA_LOCAL, alen(fam), a);
+	mnl_attr_put(nlh, IFA_ADDRESS, alen(fam), a);
+	/* no duplicate address detection: the link is point-to-point */
+	if (fam == AF_INET6)
+		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
+	return tolerate(nl_request(nl, nlh), add);
+}
+
+int rtnl_default_route(struct nl *nl, bool add, int fam, uint32_t table,
+		       const void *gw, const void *src, int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = msg(buf, add ? RTM_NEWROUTE : RTM_DELROUTE,
+				   add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+	struct rtmsg *rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+
+	rt->rtm_family = (uint8_t)fam;
+	rt->rtm_table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
+	rt->rtm_protocol = RTPROT_STATIC;
+	rt->rtm_scope = RT_SCOPE_UNIVERSE;
+	rt->rtm_type = RTN_UNICAST;
+	rt->rtm_flags = RTNH_F_ONLINK;   /* the peer is on the link, no subnet */
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
+	if (gw)
+		mnl_attr_put(nlh, RTA_GATEWAY, alen(fam), gw);
+	if (src)
+		mnl_attr_put(nlh, RTA_PREFSRC, alen(fam), src);
+	if (ifindex > 0)
+		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
+	return tolerate(nl_request(nl, nlh), add);
+}
+
+static struct nlmsghdr *rule_msg(char *buf, bool add, int fam, uint32_t pref,
+				 uint32_t mark, uint32_t mask, uint32_t table)
+{
+	struct nlmsghdr *nlh = msg(buf, add ? RTM_NEWRULE : RTM_DELRULE,
+				   add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	struct fib_rule_hdr *fr = mnl_nlmsg_put_extra_header(nlh, sizeof(*fr));
+
+	fr->family = (uint8_t)fam;
+	fr->action = FR_ACT_TO_TBL;
+	fr->table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, pref);
+	mnl_attr_put_u32(nlh, FRA_TABLE, table);
+	if (mask) {
+		mnl_attr_put_u32(nlh, FRA_FWMARK, mark);
+		mnl_attr_put_u32(nlh, FRA_FWMASK, mask);
+	}
+	return nlh;
+}
+
+int rtnl_rule(struct nl *nl, bool add, int fam, uint32_t pref,
+	      uint32_t mark, uint32_t mask, uint32_t table)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+
+	return tolerate(nl_request(nl, rule_msg(buf, add, fam, pref, mark,
+						mask, table)), add);
+}
+
+struct rule_find {
+	uint32_t pref, table;
+	int found;
+};
+
+static int rule_attr(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(a);
+
+	if (type <= FRA_MAX)
+		tb[type] = a;
+	return MNL_CB_OK;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[FRA_MAX + 1] = { 0 };
+	struct rule_find *f = data;
+	const struct fib_rule_hdr *fr = mnl_nlmsg_get_payload(nlh);
+	uint32_t pref, table;
+
+	mnl_attr_parse(nlh, sizeof(*fr), rule_attr, tb);
+	pref = tb[FRA_PRIORITY] ? mnl_attr_get_u32(tb[FRA_PRIORITY]) : 0;
+	table = tb[FRA_TABLE] ? mnl_attr_get_u32(tb[FRA_TABLE]) : fr->table;
+	if (pref == f->pref && table == f->table && !tb[FRA_FWMARK])
+		f->found = 1;
+	return MNL_CB_OK;
+}
+
+int rtnl_rule_exists(struct nl *nl, int fam, uint32_t pref, uint32_t table)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = msg(buf, RTM_GETRULE, 0);
+	struct fib_rule_hdr *fr = mnl_nlmsg_put_extra_header(nlh, sizeof(*fr));
+	struct rule_find f = { .pref = pref, .table = table };
+	int ret;
+
+	fr->family = (uint8_t)fam;
+	ret = nl_dump(nl, nlh, rule_cb, &f);
+	return ret ? ret : f.found;
+}

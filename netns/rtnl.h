@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rtnetlink requests over libmnl, in the calling thread's namespace.  All
+ * return 0 or -errno; "add" requests are idempotent (EEXIST is success)
+ * and "del" requests treat ENOENT/ESRCH/EADDRNOTAVAIL as success.
+ */
+#ifndef HPNS_RTNL_H
+#define HPNS_RTNL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "netns/nl.h"
+
+/* Create veth @name here with peer @peer in the namespace of @peer_nsfd. */
+int rtnl_veth_add(struct nl *nl, const char *name, const char *peer,
+		  int peer_nsfd);
+int rtnl_link_del(struct nl *nl, const char *name);
+int rtnl_link_up(struct nl *nl, int ifindex);
+
+/* Address @a (family from @fam) with prefix @plen on @ifindex. */
+int rtnl_addr(struct nl *nl, bool add, int fam, const void *a, int plen,
+	      int ifindex);
+/* Default route in @table via @gw on @ifindex, preferred source @src
+ * (NULL = none). */
+int rtnl_default_route(struct nl *nl, bool add, int fam, uint32_t table,
+		       const void *gw, const void *src, int ifindex);
+/* Policy rule: pref @pref, fwmark @mark/@mask (0/0 = none) -> @table. */
+int rtnl_rule(struct nl *nl, bool add, int fam, uint32_t pref,
+	      uint32_t mark, uint32_t mask, uint32_t table);
+/* 1 if a rule with exactly @pref and @table exists (no other selectors
+ * checked beyond that), 0 if not, -errno. */
+int rtnl_rule_exists(struct nl *nl, int fam, uint32_t pref, uint32_t table);
+
+#endif
