@@ -346,18 +346,18 @@ static int skel_peer(struct tctx *t)
 /* Route ORIG connections' original packets and PEER replies to the link. */
 static int skel_route(struct tctx *t, const char *chain)
 {
-	struct rule *o = skel(t, chain), *p;
+	static const struct action fw = { .kind = ACT_MARK_OR, .value = HP_FW };
+	struct rule *r = skel(t, chain);
 
-	if (!o)
+	if (!r)
 		return -ENOMEM;
-	m_ctbit(o, HP_CT_ORIG, true);
-	o->act.kind = ACT_MARK_OR;
-	o->act.value = HP_FW;
-	p = skel(t, chain);
-	if (!p)
+	m_ctbit(r, HP_CT_ORIG, true);
+	r->act = fw;
+	r = skel(t, chain);   /* may move the rule array: no stale pointers */
+	if (!r)
 		return -ENOMEM;
-	m_ctbit(p, HP_CT_PEER, false);
-	p->act = o->act;
+	m_ctbit(r, HP_CT_PEER, false);
+	r->act = fw;
 	return 0;
 }
 
@@ -453,12 +453,13 @@ static int translate_cpu(struct tctx *t)
 	add_m(&g_out, MATCH_CT_NEW, false);
 	ret = ret ?: skel_peer(t);
 	ret = ret ?: skel_proxy_mark(t);
-	ret = ret ?: copy_hook(t, HOOK_PREROUTING, "pre_class", &g_pre);
+	/* port map first: a verdict in the copied chains ends the base chain */
 	ret = ret ?: skel_portmap(t, "pre_class", true);
+	ret = ret ?: copy_hook(t, HOOK_PREROUTING, "pre_class", &g_pre);
 	ret = ret ?: skel_route(t, "pre_route");
 	ret = ret ?: skel_dnat_self(t, "pre_nat");
-	ret = ret ?: copy_hook(t, HOOK_OUTPUT, "out_class", &g_out);
 	ret = ret ?: skel_portmap(t, "out_class", false);
+	ret = ret ?: copy_hook(t, HOOK_OUTPUT, "out_class", &g_out);
 	ret = ret ?: skel_route(t, "out_route");
 	return ret ?: skel_dnat_self(t, "out_nat");
 }

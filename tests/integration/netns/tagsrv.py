@@ -3,7 +3,8 @@
 "TAG local=IP:PORT orig=IP:PORT peer=IP:PORT" (orig = SO_ORIGINAL_DST when
 the connection was REDIRECTed, else the local address), then closes.
 
-usage: tagsrv.py tcp|udp|both ADDR PORT TAG   (ADDR :: for dual stack)
+usage: tagsrv.py tcp|tcp6|udp|both ADDR PORT TAG
+  (ADDR :: is dual stack for tcp; tcp6 and udp on :: are IPv6 only)
 """
 import socket, struct, sys, threading
 
@@ -33,10 +34,12 @@ def fmt(a):
     return "%s:%d" % (a[0].replace("::ffff:", ""), a[1])
 
 
-def tcp(addr, port, tag):
+def tcp(addr, port, tag, v6only=False):
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if v6only:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     s.bind((addr, port))
     s.listen(64)
     while True:
@@ -58,6 +61,7 @@ def udp(addr, port, tag):
         s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
         lvl, typ = socket.IPPROTO_IP, IP_PKTINFO
     else:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
         lvl, typ = socket.IPPROTO_IPV6, socket.IPV6_PKTINFO
     s.bind((addr, port))
@@ -79,6 +83,8 @@ def main():
     threads = []
     if proto in ("udp", "both"):
         threads.append(threading.Thread(target=udp, args=(addr, port, tag), daemon=True))
+    if proto == "tcp6":
+        threads.append(threading.Thread(target=tcp, args=(addr, port, tag, True), daemon=True))
     if proto in ("tcp", "both"):
         threads.append(threading.Thread(target=tcp, args=(addr, port, tag), daemon=True))
     for t in threads:
