@@ -25,6 +25,12 @@ bench:: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)for c in $(COMPONENTS); do $(MAKE) --no-print-directory -C $$c bench || exit 1; done
 
+# The split-namespace demo (netns/): a pod's CPU and DPU halves, Istio's
+# rules, haproxy as the offloaded proxy, real requests and a latency table.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)demo/demo.sh
+
 deps:
 	$(Q)mk/install-deps
 
@@ -37,7 +43,8 @@ help:
 	@echo 'make asan     unit tests under ASan+UBSan (build-asan/)'
 	@echo 'make bench    benchmarks (figures as ratios against baselines)'
 	@echo 'make fuzz     libFuzzer harnesses (clang)'
+	@echo 'make demo     split a demo pod (netns), send real requests, print the table'
 	@echo 'make deps     install the Debian packages the build and tests need'
 	@echo 'knobs: V=1 CI=true BUILD=dir SHARED=dir'
 
-.PHONY: test asan deps clean help
+.PHONY: test asan demo deps clean help
