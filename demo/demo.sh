@@ -26,7 +26,7 @@ say "pod halves: CPU, DPU and a remote host (namespaces hpn-*-$$)"
 topo_create || exit 1
 istio_install "$GOLDEN" || exit 1
 echo "Istio's default in-pod rules installed in the CPU half (iptables-restore, as istio-cni)"
-hlog=$(mktemp); at_exit rm -f "$hlog" "$hlog.cfg" "$hlog.cfg2"
+hlog=$(mktemp); at_exit rm -f "$hlog" "$hlog.cfg"
 haproxy_cfg "$hlog.cfg"
 bg "$REM" /dev/null "$PY" "$NETNS_DIR/tagsrv.py" tcp :: 8080 remote-server
 bg "$CPU" /dev/null "$PY" "$NETNS_DIR/tagsrv.py" tcp :: 9080 app
@@ -70,16 +70,7 @@ direct "dpu -> $POD4:9080 (port map)" "$DPU" tcp $POD4 9080 cpu
 say "latency: $N sequential requests app -> remote through haproxy (median / p99, us)"
 read -r s50 s99 < <(ip netns exec "$CPU" "$PY" "$NETNS_DIR/lat.py" $REM4 8080 "$N")
 $HPN unsplit --cpu "$CPU" --dpu "$DPU" || exit 1
-# Unsplit: the same haproxy in the pod's own namespace.  ztunnel marks its
-# sockets 0x539 itself; haproxy cannot, so a rule marks haproxy's uid.
-ip netns exec "$CPU" nft -f - <<NFT
-table inet demo-proxy-mark {
-	chain out { type route hook output priority -400; meta skuid nobody meta mark set 0x539; }
-}
-NFT
-sed 's/^global$/global\n\tuser nobody\n\tgroup nogroup/' "$hlog.cfg" >"$hlog.cfg2"
-bg "$CPU" /dev/null haproxy -f "$hlog.cfg2" -db
-wait_port "$CPU" tcp 15001 || exit 1
+proxy_unsplit "$CPU" "$hlog.cfg" || exit 1
 read -r u50 u99 < <(ip netns exec "$CPU" "$PY" "$NETNS_DIR/lat.py" $REM4 8080 "$N")
 printf '%-28s %10s %10s\n' "" median p99
 printf '%-28s %10s %10s\n' "same proxy, unsplit" "$u50" "$u99"
