@@ -67,6 +67,15 @@ int hpns_ruleset_parse(const char *name, const char *text, size_t len,
 /* Read @path ("-" = stdin) and parse it.  -errno on I/O errors. */
 int hpns_ruleset_parse_file(const char *path, hpns_report_fn report,
 			    void *arg, struct hpns_ruleset **out);
+/*
+ * Read the rules installed in @netns back from nf_tables (Istio's native
+ * `inet istio-ambient-*` tables and iptables-nft's tables; not
+ * iptables-legacy).  Heteropod's own table is skipped.  Rules are named
+ * `netns:NAME:HANDLE: table T chain C handle H` in refusals.  -ENOENT (and
+ * a report) when there are none.
+ */
+int hpns_ruleset_from_netns(const char *netns, hpns_report_fn report,
+			    void *arg, struct hpns_ruleset **out);
 void hpns_ruleset_destroy(struct hpns_ruleset *rs);
 /* Number of rules (not chain declarations) parsed. */
 size_t hpns_ruleset_count(const struct hpns_ruleset *rs);

@@ -38,10 +38,12 @@ static const char *const usage_text[] = {
 	"  Exit 2 with FILE:LINE: reason for each rule it cannot translate.\n",
 	"split",
 	"usage: heteropod-netns split --cpu NETNS --dpu NETNS --pod-ip IP[,IPV6] "
-	"--rules FILE\n"
+	"[--rules FILE]\n"
 	"  Create the link, addresses, routes, rules, sysctls and port-map sets\n"
-	"  in both halves (idempotent).  NETNS: a name under /var/run/netns or\n"
-	"  a path such as /proc/PID/ns/net.\n",
+	"  in both halves (idempotent).  Without --rules, the interception rules\n"
+	"  installed in the CPU half are read from nf_tables (Istio's native\n"
+	"  tables or iptables-nft; not iptables-legacy).  NETNS: a name under\n"
+	"  /var/run/netns or a path such as /proc/PID/ns/net.\n",
 	"unsplit",
 	"usage: heteropod-netns unsplit --cpu NETNS --dpu NETNS\n"
 	"  Remove everything heteropod added to both halves; safe to repeat.\n",
@@ -144,15 +146,25 @@ static int cmd_split(struct opts *o)
 	struct hpns_addrs pod;
 	int ret;
 
-	if (!o->cpu || !o->dpu || !o->pod_ip || !o->rules)
+	if (!o->cpu || !o->dpu || !o->pod_ip)
 		return usage("split", stderr, 2);
 	if (hpns_addrs_parse(o->pod_ip, &pod)) {
 		fprintf(stderr, "heteropod-netns: bad --pod-ip '%s'\n", o->pod_ip);
 		return 2;
 	}
-	ret = load_rules(o->rules, &rs);
-	if (ret)
-		return ret;
+	if (o->rules) {
+		ret = load_rules(o->rules, &rs);
+		if (ret)
+			return ret;
+	} else {
+		ret = hpns_ruleset_from_netns(o->cpu, to_stderr, NULL, &rs);
+		if (ret) {
+			if (ret != -ENOENT)
+				fprintf(stderr, "heteropod-netns: reading rules of %s: %s\n",
+					o->cpu, strerror(-ret));
+			return 1;
+		}
+	}
 	ret = hpns_split(o->cpu, o->dpu, &pod, rs, to_stderr, NULL);
 	hpns_ruleset_destroy(rs);
 	if (ret == -EOPNOTSUPP)

@@ -18,9 +18,11 @@ expect() {
 	esac
 }
 
-# run_case LABEL GOLDEN: one pod, split, traffic, unsplit.
+# run_case LABEL GOLDEN [--rules GOLDEN]: one pod, split, traffic, unsplit.
+# Without --rules, split reads Istio's rules back from the CPU half.
 run_case() {
 	local t=$1 g=$2 before after hlog n
+	shift 2
 	topo_create || { fail "$t topology"; return; }
 	istio_install "$g" || { fail "$t istio rules"; return; }
 	before=$(snapshot "$CPU")
@@ -34,9 +36,9 @@ run_case() {
 	bg "$DPU" /dev/null "$PY" "$NETNS_DIR/tagsrv.py" udp :: 15053 dns6
 	wait_port "$CPU" tcp 9080 && wait_port "$REM" tcp 8080 || { fail "$t servers"; return; }
 
-	check "$t split" $HPN split --cpu "$CPU" --dpu "$DPU" --pod-ip $POD4,$POD6 --rules "$g"
+	check "$t split $*" $HPN split --cpu "$CPU" --dpu "$DPU" --pod-ip $POD4,$POD6 "$@"
 	check "$t split again (idempotent)" \
-		$HPN split --cpu "$CPU" --dpu "$DPU" --pod-ip $POD4,$POD6 --rules "$g"
+		$HPN split --cpu "$CPU" --dpu "$DPU" --pod-ip $POD4,$POD6 "$@"
 	bg "$DPU" "$hlog" haproxy -f "$hlog.cfg" -db
 	bg "$DPU" /dev/null "$PY" "$NETNS_DIR/tagsrv.py" tcp6 :: 15001 out6
 	bg "$DPU" /dev/null "$PY" "$NETNS_DIR/tagsrv.py" tcp6 :: 15006 in6
@@ -96,5 +98,6 @@ run_case() {
 	hp_run_cleanup; HP_CLEANUP=()
 }
 
-run_case ipt "$SHARED/corpus/istio-inpod/iptables/default_ipv6.golden"
-run_case nft "$SHARED/corpus/istio-inpod/nftables/default_ipv6.golden"
+g=$SHARED/corpus/istio-inpod
+run_case ipt "$g/iptables/default_ipv6.golden" --rules "$g/iptables/default_ipv6.golden"
+run_case nft "$g/nftables/default_ipv6.golden"                     # read from the kernel
