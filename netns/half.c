@@ -145,12 +145,11 @@ int hpns_half_configure(const struct hpns_half_conf *conf,
 
 	if (!conf->netns || !conf->link || !redo || redo->half != conf->half)
 		return -EINVAL;
-	ret = ns_enter(conf->netns, &saved);
+	ret = hp_netns_enter(conf->netns, &saved);
 	if (ret)
 		return ret;
 	ret = configure_here(conf, redo);
-	ns_leave(saved);
-	return ret;
+	return ns_leave(saved, ret);
 }
 
 /* Undo route_family() for one family, whatever part of it happened. */
@@ -197,10 +196,9 @@ int hpns_half_unconfigure(const char *netns, const char *link)
 
 	if (!netns || !link)
 		return -EINVAL;
-	ret = ns_enter(netns, &saved);
+	ret = hp_netns_enter(netns, &saved);
 	if (ret)
 		return ret;
 	ret = unconfigure_here(link);
-	ns_leave(saved);
-	return ret;
+	return ns_leave(saved, ret);
 }

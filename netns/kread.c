@@ -418,10 +418,10 @@ int hpns_ruleset_from_netns(const char *netns, hpns_report_fn report,
 	if (!rs)
 		return -ENOMEM;
 	snprintf(rs->name, sizeof(rs->name), "netns:%s", netns);
-	ret = ns_enter(netns, &saved);
+	ret = hp_netns_enter(netns, &saved);
 	if (!ret) {
 		ret = read_here(rs);
-		ns_leave(saved);
+		ret = ns_leave(saved, ret);
 	}
 	if (!ret && !rs->nrules) {
 		report_fmt(report, arg, "%s: no nf_tables rules found (iptables-legacy "

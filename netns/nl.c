@@ -2,7 +2,6 @@
 /* Namespace entry, checked netlink exchanges, sysctls. */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,50 +11,11 @@
 
 #include "netns/nl.h"
 
-int ns_open(const char *name_or_path)
+int ns_leave(int saved, int ret)
 {
-	char path[512];
-	int fd;
+	int r = hp_netns_restore(saved);
 
-	if (strchr(name_or_path, '/'))
-		snprintf(path, sizeof(path), "%s", name_or_path);
-	else
-		snprintf(path, sizeof(path), "/var/run/netns/%s", name_or_path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
-int ns_enter(const char *name_or_path, int *saved)
-{
-	int target = ns_open(name_or_path), self, ret = 0;
-
-	if (target < 0)
-		return target;
-	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if (setns(target, CLONE_NEWNET)) {
-		ret = -errno;
-		close(self);
-		goto out;
-	}
-	*saved = self;
-out:
-	close(target);
-	return ret;
-}
-
-void ns_leave(int saved)
-{
-	if (saved < 0)
-		return;
-	/* Returning to the namespace we came from cannot fail in practice;
-	 * if it did, the thread would act in the wrong namespace, so abort. */
-	if (setns(saved, CLONE_NEWNET))
-		abort();
-	close(saved);
+	return ret ? ret : r;
 }
 
 int nl_open(struct nl *nl, int bus)

@@ -11,13 +11,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/netns.h"
 #include "netns/rules.h"
 
-/* Enter @name_or_path; *saved gets the fd to return with ns_leave(). */
-int ns_enter(const char *name_or_path, int *saved);
-void ns_leave(int saved);
-/* An fd of @name_or_path's namespace (O_CLOEXEC), or -errno. */
-int ns_open(const char *name_or_path);
+/*
+ * Leave a namespace entered with hp_netns_enter(): always restores (and
+ * closes @saved); returns @ret, or the restore's -errno when @ret is 0.
+ */
+int ns_leave(int saved, int ret);
 
 struct nl {
 	struct mnl_socket *sk;

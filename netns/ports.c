@@ -27,25 +27,23 @@ static const char *set_name(uint8_t proto)
 /* Ports in @ns's set for @proto. */
 static int ns_get(const char *ns, uint8_t proto, uint16_t *ports, size_t max)
 {
-	int saved, ret = ns_enter(ns, &saved);
+	int saved, ret = hp_netns_enter(ns, &saved);
 
 	if (ret)
 		return ret;
 	ret = nft_get_ports(set_name(proto), ports, max);
-	ns_leave(saved);
-	return ret;
+	return ns_leave(saved, ret);
 }
 
 static int ns_set(const char *ns, uint8_t proto, const uint16_t *ports,
 		  size_t n, bool add)
 {
-	int saved, ret = ns_enter(ns, &saved);
+	int saved, ret = hp_netns_enter(ns, &saved);
 
 	if (ret)
 		return ret;
 	ret = nft_set_ports(set_name(proto), ports, n, add);
-	ns_leave(saved);
-	return ret;
+	return ns_leave(saved, ret);
 }
 
 static int cmp_port(const void *a, const void *b)
@@ -151,13 +149,12 @@ static int scan_here(uint8_t proto, struct scan *s)
 
 static int scan_ns(const char *ns, uint8_t proto, struct scan *s)
 {
-	int saved, ret = ns_enter(ns, &saved);
+	int saved, ret = hp_netns_enter(ns, &saved);
 
 	if (ret)
 		return ret;
 	ret = scan_here(proto, s);
-	ns_leave(saved);
-	return ret;
+	return ns_leave(saved, ret);
 }
 
 static bool contains(const uint16_t *a, int n, uint16_t v)

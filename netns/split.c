@@ -27,12 +27,12 @@ static void link_addrs(struct hpns_addrs *a, const char *v4, const char *v6)
 /* Create the veth pair from inside the CPU half (idempotent). */
 static int make_link(const char *cpu_ns, const char *dpu_ns)
 {
-	int dpu_fd = ns_open(dpu_ns), saved = -1, ret;
+	int dpu_fd = hp_netns_open(dpu_ns), saved = -1, ret;
 	struct nl nl;
 
 	if (dpu_fd < 0)
 		return dpu_fd;
-	ret = ns_enter(cpu_ns, &saved);
+	ret = hp_netns_enter(cpu_ns, &saved);
 	if (ret)
 		goto out_fd;
 	ret = nl_open(&nl, NETLINK_ROUTE);
@@ -40,7 +40,7 @@ static int make_link(const char *cpu_ns, const char *dpu_ns)
 		ret = rtnl_veth_add(&nl, HPNS_LINK_NAME, HPNS_LINK_NAME, dpu_fd);
 		nl_close(&nl);
 	}
-	ns_leave(saved);
+	ret = ns_leave(saved, ret);
 out_fd:
 	close(dpu_fd);
 	return ret;
@@ -84,7 +84,7 @@ int hpns_split(const char *cpu_ns, const char *dpu_ns,
 static int del_link(const char *cpu_ns)
 {
 	struct nl nl;
-	int saved, ret = ns_enter(cpu_ns, &saved);
+	int saved, ret = hp_netns_enter(cpu_ns, &saved);
 
 	if (ret)
 		return ret;
@@ -93,15 +93,20 @@ static int del_link(const char *cpu_ns)
 		ret = rtnl_link_del(&nl, HPNS_LINK_NAME);
 		nl_close(&nl);
 	}
-	ns_leave(saved);
-	return ret;
+	return ns_leave(saved, ret);
 }
 
 int hpns_unsplit(const char *cpu_ns, const char *dpu_ns)
 {
-	/* the CPU half first: stop diverting before the DPU half goes */
-	int ret = hpns_half_unconfigure(cpu_ns, HPNS_LINK_NAME);
+	/* the CPU half first: stop diverting before the DPU half goes; a
+	 * half whose namespace is already gone (crash, pod deleted) is done */
+	int cpu = hpns_half_unconfigure(cpu_ns, HPNS_LINK_NAME);
+	int dpu = hpns_half_unconfigure(dpu_ns, HPNS_LINK_NAME);
+	int link = cpu == -ENOENT ? 0 : del_link(cpu_ns);
 
-	ret = ret ?: hpns_half_unconfigure(dpu_ns, HPNS_LINK_NAME);
-	return ret ?: del_link(cpu_ns);
+	if (cpu == -ENOENT)
+		cpu = 0;
+	if (dpu == -ENOENT)
+		dpu = 0;
+	return cpu ?: dpu ?: link;
 }
