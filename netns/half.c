@@ -17,24 +17,55 @@
 #define RT_LOCAL 255
 #define RT_MAIN 254
 
+/*
+ * Both halves source connections from the pod IP; the CPU half forwards
+ * the DPU half's, so equal tuples would clash in its conntrack.  The DPU
+ * half takes ephemeral ports above the kernel's default range (32768-60999)
+ * the CPU half keeps.
+ */
+#define DPU_PORT_LO 61000
+#define DPU_PORT_HI 65535
+#define PORT_RANGE "net/ipv4/ip_local_port_range"
+
 /* What a half looked like before heteropod; stored in the table comment. */
 struct prior {
 	int dpu;
 	int fwd4, fwd6, rp_all;
 	int local4, local6;   /* the local-table rule was at pref 0 */
+	int port_lo, port_hi;
 };
 
 static void prior_format(const struct prior *p, char *buf, size_t size)
 {
-	snprintf(buf, size, "hp1 dpu=%d fwd4=%d fwd6=%d rpall=%d local4=%d local6=%d",
-		 p->dpu, p->fwd4, p->fwd6, p->rp_all, p->local4, p->local6);
+	snprintf(buf, size, "hp1 dpu=%d fwd4=%d fwd6=%d rpall=%d local4=%d "
+		 "local6=%d ports=%d-%d", p->dpu, p->fwd4, p->fwd6, p->rp_all,
+		 p->local4, p->local6, p->port_lo, p->port_hi);
 }
 
 static int prior_parse(const char *s, struct prior *p)
 {
-	return sscanf(s, "hp1 dpu=%d fwd4=%d fwd6=%d rpall=%d local4=%d local6=%d",
-		      &p->dpu, &p->fwd4, &p->fwd6, &p->rp_all, &p->local4,
-		      &p->local6) == 6 ? 0 : -EINVAL;
+	return sscanf(s, "hp1 dpu=%d fwd4=%d fwd6=%d rpall=%d local4=%d "
+		      "local6=%d ports=%d-%d", &p->dpu, &p->fwd4, &p->fwd6,
+		      &p->rp_all, &p->local4, &p->local6, &p->port_lo,
+		      &p->port_hi) == 8 ? 0 : -EINVAL;
+}
+
+static int port_range_get(int *lo, int *hi)
+{
+	char buf[64];
+	int ret = sysctl_get_str(PORT_RANGE, buf, sizeof(buf));
+
+	if (!ret && sscanf(buf, "%d %d", lo, hi) != 2)
+		ret = -EINVAL;
+	return ret;
+}
+
+static int port_range_set(int lo, int hi)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%d %d", lo, hi);
+	return sysctl_set_str(PORT_RANGE, buf);
 }
 
 /* Read the prior state: from a previous split's table, else from now. */
@@ -54,7 +85,7 @@ static int prior_get(struct nl *nl, bool dpu, struct prior *p)
 	sysctl_get("net/ipv4/conf/all/rp_filter", &p->rp_all);
 	p->local4 = rtnl_rule_exists(nl, AF_INET, 0, RT_LOCAL) == 1;
 	p->local6 = rtnl_rule_exists(nl, AF_INET6, 0, RT_LOCAL) == 1;
-	return 0;
+	return port_range_get(&p->port_lo, &p->port_hi);
 }
 
 static const void *addr_of(const struct hpns_addrs *a, int fam)
@@ -110,6 +141,8 @@ static int link_sysctls(const char *link, bool cpu, const struct hpns_half_conf 
 		ret = ret ?: sysctl_set("net/ipv4/ip_forward", 1);
 	if (cpu && c->pod.has_v6)
 		ret = ret ?: sysctl_set("net/ipv6/conf/all/forwarding", 1);
+	if (!cpu)
+		ret = ret ?: port_range_set(DPU_PORT_LO, DPU_PORT_HI);
 	return ret;
 }
 
@@ -182,6 +215,7 @@ static int unconfigure_here(const char *link)
 		sysctl_set("net/ipv4/ip_forward", prior.fwd4);
 		sysctl_set("net/ipv6/conf/all/forwarding", prior.fwd6);
 		sysctl_set("net/ipv4/conf/all/rp_filter", prior.rp_all);
+		port_range_set(prior.port_lo, prior.port_hi);
 		snprintf(p, sizeof(p), "net/ipv4/conf/%s/accept_local", link);
 		sysctl_set(p, 0);   /* absent once the link is gone: fine */
 	}

@@ -127,9 +127,9 @@ int nl_dump(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 	return ret < 0 ? -errno : 0;
 }
 
-int sysctl_get(const char *path, int *value)
+int sysctl_get_str(const char *path, char *buf, size_t size)
 {
-	char p[256], buf[32];
+	char p[256];
 	int fd, ret = 0;
 	ssize_t n;
 
@@ -137,29 +137,47 @@ int sysctl_get(const char *path, int *value)
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
+	n = read(fd, buf, size - 1);
+	if (n <= 0) {
 		ret = n < 0 ? -errno : -EIO;
-	else {
+	} else {
 		buf[n] = 0;
-		*value = atoi(buf);
+		buf[strcspn(buf, "\n")] = 0;
 	}
 	close(fd);
 	return ret;
 }
 
-int sysctl_set(const char *path, int value)
+int sysctl_set_str(const char *path, const char *value)
 {
-	char p[256], buf[32];
-	int fd, len, ret = 0;
+	char p[256];
+	size_t len = strlen(value);
+	int fd, ret = 0;
 
 	snprintf(p, sizeof(p), "/proc/sys/%s", path);
 	fd = open(p, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	len = snprintf(buf, sizeof(buf), "%d\n", value);
-	if (write(fd, buf, (size_t)len) != len)
+	if (write(fd, value, len) != (ssize_t)len)
 		ret = -errno ?: -EIO;
 	close(fd);
 	return ret;
+}
+
+int sysctl_get(const char *path, int *value)
+{
+	char buf[32];
+	int ret = sysctl_get_str(path, buf, sizeof(buf));
+
+	if (!ret)
+		*value = atoi(buf);
+	return ret;
+}
+
+int sysctl_set(const char *path, int value)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%d", value);
+	return sysctl_set_str(path, buf);
 }

@@ -46,6 +46,9 @@ int nl_dump(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
  * of the calling thread's namespace. */
 int sysctl_get(const char *path, int *value);
 int sysctl_set(const char *path, int value);
+/* The same for text values (e.g. "61000 65535"); trailing newline cut. */
+int sysctl_get_str(const char *path, char *buf, size_t size);
+int sysctl_set_str(const char *path, const char *value);
 
 /* nft.c: table `inet heteropod` in the current namespace. */
 int nft_install(const struct hpns_redo *redo, const char *comment);

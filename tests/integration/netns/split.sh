@@ -51,6 +51,9 @@ run_case() {
 	expect "$t outbound v4 reaches remote via proxy" "remote local=$REM4:8080" \
 		ask "$CPU" tcp $REM4 8080
 	expect "$t outbound v4: proxy saw original dst" "outbound $POD4:" grep "orig=$REM4:8080" "$hlog"
+	port=$(ask "$CPU" tcp $REM4 8080 | sed -n 's/.* peer=[^ ]*:\([0-9]*\)$/\1/p')
+	if [ "${port:-0}" -ge 61000 ]; then pass "$t proxy's source ports are the DPU half's range ($port)"
+	else fail "$t proxy source port" "got '$port', want >= 61000"; fi
 	# 2. inbound: remote -> podIP:app lands on 15006, proxy reaches the app
 	expect "$t inbound v4 reaches app via proxy" "app local=$POD4:9080 orig=$POD4:9080 peer=$POD4:" \
 		ask "$REM" tcp $POD4 9080
@@ -85,8 +88,8 @@ run_case() {
 	# 5. no loops: one proxy log line per proxied request, no more
 	sleep 0.2
 	n=$(grep -c . "$hlog")
-	if [ "$n" = 2 ]; then pass "$t no loops (2 proxied connections)"; else
-		fail "$t no loops" "haproxy logged $n connections, want 2: $(head -c 300 "$hlog")"; fi
+	if [ "$n" = 3 ]; then pass "$t no loops (3 proxied connections)"; else
+		fail "$t no loops" "haproxy logged $n connections, want 3: $(head -c 300 "$hlog")"; fi
 
 	# Istio's agent reconciles its own rules: heteropod's keep working
 	if [ "$t" = nft ]; then
