@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Request latency: lat.py HOST PORT N -> "median_us p99_us" over N
-sequential requests (connect, read the server's answer until it closes)."""
+"""Request latency: lat.py HOST PORT N [raw] -> "median_us p99_us" over N
+sequential requests (connect, read the server's answer until it closes);
+with raw, every sample (us, space separated) instead."""
 import socket, sys, time
 
 host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -15,5 +16,8 @@ for _ in range(n):
         pass
     s.close()
     samples.append((time.perf_counter() - t0) * 1e6)
+if sys.argv[4:] == ["raw"]:
+    print(" ".join("%.0f" % v for v in samples))
+    sys.exit(0)
 samples.sort()
 print("%.0f %.0f" % (samples[len(samples) // 2], samples[min(len(samples) - 1, int(len(samples) * 0.99))]))
