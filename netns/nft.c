@@ -104,242 +104,272 @@ static int batch_send(struct batch *bt)
 
 /* --- expressions ---------------------------------------------------------- */
 
-static void add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
+/* A rule under construction; the first allocation failure sticks in err
+ * and turns every later step into a no-op (checked once, in put_rule). */
+struct rb {
+	struct nftnl_rule *r;
+	int err;
+};
+
+static void add_expr(struct rb *b, struct nftnl_expr *e)
 {
-	nftnl_rule_add_expr(r, e);
+	if (e)
+		nftnl_rule_add_expr(b->r, e);
 }
 
-static struct nftnl_expr *expr(const char *name)
+static struct nftnl_expr *expr(struct rb *b, const char *name)
 {
-	return nftnl_expr_alloc(name);
+	struct nftnl_expr *e = b->err ? NULL : nftnl_expr_alloc(name);
+
+	if (!e)
+		b->err = -ENOMEM;
+	return e;
 }
 
-static void e_meta(struct nftnl_rule *r, uint32_t key)
+static void e_meta(struct rb *b, uint32_t key)
 {
-	struct nftnl_expr *e = expr("meta");
+	struct nftnl_expr *e = expr(b, "meta");
 
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, REG);
-	add_expr(r, e);
+	add_expr(b, e);
 }
 
-static void e_meta_set(struct nftnl_rule *r, uint32_t key)
+static void e_meta_set(struct rb *b, uint32_t key)
 {
-	struct nftnl_expr *e = expr("meta");
+	struct nftnl_expr *e = expr(b, "meta");
 
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, REG);
-	add_expr(r, e);
+	add_expr(b, e);
 }
 
-static void e_ct(struct nftnl_rule *r, uint32_t key, bool set)
+static void e_ct(struct rb *b, uint32_t key, bool set)
 {
-	struct nftnl_expr *e = expr("ct");
+	struct nftnl_expr *e = expr(b, "ct");
 
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
 	nftnl_expr_set_u32(e, set ? NFTNL_EXPR_CT_SREG : NFTNL_EXPR_CT_DREG, REG);
-	add_expr(r, e);
+	add_expr(b, e);
 }
 
-static void e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off,
+static void e_payload(struct rb *b, uint32_t base, uint32_t off,
 		      uint32_t len)
 {
-	struct nftnl_expr *e = expr("payload");
+	struct nftnl_expr *e = expr(b, "payload");
 
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, REG);
-	add_expr(r, e);
+	add_expr(b, e);
 }
 
-static void e_cmp(struct nftnl_rule *r, bool neg, const void *data,
+static void e_cmp(struct rb *b, bool neg, const void *data,
 		  uint32_t len)
 {
-	struct nftnl_expr *e = expr("cmp");
+	struct nftnl_expr *e = expr(b, "cmp");
 
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, REG);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, neg ? NFT_CMP_NEQ : NFT_CMP_EQ);
 	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-	add_expr(r, e);
+	add_expr(b, e);
 }
 
 /* reg = (reg & mask) ^ xor over @len bytes */
-static void e_bitwise(struct nftnl_rule *r, const void *mask, const void *xor,
+static void e_bitwise(struct rb *b, const void *mask, const void *xor,
 		      uint32_t len)
 {
-	struct nftnl_expr *e = expr("bitwise");
+	struct nftnl_expr *e = expr(b, "bitwise");
 
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, REG);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, REG);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
 	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
 	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len);
-	add_expr(r, e);
+	add_expr(b, e);
 }
 
-static void e_bitwise32(struct nftnl_rule *r, uint32_t mask, uint32_t xor)
+static void e_bitwise32(struct rb *b, uint32_t mask, uint32_t xor)
 {
-	e_bitwise(r, &mask, &xor, sizeof(mask));
+	e_bitwise(b, &mask, &xor, sizeof(mask));
 }
 
-static void e_verdict(struct nftnl_rule *r, int verdict, const char *chain)
+static void e_verdict(struct rb *b, int verdict, const char *chain)
 {
-	struct nftnl_expr *e = expr("immediate");
+	struct nftnl_expr *e = expr(b, "immediate");
 
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
 	if (chain)
 		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
-	add_expr(r, e);
+	add_expr(b, e);
 }
 
-static void e_nfproto(struct nftnl_rule *r, int family)
+static void e_nfproto(struct rb *b, int family)
 {
 	uint8_t p = family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
 
-	e_meta(r, NFT_META_NFPROTO);
-	e_cmp(r, false, &p, 1);
+	e_meta(b, NFT_META_NFPROTO);
+	e_cmp(b, false, &p, 1);
 }
 
-static void e_l4proto(struct nftnl_rule *r, uint8_t proto, bool neg)
+static void e_l4proto(struct rb *b, uint8_t proto, bool neg)
 {
-	e_meta(r, NFT_META_L4PROTO);
-	e_cmp(r, neg, &proto, 1);
+	e_meta(b, NFT_META_L4PROTO);
+	e_cmp(b, neg, &proto, 1);
 }
 
 /* ip/ip6 saddr/daddr [!=] prefix, guarded by the family. */
-static void m_addr(struct nftnl_rule *r, const struct match *m)
+static void m_addr(struct rb *b, const struct match *m)
 {
 	bool v6 = m->u.addr.family == AF_INET6, src = m->kind == MATCH_SADDR;
 	uint32_t len = v6 ? 16 : 4;
 	uint32_t off = v6 ? (src ? 8 : 24) : (src ? 12 : 16);
 	uint8_t mask[16] = { 0 }, zero[16] = { 0 }, val[16];
 
-	e_nfproto(r, m->u.addr.family);
-	e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, len);
+	e_nfproto(b, m->u.addr.family);
+	e_payload(b, NFT_PAYLOAD_NETWORK_HEADER, off, len);
 	memcpy(val, &m->u.addr.v4, len);
 	if (m->u.addr.plen < (int)len * 8) {
 		for (int b = 0; b < m->u.addr.plen; b++)
 			mask[b / 8] |= (uint8_t)(0x80 >> (b % 8));
 		for (uint32_t i = 0; i < len; i++)
 			val[i] &= mask[i];
-		e_bitwise(r, mask, zero, len);
+		e_bitwise(b, mask, zero, len);
 	}
-	e_cmp(r, m->neg, val, len);
+	e_cmp(b, m->neg, val, len);
 }
 
-static void m_port(struct nftnl_rule *r, const struct match *m)
+static void m_port(struct rb *b, const struct match *m)
 {
 	uint16_t port = htons(m->u.port.port);
 
 	if (m->u.port.proto)
-		e_l4proto(r, m->u.port.proto, false);
-	e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER,
+		e_l4proto(b, m->u.port.proto, false);
+	e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER,
 		  m->kind == MATCH_SPORT ? 0 : 2, 2);
-	e_cmp(r, m->neg, &port, 2);
+	e_cmp(b, m->neg, &port, 2);
 }
 
-static void m_mark(struct nftnl_rule *r, const struct match *m)
+static void m_mark(struct rb *b, const struct match *m)
 {
 	if (m->kind == MATCH_MARK)
-		e_meta(r, NFT_META_MARK);
+		e_meta(b, NFT_META_MARK);
 	else
-		e_ct(r, NFT_CT_MARK, false);
+		e_ct(b, NFT_CT_MARK, false);
 	if (m->u.mark.mask != 0xffffffffu)
-		e_bitwise32(r, m->u.mark.mask, 0);
-	e_cmp(r, m->neg, &m->u.mark.value, 4);
+		e_bitwise32(b, m->u.mark.mask, 0);
+	e_cmp(b, m->neg, &m->u.mark.value, 4);
 }
 
-static void m_ifname(struct nftnl_rule *r, const struct match *m)
+static void m_ifname(struct rb *b, const struct match *m)
 {
 	char name[IFNAMSIZ] = { 0 };
 
 	strncpy(name, m->u.name, IFNAMSIZ - 1);
-	e_meta(r, m->kind == MATCH_IIF ? NFT_META_IIFNAME : NFT_META_OIFNAME);
-	e_cmp(r, m->neg, name, (uint32_t)strlen(name) + 1);
+	e_meta(b, m->kind == MATCH_IIF ? NFT_META_IIFNAME : NFT_META_OIFNAME);
+	e_cmp(b, m->neg, name, (uint32_t)strlen(name) + 1);
 }
 
-static void m_fib(struct nftnl_rule *r, const struct match *m)
+static void m_fib(struct rb *b, const struct match *m)
 {
-	struct nftnl_expr *e = expr("fib");
+	struct nftnl_expr *e = expr(b, "fib");
 	uint32_t local = RTN_LOCAL;
 
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, REG);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS,
 			   m->kind == MATCH_FIB_SLOCAL ? NFTA_FIB_F_SADDR :
 			   NFTA_FIB_F_DADDR);
-	add_expr(r, e);
-	e_cmp(r, m->neg, &local, 4);
+	add_expr(b, e);
+	e_cmp(b, m->neg, &local, 4);
 }
 
-static void m_ct(struct nftnl_rule *r, const struct match *m)
+static void m_ct(struct rb *b, const struct match *m)
 {
 	uint32_t zero = 0;
 	uint8_t dir = m->neg ? 1 : 0;   /* IP_CT_DIR_REPLY : IP_CT_DIR_ORIGINAL */
 
 	if (m->kind == MATCH_CT_NEW) {
-		e_ct(r, NFT_CT_STATE, false);
-		e_bitwise32(r, NF_CT_STATE_BIT(IP_CT_NEW), 0);
-		e_cmp(r, true, &zero, 4);
+		e_ct(b, NFT_CT_STATE, false);
+		e_bitwise32(b, NF_CT_STATE_BIT(IP_CT_NEW), 0);
+		e_cmp(b, true, &zero, 4);
 		return;
 	}
-	e_ct(r, NFT_CT_DIRECTION, false);
-	e_cmp(r, false, &dir, 1);
+	e_ct(b, NFT_CT_DIRECTION, false);
+	e_cmp(b, false, &dir, 1);
 }
 
-static void m_set(struct nftnl_rule *r, const struct match *m)
+static void m_set(struct rb *b, const struct match *m)
 {
-	struct nftnl_expr *e = expr("lookup");
+	struct nftnl_expr *e = expr(b, "lookup");
 	bool tcp = !strcmp(m->u.name, "peer_tcp");
 
-	e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+	if (!e)
+		return;
+	e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, REG);
 	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, m->u.name);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, tcp ? SET_ID_TCP : SET_ID_UDP);
-	add_expr(r, e);
+	add_expr(b, e);
 }
 
-static int add_match(struct nftnl_rule *r, const struct match *m)
+static int add_match(struct rb *b, const struct match *m)
 {
 	uint8_t fam;
 
 	switch (m->kind) {
 	case MATCH_L4PROTO:
-		e_l4proto(r, m->u.proto, m->neg);
+		e_l4proto(b, m->u.proto, m->neg);
 		return 0;
 	case MATCH_NFPROTO:
 		fam = m->u.family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
-		e_meta(r, NFT_META_NFPROTO);
-		e_cmp(r, m->neg, &fam, 1);
+		e_meta(b, NFT_META_NFPROTO);
+		e_cmp(b, m->neg, &fam, 1);
 		return 0;
 	case MATCH_SADDR:
 	case MATCH_DADDR:
-		m_addr(r, m);
+		m_addr(b, m);
 		return 0;
 	case MATCH_SPORT:
 	case MATCH_DPORT:
-		m_port(r, m);
+		m_port(b, m);
 		return 0;
 	case MATCH_MARK:
 	case MATCH_CTMARK:
-		m_mark(r, m);
+		m_mark(b, m);
 		return 0;
 	case MATCH_IIF:
 	case MATCH_OIF:
-		m_ifname(r, m);
+		m_ifname(b, m);
 		return 0;
 	case MATCH_FIB_SLOCAL:
 	case MATCH_FIB_DLOCAL:
-		m_fib(r, m);
+		m_fib(b, m);
 		return 0;
 	case MATCH_CT_NEW:
 	case MATCH_CT_ORIG:
-		m_ct(r, m);
+		m_ct(b, m);
 		return 0;
 	case MATCH_DPORT_SET:
-		m_set(r, m);
+		m_set(b, m);
 		return 0;
 	case MATCH_OTHER:
 		break;
@@ -348,34 +378,38 @@ static int add_match(struct nftnl_rule *r, const struct match *m)
 }
 
 /* reg := (ct|meta) mark; reg = reg & mask ^ xor; (ct|meta) mark := reg */
-static void a_mark(struct nftnl_rule *r, bool ct, uint32_t mask, uint32_t xor)
+static void a_mark(struct rb *b, bool ct, uint32_t mask, uint32_t xor)
 {
 	if (ct)
-		e_ct(r, NFT_CT_MARK, false);
+		e_ct(b, NFT_CT_MARK, false);
 	else
-		e_meta(r, NFT_META_MARK);
-	e_bitwise32(r, mask, xor);
+		e_meta(b, NFT_META_MARK);
+	e_bitwise32(b, mask, xor);
 	if (ct)
-		e_ct(r, NFT_CT_MARK, true);
+		e_ct(b, NFT_CT_MARK, true);
 	else
-		e_meta_set(r, NFT_META_MARK);
+		e_meta_set(b, NFT_META_MARK);
 }
 
-static void a_redirect(struct nftnl_rule *r, uint16_t port)
+static void a_redirect(struct rb *b, uint16_t port)
 {
-	struct nftnl_expr *e = expr("immediate");
+	struct nftnl_expr *e = expr(b, "immediate");
 	uint16_t p = htons(port);
 
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, REG);
 	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &p, sizeof(p));
-	add_expr(r, e);
-	e = expr("redir");
+	add_expr(b, e);
+	e = expr(b, "redir");
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MIN, REG);
-	add_expr(r, e);
+	add_expr(b, e);
 }
 
 /* dnat to the packet's own destination: a binding that changes nothing */
-static void a_dnat_self(struct nftnl_rule *r, const struct rule *src)
+static void a_dnat_self(struct rb *b, const struct rule *src)
 {
 	struct nftnl_expr *e;
 	bool v6 = false;
@@ -383,49 +417,51 @@ static void a_dnat_self(struct nftnl_rule *r, const struct rule *src)
 	for (int i = 0; i < src->nmatch; i++)
 		if (src->m[i].kind == MATCH_NFPROTO)
 			v6 = src->m[i].u.family == AF_INET6;
-	e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, v6 ? 16 : 4);
-	e = expr("nat");
+	e_payload(b, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, v6 ? 16 : 4);
+	e = expr(b, "nat");
+	if (!e)
+		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, REG);
-	add_expr(r, e);
+	add_expr(b, e);
 }
 
-static int add_action(struct nftnl_rule *r, const struct rule *src)
+static int add_action(struct rb *b, const struct rule *src)
 {
 	const struct action *a = &src->act;
 
 	if (src->counter)
-		add_expr(r, expr("counter"));
+		add_expr(b, expr(b, "counter"));
 	switch (a->kind) {
 	case ACT_NONE:
 		return 0;
 	case ACT_ACCEPT:
-		e_verdict(r, NF_ACCEPT, NULL);
+		e_verdict(b, NF_ACCEPT, NULL);
 		return 0;
 	case ACT_RETURN:
-		e_verdict(r, NFT_RETURN, NULL);
+		e_verdict(b, NFT_RETURN, NULL);
 		return 0;
 	case ACT_DROP:
-		e_verdict(r, NF_DROP, NULL);
+		e_verdict(b, NF_DROP, NULL);
 		return 0;
 	case ACT_JUMP:
-		e_verdict(r, NFT_JUMP, a->name);
+		e_verdict(b, NFT_JUMP, a->name);
 		return 0;
 	case ACT_REDIRECT:
-		a_redirect(r, a->port);
+		a_redirect(b, a->port);
 		return 0;
 	case ACT_CTMARK_OR:
 	case ACT_MARK_OR:
-		a_mark(r, a->kind == ACT_CTMARK_OR, ~a->value, a->value);
+		a_mark(b, a->kind == ACT_CTMARK_OR, ~a->value, a->value);
 		if (a->then_accept)
-			e_verdict(r, NF_ACCEPT, NULL);
+			e_verdict(b, NF_ACCEPT, NULL);
 		return 0;
 	case ACT_MARK_SET:
-		a_mark(r, false, ~a->mask, a->value);
+		a_mark(b, false, ~a->mask, a->value);
 		return 0;
 	case ACT_DNAT_SELF:
-		a_dnat_self(r, src);
+		a_dnat_self(b, src);
 		return 0;
 	case ACT_OTHER:
 		break;
@@ -441,6 +477,10 @@ static void put_table(struct batch *bt, uint16_t type, const char *comment)
 	struct nftnl_udata_buf *ud = NULL;
 	struct nlmsghdr *nlh;
 
+	if (!t) {
+		bt->err = -ENOMEM;
+		return;
+	}
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, HP_NFT_TABLE);
 	if (comment) {
@@ -462,6 +502,10 @@ static void put_set(struct batch *bt, const char *name, uint32_t id)
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh;
 
+	if (!s) {
+		bt->err = -ENOMEM;
+		return;
+	}
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, HP_NFT_TABLE);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
@@ -483,12 +527,20 @@ static void put_elems(struct batch *bt, const char *set, const uint16_t *ports,
 	if (!n)
 		return;
 	s = nftnl_set_alloc();
+	if (!s) {
+		bt->err = -ENOMEM;
+		return;
+	}
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, HP_NFT_TABLE);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
 	for (size_t i = 0; i < n; i++) {
 		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
 		uint16_t p = htons(ports[i]);
 
+		if (!e) {
+			bt->err = -ENOMEM;
+			break;
+		}
 		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &p, sizeof(p));
 		nftnl_set_elem_add(s, e);
 	}
@@ -511,6 +563,10 @@ static void put_chain(struct batch *bt, const struct redo_chain *c)
 	struct nftnl_chain *ch = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
 
+	if (!ch) {
+		bt->err = -ENOMEM;
+		return;
+	}
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, HP_NFT_TABLE);
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, c->name);
 	if (c->hook != HOOK_NONE) {
@@ -527,7 +583,8 @@ static void put_chain(struct batch *bt, const struct redo_chain *c)
 
 static int put_rule(struct batch *bt, const struct rule *src)
 {
-	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct rb b = { .r = nftnl_rule_alloc() };
+	struct nftnl_rule *r = b.r;
 	struct nlmsghdr *nlh;
 	int ret = 0;
 
@@ -537,9 +594,10 @@ static int put_rule(struct batch *bt, const struct rule *src)
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, HP_NFT_TABLE);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, src->chain);
 	for (int i = 0; !ret && i < src->nmatch; i++)
-		ret = add_match(r, &src->m[i]);
+		ret = add_match(&b, &src->m[i]);
 	if (!ret)
-		ret = add_action(r, src);
+		ret = add_action(&b, src);
+	ret = ret ?: b.err;
 	if (!ret) {
 		nlh = batch_msg(bt, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE);
 		nftnl_rule_nlmsg_build_payload(nlh, r);
