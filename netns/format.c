@@ -152,6 +152,13 @@ static void fmt_action(struct sbuf *b, const struct rule *r)
 		sb_printf(b, "meta mark set meta mark and 0x%08x or 0x%x",
 			  ~a->mask, a->value);
 		break;
+	case ACT_SNAT4: {
+		char ip[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &a->value, ip, sizeof(ip));
+		sb_printf(b, "snat ip to %s", ip);
+		break;
+	}
 	case ACT_DNAT_SELF:
 		sb_printf(b, v6 ? "dnat ip6 to ip6 daddr" : "dnat ip to ip daddr");
 		break;

@@ -6,6 +6,7 @@
  * and sysctls; unconfigure undoes routing first and deletes the table
  * last, so a crash at any point leaves the state needed to finish.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -33,21 +34,22 @@ struct prior {
 	int fwd4, fwd6, rp_all;
 	int local4, local6;   /* the local-table rule was at pref 0 */
 	int port_lo, port_hi;
+	char peer4[INET_ADDRSTRLEN];   /* the link peer, "-" if none */
 };
 
 static void prior_format(const struct prior *p, char *buf, size_t size)
 {
 	snprintf(buf, size, "hp1 dpu=%d fwd4=%d fwd6=%d rpall=%d local4=%d "
-		 "local6=%d ports=%d-%d", p->dpu, p->fwd4, p->fwd6, p->rp_all,
-		 p->local4, p->local6, p->port_lo, p->port_hi);
+		 "local6=%d ports=%d-%d peer4=%s", p->dpu, p->fwd4, p->fwd6,
+		 p->rp_all, p->local4, p->local6, p->port_lo, p->port_hi, p->peer4);
 }
 
 static int prior_parse(const char *s, struct prior *p)
 {
 	return sscanf(s, "hp1 dpu=%d fwd4=%d fwd6=%d rpall=%d local4=%d "
-		      "local6=%d ports=%d-%d", &p->dpu, &p->fwd4, &p->fwd6,
-		      &p->rp_all, &p->local4, &p->local6, &p->port_lo,
-		      &p->port_hi) == 8 ? 0 : -EINVAL;
+		      "local6=%d ports=%d-%d peer4=%15s", &p->dpu, &p->fwd4,
+		      &p->fwd6, &p->rp_all, &p->local4, &p->local6, &p->port_lo,
+		      &p->port_hi, p->peer4) == 9 ? 0 : -EINVAL;
 }
 
 static int port_range_get(int *lo, int *hi)
@@ -69,7 +71,8 @@ static int port_range_set(int lo, int hi)
 }
 
 /* Read the prior state: from a previous split's table, else from now. */
-static int prior_get(struct nl *nl, bool dpu, struct prior *p)
+static int prior_get(struct nl *nl, const struct hpns_half_conf *c,
+		     struct prior *p)
 {
 	char buf[256];
 	int ret = nft_comment(buf, sizeof(buf));
@@ -79,7 +82,10 @@ static int prior_get(struct nl *nl, bool dpu, struct prior *p)
 	if (ret && ret != -ENOENT)
 		return ret;
 	memset(p, 0, sizeof(*p));
-	p->dpu = dpu;
+	p->dpu = c->half == HPNS_HALF_DPU;
+	strcpy(p->peer4, "-");
+	if (c->peer.has_v4)
+		inet_ntop(AF_INET, &c->peer.v4, p->peer4, sizeof(p->peer4));
 	sysctl_get("net/ipv4/ip_forward", &p->fwd4);
 	sysctl_get("net/ipv6/conf/all/forwarding", &p->fwd6);
 	sysctl_get("net/ipv4/conf/all/rp_filter", &p->rp_all);
@@ -120,6 +126,10 @@ static int route_family(struct nl *nl, const struct hpns_half_conf *c,
 					 addr_of(&c->pod, fam), ifindex);
 	if (!ret)
 		ret = rtnl_rule(nl, true, fam, HP_RULE_PREF, HP_FW, HP_FW, HP_TABLE);
+	/* replies to loopback direct calls (source rewritten to the peer's
+	 * link address) leave from 127.0.0.1: route them before any hook */
+	if (!ret && fam == AF_INET)
+		ret = rtnl_rule_to(nl, true, fam, HP_RULE_PREF + 1, peer, HP_TABLE);
 	if (!ret)
 		ret = rtnl_rule(nl, true, fam, HP_LOCAL_PREF, 0, 0, RT_LOCAL);
 	if (!ret)
@@ -135,6 +145,9 @@ static int link_sysctls(const char *link, bool cpu, const struct hpns_half_conf 
 	snprintf(p, sizeof(p), "net/ipv4/conf/%s/rp_filter", link);
 	ret = sysctl_set(p, 0);
 	snprintf(p, sizeof(p), "net/ipv4/conf/%s/accept_local", link);
+	ret = ret ?: sysctl_set(p, 1);
+	/* 127.0.0.1:P direct calls to the other half cross this link */
+	snprintf(p, sizeof(p), "net/ipv4/conf/%s/route_localnet", link);
 	ret = ret ?: sysctl_set(p, 1);
 	ret = ret ?: sysctl_set("net/ipv4/conf/all/rp_filter", 0);
 	if (cpu && c->pod.has_v4)
@@ -159,7 +172,7 @@ static int configure_here(const struct hpns_half_conf *c,
 	ret = nl_open(&nl, NETLINK_ROUTE);
 	if (ret)
 		return ret;
-	ret = prior_get(&nl, c->half == HPNS_HALF_DPU, &prior);
+	ret = prior_get(&nl, c, &prior);
 	prior_format(&prior, comment, sizeof(comment));
 	ret = ret ?: nft_install(redo, comment);
 	ret = ret ?: rtnl_link_up(&nl, ifindex);
@@ -186,11 +199,15 @@ int hpns_half_configure(const struct hpns_half_conf *conf,
 }
 
 /* Undo route_family() for one family, whatever part of it happened. */
-static int unroute_family(struct nl *nl, int fam, bool restore_local)
+static int unroute_family(struct nl *nl, int fam, bool restore_local,
+			  const char *peer4)
 {
+	struct in_addr peer;
 	int ret = 0;
 
-	if (restore_local)
+	if (fam == AF_INET && peer4 && inet_pton(AF_INET, peer4, &peer) == 1)
+		ret = rtnl_rule_to(nl, false, fam, HP_RULE_PREF + 1, &peer, HP_TABLE);
+	if (!ret && restore_local)
 		ret = rtnl_rule(nl, true, fam, 0, 0, 0, RT_LOCAL);
 	if (!ret && (restore_local || rtnl_rule_exists(nl, fam, 0, RT_LOCAL) == 1))
 		ret = rtnl_rule(nl, false, fam, HP_LOCAL_PREF, 0, 0, RT_LOCAL);
@@ -209,8 +226,9 @@ static int unconfigure_here(const char *link)
 	if (ret)
 		return ret;
 	have = nft_comment(buf, sizeof(buf)) == 0 && prior_parse(buf, &prior) == 0;
-	ret = unroute_family(&nl, AF_INET, have && prior.local4);
-	ret = ret ?: unroute_family(&nl, AF_INET6, have && prior.local6);
+	ret = unroute_family(&nl, AF_INET, have && prior.local4,
+			     have ? prior.peer4 : NULL);
+	ret = ret ?: unroute_family(&nl, AF_INET6, have && prior.local6, NULL);
 	if (!ret && have) {
 		sysctl_set("net/ipv4/ip_forward", prior.fwd4);
 		sysctl_set("net/ipv6/conf/all/forwarding", prior.fwd6);

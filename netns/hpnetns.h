@@ -96,7 +96,8 @@ struct hpns_half_conf {
 struct hpns_redo;
 
 /*
- * Translate @rs for @conf->half (only half, link and pod are used).  Each
+ * Translate @rs for @conf->half (half, link, pod and, for loopback direct
+ * calls, local are used; without local.v4 127.0.0.1 stays in its half).  Each
  * rule that cannot be re-done faithfully is reported as `FILE:LINE: reason`
  * naming the rule; returns -EOPNOTSUPP if any was (then *out is NULL).
  */
@@ -142,8 +143,12 @@ int hpns_split(const char *cpu_ns, const char *dpu_ns,
 /* Unconfigure both halves and delete the link.  Safe to repeat. */
 int hpns_unsplit(const char *cpu_ns, const char *dpu_ns);
 
-/* Default link names and addresses used by hpns_split(). */
+/* Default link name used by hpns_split(). */
 #define HPNS_LINK_NAME "hpn0"
+/* The link addresses hpns_split() gives @half's end and its peer
+ * (169.254.73.1/.2 and fd68:706e:73::1/::2, CPU first). */
+void hpns_link_defaults(enum hpns_half half, struct hpns_addrs *local,
+			struct hpns_addrs *peer);
 
 /* --- port map ----------------------------------------------------------- */
 

@@ -119,6 +119,7 @@ static int cmd_translate(struct opts *o)
 	if (!o->half || !o->pod_ip || (strcmp(o->half, "cpu") && strcmp(o->half, "dpu")))
 		return usage("translate", stderr, 2);
 	conf.half = o->half[0] == 'c' ? HPNS_HALF_CPU : HPNS_HALF_DPU;
+	hpns_link_defaults(conf.half, &conf.local, &conf.peer);  /* as split */
 	if (hpns_addrs_parse(o->pod_ip, &conf.pod)) {
 		fprintf(stderr, "heteropod-netns: bad --pod-ip '%s', accepted: IP[,IPV6]\n",
 			o->pod_ip);

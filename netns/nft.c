@@ -427,6 +427,25 @@ static void a_dnat_self(struct rb *b, const struct rule *src)
 	add_expr(b, e);
 }
 
+/* snat ip to @addr (network order) */
+static void a_snat4(struct rb *b, uint32_t addr)
+{
+	struct nftnl_expr *e = expr(b, "immediate");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, REG);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &addr, sizeof(addr));
+	add_expr(b, e);
+	e = expr(b, "nat");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_SNAT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, REG);
+	add_expr(b, e);
+}
+
 static int add_action(struct rb *b, const struct rule *src)
 {
 	const struct action *a = &src->act;
@@ -462,6 +481,9 @@ static int add_action(struct rb *b, const struct rule *src)
 		return 0;
 	case ACT_DNAT_SELF:
 		a_dnat_self(b, src);
+		return 0;
+	case ACT_SNAT4:
+		a_snat4(b, a->value);
 		return 0;
 	case ACT_OTHER:
 		break;

@@ -148,6 +148,18 @@ static struct nlmsghdr *rule_msg(char *buf, bool add, int fam, uint32_t pref,
 	return nlh;
 }
 
+int rtnl_rule_to(struct nl *nl, bool add, int fam, uint32_t pref,
+		 const void *dst, uint32_t table)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = rule_msg(buf, add, fam, pref, 0, 0, table);
+	struct fib_rule_hdr *fr = mnl_nlmsg_get_payload(nlh);
+
+	fr->dst_len = (uint8_t)(alen(fam) * 8);
+	mnl_attr_put(nlh, FRA_DST, alen(fam), dst);
+	return tolerate(nl_request(nl, nlh), add);
+}
+
 int rtnl_rule(struct nl *nl, bool add, int fam, uint32_t pref,
 	      uint32_t mark, uint32_t mask, uint32_t table)
 {

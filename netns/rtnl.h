@@ -28,6 +28,9 @@ int rtnl_default_route(struct nl *nl, bool add, int fam, uint32_t table,
 /* Policy rule: pref @pref, fwmark @mark/@mask (0/0 = none) -> @table. */
 int rtnl_rule(struct nl *nl, bool add, int fam, uint32_t pref,
 	      uint32_t mark, uint32_t mask, uint32_t table);
+/* Policy rule: pref @pref, to @dst (a host address) -> @table. */
+int rtnl_rule_to(struct nl *nl, bool add, int fam, uint32_t pref,
+		 const void *dst, uint32_t table);
 /* 1 if a rule with exactly @pref and @table exists (no other selectors
  * checked beyond that), 0 if not, -errno. */
 int rtnl_rule_exists(struct nl *nl, int fam, uint32_t pref, uint32_t table);

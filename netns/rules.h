@@ -80,6 +80,7 @@ enum act_kind {
 	ACT_MARK_OR,     /* value (redo only) */
 	ACT_MARK_SET,    /* mark = (mark & ~mask) | value (redo only) */
 	ACT_DNAT_SELF,   /* identity dnat: a nat binding that changes nothing */
+	ACT_SNAT4,       /* snat ip to value (network order; loopback direct calls) */
 	ACT_OTHER,       /* name = original text */
 };
 

@@ -46,6 +46,15 @@ out_fd:
 	return ret;
 }
 
+void hpns_link_defaults(enum hpns_half half, struct hpns_addrs *local,
+			struct hpns_addrs *peer)
+{
+	bool cpu = half == HPNS_HALF_CPU;
+
+	link_addrs(local, cpu ? LINK_CPU4 : LINK_DPU4, cpu ? LINK_CPU6 : LINK_DPU6);
+	link_addrs(peer, cpu ? LINK_DPU4 : LINK_CPU4, cpu ? LINK_DPU6 : LINK_CPU6);
+}
+
 static int split_half(enum hpns_half half, const char *ns,
 		      const struct hpns_addrs *pod,
 		      const struct hpns_ruleset *rs, hpns_report_fn report,
@@ -55,11 +64,9 @@ static int split_half(enum hpns_half half, const char *ns,
 		.half = half, .netns = ns, .link = HPNS_LINK_NAME, .pod = *pod,
 	};
 	struct hpns_redo *redo = NULL;
-	bool cpu = half == HPNS_HALF_CPU;
 	int ret;
 
-	link_addrs(&c.local, cpu ? LINK_CPU4 : LINK_DPU4, cpu ? LINK_CPU6 : LINK_DPU6);
-	link_addrs(&c.peer, cpu ? LINK_DPU4 : LINK_CPU4, cpu ? LINK_DPU6 : LINK_CPU6);
+	hpns_link_defaults(half, &c.local, &c.peer);
 	ret = hpns_translate(rs, &c, report, arg, &redo);
 	if (!ret)
 		ret = hpns_half_configure(&c, redo);

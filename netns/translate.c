@@ -21,6 +21,7 @@
  * are kept: redundant there (they never match the proxy mark), never a new
  * side effect.  Non-nat tables are left to Istio in the CPU half.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -397,6 +398,51 @@ static int skel_portmap(struct tctx *t, const char *chain, bool not_link)
 	return 0;
 }
 
+/*
+ * Direct calls to 127.0.0.1:P where the peer half owns P: they cross the
+ * link too (route_localnet on the link lets 127/8 leave and arrive there),
+ * with the loopback source rewritten to this end's link address so the
+ * reply can come back.  Needs the link's IPv4 address (conf->local).  IPv6
+ * has no such knob: ::1 stays in its half.
+ */
+static int skel_loopback(struct tctx *t)
+{
+	static const char *const sets[] = { "peer_tcp", "peer_udp" };
+	struct rule *r;
+	struct match *m;
+
+	if (!t->conf->local.has_v4)
+		return 0;
+	for (int s = 0; s < 2; s++) {
+		r = skel(t, "out_class");
+		if (!r)
+			return -ENOMEM;
+		add_m(r, MATCH_CT_NEW, false);
+		m = add_m(r, MATCH_DADDR, false);
+		m->u.addr.family = AF_INET;
+		m->u.addr.v4.s_addr = htonl(INADDR_LOOPBACK & 0xff000000);
+		m->u.addr.plen = 8;
+		m = add_m(r, MATCH_L4PROTO, false);
+		m->u.proto = s ? IPPROTO_UDP : IPPROTO_TCP;
+		m = add_m(r, MATCH_DPORT_SET, false);
+		snprintf(m->u.name, sizeof(m->u.name), "%s", sets[s]);
+		r->act.kind = ACT_CTMARK_OR;
+		r->act.value = HP_CT_ORIG;
+	}
+	r = skel(t, "post_nat");
+	if (!r)
+		return -ENOMEM;
+	m = add_m(r, MATCH_OIF, false);
+	snprintf(m->u.name, sizeof(m->u.name), "%s", t->conf->link);
+	m = add_m(r, MATCH_SADDR, false);
+	m->u.addr.family = AF_INET;
+	m->u.addr.v4.s_addr = htonl(INADDR_LOOPBACK & 0xff000000);
+	m->u.addr.plen = 8;
+	r->act.kind = ACT_SNAT4;
+	r->act.value = t->conf->local.v4.s_addr;
+	return 0;
+}
+
 /* Identity DNAT for ORIG connections: Istio's REDIRECT must not bind. */
 static int skel_dnat_self(struct tctx *t, const char *chain)
 {
@@ -440,7 +486,8 @@ static int cpu_chains(struct hpns_redo *redo)
 	ret = ret ?: add_chain(redo, "pre_nat", HOOK_PREROUTING, "nat", -110);
 	ret = ret ?: add_chain(redo, "out_class", HOOK_OUTPUT, "filter", -145);
 	ret = ret ?: add_chain(redo, "out_route", HOOK_OUTPUT, "route", -140);
-	return ret ?: add_chain(redo, "out_nat", HOOK_OUTPUT, "nat", -110);
+	ret = ret ?: add_chain(redo, "out_nat", HOOK_OUTPUT, "nat", -110);
+	return ret ?: add_chain(redo, "post_nat", HOOK_POSTROUTING, "nat", 100);
 }
 
 static int translate_cpu(struct tctx *t)
@@ -459,6 +506,7 @@ static int translate_cpu(struct tctx *t)
 	ret = ret ?: skel_route(t, "pre_route");
 	ret = ret ?: skel_dnat_self(t, "pre_nat");
 	ret = ret ?: skel_portmap(t, "out_class", false);
+	ret = ret ?: skel_loopback(t);
 	ret = ret ?: copy_hook(t, HOOK_OUTPUT, "out_class", &g_out);
 	ret = ret ?: skel_route(t, "out_route");
 	return ret ?: skel_dnat_self(t, "out_nat");
@@ -472,6 +520,7 @@ static int translate_dpu(struct tctx *t)
 	ret = ret ?: add_chain(t->redo, "pre_nat", HOOK_PREROUTING, "nat", -100);
 	ret = ret ?: add_chain(t->redo, "out_class", HOOK_OUTPUT, "filter", -145);
 	ret = ret ?: add_chain(t->redo, "out_route", HOOK_OUTPUT, "route", -140);
+	ret = ret ?: add_chain(t->redo, "post_nat", HOOK_POSTROUTING, "nat", 100);
 	m_link(&g_app, t->conf->link, false);
 	add_m(&g_app, MATCH_FIB_SLOCAL, false);
 	m_link(&g_ext, t->conf->link, false);
@@ -480,6 +529,7 @@ static int translate_dpu(struct tctx *t)
 	ret = ret ?: copy_hook(t, HOOK_OUTPUT, "pre_nat", &g_app);
 	ret = ret ?: copy_hook(t, HOOK_PREROUTING, "pre_nat", &g_ext);
 	ret = ret ?: skel_portmap(t, "out_class", false);
+	ret = ret ?: skel_loopback(t);
 	return ret ?: skel_route(t, "out_route");
 }
 

@@ -85,6 +85,10 @@ run_case() {
 		ask "$CPU" tcp $POD4 15008
 	expect "$t direct DPU -> podIP:9080 (CPU)" "app local=$POD4:9080 orig=$POD4:9080 peer=$POD4:" \
 		ask "$DPU" tcp $POD4 9080
+	expect "$t direct CPU -> 127.0.0.1:15008 (DPU)" "hbone local=127.0.0.1:15008 orig=127.0.0.1:15008 peer=169.254.73.1:" \
+		ask "$CPU" tcp 127.0.0.1 15008
+	expect "$t direct DPU -> 127.0.0.1:9080 (CPU)" "app local=127.0.0.1:9080 orig=127.0.0.1:9080 peer=169.254.73.2:" \
+		ask "$DPU" tcp 127.0.0.1 9080
 	# 5. no loops: one proxy log line per proxied request, no more
 	sleep 0.2
 	n=$(grep -c . "$hlog")
