@@ -66,6 +66,8 @@ direct "app -> $REM4:53/tcp (DNS)" "$CPU" tcp $REM4 53 dpu
 a=$(ask "$CPU" udp $REM4 53); row "app -> $REM4:53/udp (DNS)" "dpu:15053" "(udp)" "${a%% *}"
 direct "app -> $POD4:15008 (port map)" "$CPU" tcp $POD4 15008 dpu
 direct "dpu -> $POD4:9080 (port map)" "$DPU" tcp $POD4 9080 cpu
+direct "app -> 127.0.0.1:15008 (port map)" "$CPU" tcp 127.0.0.1 15008 dpu
+direct "dpu -> 127.0.0.1:9080 (port map)" "$DPU" tcp 127.0.0.1 9080 cpu
 
 say "latency: app -> remote through haproxy, $N requests per side (median / p99, us)"
 echo "(the same haproxy config runs in the DPU half and, as the unsplit baseline,"
