@@ -258,9 +258,16 @@ int hsock_release(struct hsock_file *f, u32 handle)
 	return n;
 }
 
+static bool under_limit(struct hsock_file *f)
+{
+	return f && READ_ONCE(f->committed) < f->dev->rec_limit;
+}
+
 /*
  * Events ready for side @s, read from the conn page (racy by nature: the
  * caller arms first, then calls this, so a concurrent publish is not lost).
+ * WRITE needs a free slot in the send ring and room under the per-process
+ * limit (a release wakes the producer for both).
  */
 u32 hsock_side_ready(struct hsock_conn *c, u32 s)
 {
@@ -272,8 +279,8 @@ u32 hsock_side_ready(struct hsock_conn *c, u32 s)
 	if (READ_ONCE(rx->tail) != READ_ONCE(rx->head) ||
 	    (peer_state & HSOCK_ST_SHUT_WR))
 		ev |= HSOCK_EV_READ;
-	if (READ_ONCE(tx->tail) - READ_ONCE(c->released[s]) < HSOCK_RING_SLOTS ||
-	    (peer_state & HSOCK_ST_SHUT_RD))
+	if ((READ_ONCE(tx->tail) - READ_ONCE(c->released[s]) < HSOCK_RING_SLOTS &&
+	     under_limit(READ_ONCE(c->side[s].file))) || (peer_state & HSOCK_ST_SHUT_RD))
 		ev |= HSOCK_EV_WRITE;
 	if (READ_ONCE(c->side[!s].gone))
 		ev |= HSOCK_EV_HUP;

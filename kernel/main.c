@@ -41,9 +41,9 @@ static int hsock_fs_init_fs_context(struct fs_context *fc)
 	return init_pseudo(fc, 0x68736f63) ? 0 : -ENOMEM;
 }
 
+/* No .owner: the mount lives from init to exit and must not pin the module. */
 static struct file_system_type hsock_fs_type = {
 	.name = "hsockfs",
-	.owner = THIS_MODULE,
 	.init_fs_context = hsock_fs_init_fs_context,
 	.kill_sb = kill_anon_super,
 };
