@@ -12,12 +12,18 @@
 
 #include "dev.h"
 
-static void conn_free(struct kref *ref)
+static void conn_free_rcu(struct rcu_head *rcu)
 {
-	struct hsock_conn *c = container_of(ref, struct hsock_conn, ref);
+	struct hsock_conn *c = container_of(rcu, struct hsock_conn, rcu);
 
 	__free_page(c->page);
 	kfree(c);
+}
+
+/* After an RCU grace period: hsock_conn_get() may still be looking. */
+static void conn_free(struct kref *ref)
+{
+	call_rcu(&container_of(ref, struct hsock_conn, ref)->rcu, conn_free_rcu);
 }
 
 void hsock_conn_put(struct hsock_conn *c)
@@ -103,6 +109,26 @@ int hsock_conn_join(struct hsock_file *f, struct hsock_conn_req *req)
 	return 0;
 }
 
+/*
+ * A reference to the conn of @handle if @f holds that side now, without
+ * dev->lock (the notify fast path).  Put it with hsock_conn_put().
+ */
+struct hsock_conn *hsock_conn_get(struct hsock_file *f, u32 handle)
+{
+	struct hsock_conn *c;
+
+	rcu_read_lock();
+	c = xa_load(&f->dev->conns, HSOCK_HANDLE_ID(handle));
+	if (c && !kref_get_unless_zero(&c->ref))
+		c = NULL;
+	rcu_read_unlock();
+	if (c && READ_ONCE(c->side[HSOCK_HANDLE_SIDE(handle)].file) != f) {
+		hsock_conn_put(c);
+		c = NULL;
+	}
+	return c;
+}
+
 /* The side of @f named by @handle, or NULL if @f does not hold it. */
 struct hsock_side *hsock_side_get(struct hsock_file *f, u32 handle)
 {
@@ -155,7 +181,7 @@ void hsock_side_leave(struct hsock_side *sd)
 	u32 s = sd->idx;
 
 	list_del_init(&sd->file_node);
-	sd->file = NULL;
+	WRITE_ONCE(sd->file, NULL);
 	WRITE_ONCE(sd->gone, true);
 	WRITE_ONCE(c->cp->flags[s], HSOCK_CONN_JOINED | HSOCK_CONN_GONE);
 	hsock_cancel(c, s, ~0U);

@@ -12,7 +12,11 @@
  * mmap_lock -> dev->lock -> i_mmap_rwsem.  PTEs are installed under
  * dev->lock, so a record cannot be freed between the check and the mapping.
  * conn->lock (spinlock) protects the notify state of both sides (waiters,
- * async registration, armed mask); it nests inside dev->lock.
+ * async registration, armed mask); it nests inside dev->lock.  The notify
+ * ioctls do not take dev->lock: they find the conn under RCU
+ * (hsock_conn_get) and check under conn->lock that the side is still theirs
+ * (a side's file only changes from set to NULL, before its waiters are
+ * cancelled under conn->lock).
  */
 #ifndef HSOCK_DEV_H
 #define HSOCK_DEV_H
@@ -99,6 +103,7 @@ struct hsock_side {
 
 struct hsock_conn {
 	struct kref ref;
+	struct rcu_head rcu;
 	struct hsock_dev *dev;
 	spinlock_t lock;
 	u32 id;
@@ -129,6 +134,7 @@ bool hsock_file_holds(struct hsock_file *f, struct hsock_conn *c);
 int hsock_commit(struct hsock_file *f, u32 handle);
 int hsock_release(struct hsock_file *f, u32 handle);
 void hsock_conn_put(struct hsock_conn *c);
+struct hsock_conn *hsock_conn_get(struct hsock_file *f, u32 handle);
 u32 hsock_side_ready(struct hsock_conn *c, u32 s);
 
 /* notify.c: enable/disable_notify_gshm */

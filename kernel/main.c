@@ -313,6 +313,7 @@ static void __exit hsock_exit(void)
 	mapping_uninit(dev);
 	hsock_pool_uninit(dev);
 	xa_destroy(&dev->conns);
+	rcu_barrier();	/* conn_free_rcu() callbacks */
 	kfree(dev);
 }
 

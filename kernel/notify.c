@@ -179,11 +179,22 @@ static long sync_wait(struct hsock_conn *c, u32 s, struct hsock_waiter *w,
 	return waiter_poll(c, s, w) & ~W_CANCEL;
 }
 
-static void arm_async(struct hsock_conn *c, u32 s, u32 events, int signo)
+/* Still @f's side?  conn->lock held: a leaving side is cancelled under it. */
+static bool side_held(struct hsock_side *sd, struct hsock_file *f)
+{
+	return READ_ONCE(sd->file) == f;
+}
+
+static int arm_async(struct hsock_conn *c, struct hsock_file *f, u32 s,
+		     u32 events, int signo)
 {
 	struct hsock_side *sd = &c->side[s];
 
 	spin_lock(&c->lock);
+	if (!side_held(sd, f)) {
+		spin_unlock(&c->lock);
+		return -EBADF;
+	}
 	if (!sd->async_tid)
 		atomic_inc(&c->dev->nr_waiters);
 	put_pid(sd->async_tid);
@@ -192,15 +203,22 @@ static void arm_async(struct hsock_conn *c, u32 s, u32 events, int signo)
 	sd->async_events = events;
 	update_armed(c, s);
 	spin_unlock(&c->lock);
+	return 0;
 }
 
-static void arm_sync(struct hsock_conn *c, u32 s, struct hsock_waiter *w)
+static int arm_sync(struct hsock_conn *c, struct hsock_file *f, u32 s,
+		    struct hsock_waiter *w)
 {
 	spin_lock(&c->lock);
+	if (!side_held(&c->side[s], f)) {
+		spin_unlock(&c->lock);
+		return -EBADF;
+	}
 	list_add_tail(&w->node, &c->side[s].waiters);
 	update_armed(c, s);
 	spin_unlock(&c->lock);
 	atomic_inc(&c->dev->nr_waiters);
+	return 0;
 }
 
 /* Revoke the peer's mapping of the conn page; its next access fires. */
@@ -234,30 +252,22 @@ static int check_notify(const struct hsock_notify *n)
 long hsock_notify_enable(struct hsock_file *f, struct hsock_notify *n)
 {
 	struct hsock_waiter w = { .events = n->events };
-	struct hsock_dev *dev = f->dev;
 	bool async = (n->mode & ~HSOCK_NOTIFY_TRAP) == HSOCK_NOTIFY_ASYNC;
-	struct hsock_side *sd;
 	struct hsock_conn *c;
+	u32 s = HSOCK_HANDLE_SIDE(n->handle);
 	long ret;
-	u32 s;
 
 	ret = check_notify(n);
 	if (ret)
 		return ret;
-	INIT_LIST_HEAD(&w.node);
-	mutex_lock(&dev->lock);
-	sd = hsock_side_get(f, n->handle);
-	if (!sd) {
-		mutex_unlock(&dev->lock);
+	c = hsock_conn_get(f, n->handle);
+	if (!c)
 		return -EBADF;
-	}
-	c = sd->conn;
-	s = sd->idx;
-	kref_get(&c->ref);
-	if (async)
-		arm_async(c, s, n->events, n->signo);
-	else
-		arm_sync(c, s, &w);
+	INIT_LIST_HEAD(&w.node);
+	ret = async ? arm_async(c, f, s, n->events, n->signo) :
+		      arm_sync(c, f, s, &w);
+	if (ret)
+		goto out;
 	if (n->mode & HSOCK_NOTIFY_TRAP)
 		arm_trap(c, s, n->events);
 	/* Armed before looking: pairs with the peer's publish-then-read-armed. */
@@ -267,41 +277,38 @@ long hsock_notify_enable(struct hsock_file *f, struct hsock_notify *n)
 		if (ret)
 			hsock_kick(c, s, ret);
 		ret = 0;
-	}
-	mutex_unlock(&dev->lock);
-	if (!async)
+	} else {
 		ret = sync_wait(c, s, &w, n->timeout_ns);
+	}
+out:
 	hsock_conn_put(c);
 	return ret;
 }
 
 int hsock_notify_disable(struct hsock_file *f, struct hsock_notify *n)
 {
-	struct hsock_side *sd;
-	int ret = -EBADF;
+	struct hsock_conn *c = hsock_conn_get(f, n->handle);
 
-	mutex_lock(&f->dev->lock);
-	sd = hsock_side_get(f, n->handle);
-	if (sd) {
-		hsock_cancel(sd->conn, sd->idx, n->events ? n->events : ~0U);
-		ret = 0;
-	}
-	mutex_unlock(&f->dev->lock);
-	return ret;
+	if (!c)
+		return -EBADF;
+	hsock_cancel(c, HSOCK_HANDLE_SIDE(n->handle),
+		     n->events ? n->events : ~0U);
+	hsock_conn_put(c);
+	return 0;
 }
 
 /* HSOCK_IOC_NOTIFY: the caller changed state; tell its peer. */
 int hsock_notify_peer(struct hsock_file *f, struct hsock_notify *n)
 {
-	struct hsock_side *sd;
-	int ret = -EBADF;
+	struct hsock_conn *c;
+	int ret;
 
 	if (!(n->events & EV_ARMABLE) || (n->events & ~EV_ARMABLE))
 		return -EINVAL;
-	mutex_lock(&f->dev->lock);
-	sd = hsock_side_get(f, n->handle);
-	if (sd)
-		ret = hsock_kick(sd->conn, !sd->idx, n->events);
-	mutex_unlock(&f->dev->lock);
+	c = hsock_conn_get(f, n->handle);
+	if (!c)
+		return -EBADF;
+	ret = hsock_kick(c, !HSOCK_HANDLE_SIDE(n->handle), n->events);
+	hsock_conn_put(c);
 	return ret;
 }

@@ -21,7 +21,8 @@
 
 #define BATCH	32
 #define ROUNDS	64
-#define PINGS	2000
+#define PINGS	1000
+#define REPEAT	5
 
 static double now_us(void)
 {
@@ -242,22 +243,53 @@ static double pingpong_hsock(void)
 	return t0 / PINGS;
 }
 
+static void fault_report(double anon, double memfd, double prod, double cons)
+{
+	printf("HSOCK-BENCH %-44s %8.2f us/page\n",
+	       "fault: anonymous first touch (baseline)", anon);
+	printf("HSOCK-BENCH %-44s %8.2f us/page\n",
+	       "fault: shared memfd minor fault (baseline)", memfd);
+	printf("HSOCK-BENCH %-44s %8.2f us/record  x%.2f memfd  x%.2f anon\n",
+	       "fault: hsock commit-on-fault (producer)", prod, prod / memfd,
+	       prod / anon);
+	printf("HSOCK-BENCH %-44s %8.2f us/record  x%.2f memfd  x%.2f anon\n",
+	       "fault: hsock map-on-fault (consumer)", cons, cons / memfd,
+	       cons / anon);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v)
+{
+	qsort(v, REPEAT, sizeof(*v), cmp_double);
+	return v[REPEAT / 2];
+}
+
 int main(void)
 {
-	double anon, memfd, prod, cons, fx, hs;
+	double anon[REPEAT], memfd[REPEAT], prod[REPEAT], cons[REPEAT];
+	double fxs[REPEAT], hss[REPEAT], fx, hs;
+	int i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	anon = fault_anon(ROUNDS * BATCH);
-	memfd = fault_memfd(ROUNDS * BATCH);
-	fault_hsock(&prod, &cons);
-	printf("HSOCK-BENCH %-44s %8.2f us/page\n", "fault: anonymous first touch (baseline)", anon);
-	printf("HSOCK-BENCH %-44s %8.2f us/page\n", "fault: shared memfd minor fault (baseline)", memfd);
-	printf("HSOCK-BENCH %-44s %8.2f us/record  x%.2f memfd  x%.2f anon\n",
-	       "fault: hsock commit-on-fault (producer)", prod, prod / memfd, prod / anon);
-	printf("HSOCK-BENCH %-44s %8.2f us/record  x%.2f memfd  x%.2f anon\n",
-	       "fault: hsock map-on-fault (consumer)", cons, cons / memfd, cons / anon);
-	fx = pingpong_futex();
-	hs = pingpong_hsock();
+	/* Interleaved repeats; the median of each is printed. */
+	for (i = 0; i < REPEAT; i++) {
+		anon[i] = fault_anon(ROUNDS * BATCH);
+		memfd[i] = fault_memfd(ROUNDS * BATCH);
+		fault_hsock(&prod[i], &cons[i]);
+		fxs[i] = pingpong_futex();
+		hss[i] = pingpong_hsock();
+	}
+	printf("HSOCK-BENCH medians of %d interleaved runs; ratios within this boot\n",
+	       REPEAT);
+	fault_report(median(anon), median(memfd), median(prod), median(cons));
+	fx = median(fxs);
+	hs = median(hss);
 	printf("HSOCK-BENCH %-44s %8.2f us/round trip\n", "wake: futex ping-pong (baseline)", fx);
 	printf("HSOCK-BENCH %-44s %8.2f us/round trip  x%.2f futex\n",
 	       "wake: hsock notify ping-pong (sync)", hs, hs / fx);
