@@ -249,7 +249,9 @@ int hsock_commit(struct hsock_file *f, u32 handle)
 /*
  * The consumer of @handle has read up to ring.head: give the records of
  * positions released..head-1 back, clear their slots, publish released and
- * wake the producer if it waits for space.  Returns the number released.
+ * wake the producer if it waits for space.  Returns the number of committed
+ * records released (a record published uncommitted, never written, just
+ * goes back to the producer's arena).
  */
 int hsock_release(struct hsock_file *f, u32 handle)
 {
@@ -257,6 +259,7 @@ int hsock_release(struct hsock_file *f, u32 handle)
 	struct hsock_dev *dev = f->dev;
 	struct hsock_ring *ring;
 	struct hsock_conn *c;
+	struct hsock_rec *rec;
 	u32 p, head, pos, idx;
 	int n = 0;
 
@@ -272,10 +275,16 @@ int hsock_release(struct hsock_file *f, u32 handle)
 	for (pos = c->released[p]; pos != head; pos++) {
 		idx = READ_ONCE(ring->slot[pos % HSOCK_RING_SLOTS].rec);
 		WRITE_ONCE(ring->slot[pos % HSOCK_RING_SLOTS].rec, HSOCK_NIL);
-		if (idx >= dev->nr_records || dev->recs[idx].conn != c)
+		if (idx >= dev->nr_records)
 			continue;
-		hsock_rec_put(dev, &dev->recs[idx]);
-		n++;
+		rec = &dev->recs[idx];
+		if (rec->state == REC_COMMITTED && rec->conn == c) {
+			hsock_rec_put(dev, rec);
+			n++;
+		} else if (rec->state == REC_STASHED &&
+			   rec->owner == c->side[p].file) {
+			hsock_rec_unlink(dev, rec);
+		}
 	}
 	c->released[p] = head;
 	smp_store_release(&ring->released, head);
@@ -286,7 +295,7 @@ int hsock_release(struct hsock_file *f, u32 handle)
 
 static bool under_limit(struct hsock_file *f)
 {
-	return f && READ_ONCE(f->committed) < f->dev->rec_limit;
+	return f && READ_ONCE(f->proc->committed) < f->dev->rec_limit;
 }
 
 /*

@@ -73,16 +73,30 @@ struct hsock_dev {
 	atomic64_t notifies;
 
 	struct xarray conns;		/* id -> struct hsock_conn */
+	struct list_head procs;		/* struct hsock_proc.node */
+};
+
+/*
+ * The process that opened a file (its thread group): the unit of the record
+ * limit, shared by all its opens.  Files used after fork stay charged to
+ * the opener.
+ */
+struct hsock_proc {
+	struct list_head node;		/* dev->procs */
+	struct pid *tgid;
+	u32 files;
+	u32 committed;
 };
 
 struct hsock_file {
 	struct hsock_dev *dev;
+	struct hsock_proc *proc;
 	struct page *arena_page;
 	struct hsock_arena_page *ap;
 	u32 prod[HSOCK_MAX_ARENAS];	/* kernel copy of each arena's prod */
 	struct list_head sides;		/* struct hsock_side.file_node */
 	u32 stashed;
-	u32 committed;
+	u32 committed;			/* also counted in proc->committed */
 };
 
 struct hsock_side {
@@ -116,10 +130,13 @@ struct hsock_conn {
 
 /* pool.c: records and arenas */
 int hsock_pool_init(struct hsock_dev *dev);
+int hsock_proc_attach(struct hsock_file *f);
+void hsock_proc_detach(struct hsock_file *f);
 void hsock_pool_uninit(struct hsock_dev *dev);
 int hsock_refill(struct hsock_file *f, struct hsock_refill *r);
 int hsock_commit_rec(struct hsock_file *f, struct hsock_conn *c, u32 idx);
 void hsock_rec_put(struct hsock_dev *dev, struct hsock_rec *rec);
+void hsock_rec_unlink(struct hsock_dev *dev, struct hsock_rec *rec);
 void hsock_rec_zap(struct hsock_dev *dev, u32 idx);
 void hsock_file_drop_records(struct hsock_file *f);
 

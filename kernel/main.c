@@ -76,6 +76,7 @@ static int hsock_open(struct inode *inode, struct file *file)
 	struct hsock_dev *dev = container_of(file->private_data,
 					     struct hsock_dev, misc);
 	struct hsock_file *f;
+	int ret;
 
 	f = kzalloc(sizeof(*f), GFP_KERNEL);
 	if (!f)
@@ -92,9 +93,15 @@ static int hsock_open(struct inode *inode, struct file *file)
 	file->private_data = f;
 	file->f_mapping = dev->mapping;
 	mutex_lock(&dev->lock);
-	dev->nr_files++;
+	ret = hsock_proc_attach(f);
+	if (!ret)
+		dev->nr_files++;
 	mutex_unlock(&dev->lock);
-	return 0;
+	if (ret) {
+		__free_page(f->arena_page);
+		kfree(f);
+	}
+	return ret;
 }
 
 /* Last reference gone (close, exit, kill): no mapping of @f remains. */
@@ -108,6 +115,7 @@ static int hsock_file_release(struct inode *inode, struct file *file)
 	list_for_each_entry_safe(sd, tmp, &f->sides, file_node)
 		hsock_side_leave(sd);
 	hsock_file_drop_records(f);
+	hsock_proc_detach(f);
 	dev->nr_files--;
 	mutex_unlock(&dev->lock);
 	__free_page(f->arena_page);
@@ -146,7 +154,7 @@ static void fill_stats(struct hsock_file *f, struct hsock_stats *st)
 	st->nr_files = dev->nr_files;
 	st->nr_conns = dev->nr_conns;
 	st->my_stashed = f->stashed;
-	st->my_committed = f->committed;
+	st->my_committed = f->proc->committed;
 	st->commits = dev->commits;
 	st->faults = dev->faults;
 	mutex_unlock(&dev->lock);
@@ -273,6 +281,7 @@ static int __init hsock_init(void)
 		return -ENOMEM;
 	mutex_init(&dev->lock);
 	xa_init_flags(&dev->conns, XA_FLAGS_ALLOC1);
+	INIT_LIST_HEAD(&dev->procs);
 	dev->nr_records = nr_records;
 	dev->rec_limit = rec_limit;
 	dev->nr_arenas = clamp_t(u32, nr_arenas ? nr_arenas : num_possible_cpus(),

@@ -5,6 +5,8 @@
  * functions here run under dev->lock except init/uninit.
  */
 #include <linux/highmem.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
@@ -122,12 +124,13 @@ int hsock_commit_rec(struct hsock_file *f, struct hsock_conn *c, u32 idx)
 
 	if (rec->state != REC_STASHED || rec->owner != f)
 		return -EPERM;
-	if (f->committed >= dev->rec_limit)
+	if (f->proc->committed >= dev->rec_limit)
 		return -EDQUOT;
 	rec->state = REC_COMMITTED;
 	rec->conn = c;
 	f->stashed--;
 	f->committed++;
+	f->proc->committed++;
 	dev->nr_stashed--;
 	dev->nr_committed++;
 	dev->commits++;
@@ -154,6 +157,7 @@ void hsock_rec_put(struct hsock_dev *dev, struct hsock_rec *rec)
 	rec->conn = NULL;
 	if (owner) {
 		owner->committed--;
+		owner->proc->committed--;
 		if (arena_push(owner, rec->arena, idx)) {
 			rec->state = REC_STASHED;
 			owner->stashed++;
@@ -161,6 +165,21 @@ void hsock_rec_put(struct hsock_dev *dev, struct hsock_rec *rec)
 			return;
 		}
 	}
+	free_push(dev, rec);
+}
+
+/*
+ * Record @rec was published by its owner without ever being committed (it
+ * was never written): give it back to the owner's arena, or to the pool.
+ */
+void hsock_rec_unlink(struct hsock_dev *dev, struct hsock_rec *rec)
+{
+	struct hsock_file *owner = rec->owner;
+
+	if (arena_push(owner, rec->arena, rec - dev->recs))
+		return;
+	owner->stashed--;
+	dev->nr_stashed--;
 	free_push(dev, rec);
 }
 
@@ -185,6 +204,42 @@ void hsock_file_drop_records(struct hsock_file *f)
 			rec->owner = NULL;
 		}
 	}
+	f->proc->committed -= f->committed;
 	f->stashed = 0;
 	f->committed = 0;
+}
+
+/* Charge @f to the calling process (found or created).  dev->lock held. */
+int hsock_proc_attach(struct hsock_file *f)
+{
+	struct hsock_dev *dev = f->dev;
+	struct hsock_proc *p;
+
+	list_for_each_entry(p, &dev->procs, node) {
+		if (p->tgid == task_tgid(current)) {
+			p->files++;
+			f->proc = p;
+			return 0;
+		}
+	}
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p)
+		return -ENOMEM;
+	p->tgid = get_pid(task_tgid(current));
+	p->files = 1;
+	list_add(&p->node, &dev->procs);
+	f->proc = p;
+	return 0;
+}
+
+/* After hsock_file_drop_records().  dev->lock held. */
+void hsock_proc_detach(struct hsock_file *f)
+{
+	struct hsock_proc *p = f->proc;
+
+	if (!p || --p->files)
+		return;
+	list_del(&p->node);
+	put_pid(p->tgid);
+	kfree(p);
 }

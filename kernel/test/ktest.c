@@ -251,6 +251,20 @@ static const char *t_limit(void)
 	      strerror(errno));
 	sig = child_signal(touch, krec(&d, r));
 	CHECK(sig == SIGBUS, "fault over the limit: signal %d", sig);
+	/* A second open of the same process shares the limit. */
+	{
+		struct kdev e;
+		struct kconn ce = { 0 };
+		uint32_t re;
+
+		CHECK(!kdev_open(&e) && !kconn_create(&e, &ce), "second open");
+		re = ktake(&e, 1);
+		CHECK(re != HSOCK_NIL && !klink(&ce, re, 1), "second open: record");
+		ret = ioctl(e.fd, HSOCK_IOC_COMMIT, (unsigned long)ce.handle);
+		CHECK(ret < 0 && errno == EDQUOT,
+		      "second open of the process escaped the limit: %d", ret);
+		kdev_close(&e);
+	}
 	CHECK(kwait(&d, &c0, HSOCK_EV_WRITE, 0, 20000000) == -ETIMEDOUT,
 	      "WRITE ready over the limit");
 	__atomic_store_n(&krx(&c1)->head, t + 8, __ATOMIC_RELEASE);
@@ -737,6 +751,26 @@ static const char *t_fork(void)
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && !WEXITSTATUS(st),
 	      "child status %#x", st);
 	CHECK(krx(&c1)->released == 1, "child's release not seen");
+	/* A record published without being written returns to the arena. */
+	{
+		struct hsock_arena *ar;
+		uint32_t before, ret;
+		cpu_set_t one;
+
+		CPU_ZERO(&one);
+		CPU_SET(0, &one);	/* take and check the same CPU's arena */
+		CHECK(!sched_setaffinity(0, sizeof(one), &one), "affinity");
+		r = ktake(&d, 4);
+		CHECK(r != HSOCK_NIL && !klink(&c0, r, 0), "empty record");
+		ar = &d.ap->arena[karena_of_cpu(&d)];
+		before = ar->prod - ar->cons;
+		__atomic_store_n(&ktx(&c0)->tail, ktx(&c0)->tail + 1, __ATOMIC_RELEASE);
+		krx(&c1)->head++;
+		ret = ioctl(d.fd, HSOCK_IOC_RELEASE, (unsigned long)c1.handle);
+		CHECK(ret == 0 && ar->prod - ar->cons == before + 1 &&
+		      ar->slot[(ar->prod - 1) % HSOCK_ARENA_SLOTS] == r,
+		      "uncommitted record not back in its arena (%u)", ret);
+	}
 	kdev_close(&d);
 	return NULL;
 }

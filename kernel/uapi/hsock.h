@@ -163,7 +163,8 @@ struct hsock_info {
 	__u32 features;
 	__u32 record_size;
 	__u32 nr_records;
-	__u32 rec_limit;	/* per-process committed records */
+	__u32 rec_limit;	/* committed records per process (all its
+				 * opens); also caps each file's stash */
 	__u32 nr_arenas;
 	__u32 ring_slots;
 	__u32 arena_slots;
@@ -204,7 +205,11 @@ struct hsock_notify {
 	__s64 timeout_ns;	/* SYNC: <= 0 waits without limit */
 };
 
-/* HSOCK_IOC_STATS: module-wide counters, then the calling file's. */
+/*
+ * HSOCK_IOC_STATS: module-wide counters, then the caller's: my_stashed in
+ * this open file's arenas, my_committed by this process (all its opens:
+ * what rec_limit applies to).
+ */
 struct hsock_stats {
 	__u32 size;
 	__u32 nr_records;
