@@ -286,7 +286,7 @@ int hsock_release(struct hsock_file *f, u32 handle)
 			hsock_rec_unlink(dev, rec);
 		}
 	}
-	c->released[p] = head;
+	WRITE_ONCE(c->released[p], head);
 	smp_store_release(&ring->released, head);
 	if (n)
 		hsock_kick(c, p, HSOCK_EV_WRITE);

@@ -169,6 +169,9 @@ static long sync_wait(struct hsock_conn *c, u32 s, struct hsock_waiter *w,
 		ret = wait_event_interruptible(sd->wq, waiter_poll(c, s, w));
 	spin_lock(&c->lock);
 	list_del_init(&w->node);
+	/* A trap nobody waits for any more would only cause useless notifies. */
+	if (list_empty(&sd->waiters) && !sd->async_tid)
+		sd->trap_events = 0;
 	update_armed(c, s);
 	spin_unlock(&c->lock);
 	atomic_dec(&c->dev->nr_waiters);

@@ -14,10 +14,13 @@
 static vm_fault_t rec_fault(struct hsock_file *f, u32 idx, unsigned long *pfn)
 {
 	struct hsock_dev *dev = f->dev;
-	struct hsock_rec *rec = &dev->recs[idx];
+	struct hsock_rec *rec;
 	struct hsock_conn *c;
 	int ret;
 
+	if (idx >= dev->nr_records)	/* cannot happen: mmap checked */
+		return VM_FAULT_SIGBUS;
+	rec = &dev->recs[idx];
 	dev->faults++;
 	switch (rec->state) {
 	case REC_STASHED:
