@@ -191,6 +191,22 @@ static const char *t_sigsegv(void)
 	r = ktake(&d, 4);
 	sig = child_signal(touch, krec(&d, r));
 	CHECK(sig == SIGSEGV, "stashed, unlinked record: signal %d", sig);
+	/* Another process's stashed record, linked into our ring: refused. */
+	{
+		struct kdev e;
+		uint32_t theirs;
+		int ret;
+
+		CHECK(!kdev_open(&e), "second process open");
+		theirs = ktake(&e, 1);
+		CHECK(theirs != HSOCK_NIL && !klink(&c, theirs, 1), "link theirs");
+		ret = ioctl(d.fd, HSOCK_IOC_COMMIT, (unsigned long)c.handle);
+		CHECK(ret == 0, "COMMIT took another file's record: %d", ret);
+		sig = child_signal(touch, krec(&d, theirs));
+		CHECK(sig == SIGSEGV, "another file's record: signal %d", sig);
+		ktx(&c)->slot[ktx(&c)->tail % HSOCK_RING_SLOTS].rec = HSOCK_NIL;
+		kdev_close(&e);
+	}
 	r = put_one(&d, &c, 'x');
 	CHECK(r != HSOCK_NIL, "commit");
 
@@ -781,7 +797,7 @@ static const struct {
 } tests[] = {
 	{ "ioctl ABI and version", t_abi },
 	{ "commit on fault of a linked record, consumer maps it", t_commit_on_fault },
-	{ "SIGSEGV for records the process does not hold", t_sigsegv },
+	{ "SIGSEGV for records the process does not hold (free, unlinked, another file's, unheld conn, closed)", t_sigsegv },
 	{ "per-process record limit (EDQUOT, SIGBUS)", t_limit },
 	{ "sync wait woken by the peer, exactly the armed waiters", t_sync_peer },
 	{ "sync wait interrupted by a signal (EINTR), timeout", t_sync_signal },
