@@ -552,20 +552,31 @@ static uint64_t xorshift(uint64_t *s)
 	return *s;
 }
 
+static const char *check_zero(struct kdev *d, uint32_t files)
+{
+	struct hsock_stats st;
+
+	kstats(d, &st);
+	CHECK(st.nr_free == st.nr_records && st.nr_stashed == 0 &&
+	      st.nr_committed == 0 && st.nr_conns == 0 && st.nr_waiters == 0 &&
+	      st.nr_files == files,
+	      "left behind: free %u/%u stashed %u committed %u conns %u waiters %u files %u",
+	      st.nr_free, st.nr_records, st.nr_stashed, st.nr_committed,
+	      st.nr_conns, st.nr_waiters, st.nr_files);
+	return NULL;
+}
+
 #define STREAM_BYTES (6u << 20)
 
-static int stream_consumer(uint64_t token, int out)
+/* Consume until the peer shuts down writing (or is gone); @res: hash, bytes. */
+static int stream_consume(struct kdev *e, struct kconn *c, uint64_t res[2])
 {
 	unsigned char buf[4096];
-	uint64_t h = 0xcbf29ce484222325ULL, total = 0, res[2];
-	struct kdev e;
-	struct kconn c = { 0 };
+	uint64_t h = 0xcbf29ce484222325ULL, total = 0;
 	int n;
 
-	if (kdev_open(&e) || kconn_join(&e, &c, token))
-		return 2;
 	for (;;) {
-		n = krecv(&e, &c, buf);
+		n = krecv(e, c, buf);
 		if (n < 0)
 			return 3;
 		if (n > 0) {
@@ -573,24 +584,77 @@ static int stream_consumer(uint64_t token, int out)
 			total += n;
 			continue;
 		}
-		if (c.cp->state[0] & HSOCK_ST_SHUT_WR &&
-		    krx(&c)->head == __atomic_load_n(&krx(&c)->tail, __ATOMIC_ACQUIRE))
+		if ((c->cp->state[0] & HSOCK_ST_SHUT_WR ||
+		     c->cp->flags[0] & HSOCK_CONN_GONE) &&
+		    krx(c)->head == __atomic_load_n(&krx(c)->tail, __ATOMIC_ACQUIRE))
 			break;
-		n = kwait(&e, &c, HSOCK_EV_READ, 0, 0);
+		n = kwait(e, c, HSOCK_EV_READ, 0, 0);
 		if (n < 0)
 			return 4;
 	}
 	res[0] = h;
 	res[1] = total;
+	return 0;
+}
+
+/* Child: join @token with its own open, consume, write the result to @out. */
+static int stream_consumer(uint64_t token, int out)
+{
+	struct kdev e;
+	struct kconn c = { 0 };
+	uint64_t res[2];
+	int ret;
+
+	if (kdev_open(&e) || kconn_join(&e, &c, token))
+		return 2;
+	ret = stream_consume(&e, &c, res);
+	if (ret)
+		return ret;
 	return write(out, res, sizeof(res)) == sizeof(res) ? 0 : 5;
+}
+
+/*
+ * Send @bytes of a seeded pseudo-random stream, then SHUT_WR.  Returns 0 and
+ * the hash in @hash, or -errno; counts waits for space in @waits.
+ */
+static int stream_produce(struct kdev *d, struct kconn *c, uint32_t bytes,
+			  uint64_t seed, uint64_t *hash, uint32_t *waits)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	unsigned char buf[4096];
+	uint32_t len, i, sent = 0;
+	int ret;
+
+	while (sent < bytes) {
+		len = 1 + xorshift(&seed) % 4096;
+		if (len > bytes - sent)
+			len = bytes - sent;
+		for (i = 0; i < len; i++)
+			buf[i] = (unsigned char)xorshift(&seed);
+		while ((ret = ksend(d, c, buf, len)) == -EAGAIN) {
+			(*waits)++;
+			ret = kwait(d, c, HSOCK_EV_WRITE, 0, 1000000000LL);
+			if (ret < 0 && ret != -ETIMEDOUT)
+				return ret;
+		}
+		if (ret < 0)
+			return ret;
+		h = fnv(h, buf, len);
+		sent += len;
+	}
+	c->cp->state[HSOCK_HANDLE_SIDE(c->handle)] |= HSOCK_ST_SHUT_WR;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (kpeer_armed(c, HSOCK_EV_READ))
+		knotify(d, c, HSOCK_EV_READ);
+	*hash = h;
+	return 0;
 }
 
 static const char *t_stream(void)
 {
-	uint64_t h = 0xcbf29ce484222325ULL, seed = 88172645463325252ULL, res[2];
-	unsigned char buf[4096];
+	uint64_t h, res[2];
 	struct hsock_stats st;
-	uint32_t len, i, sent = 0, waits = 0;
+	uint32_t waits = 0;
 	struct kdev d;
 	struct kconn c = { 0 };
 	int p[2], status, ret;
@@ -602,25 +666,8 @@ static const char *t_stream(void)
 	if (pid == 0)
 		_exit(stream_consumer(c.token, p[1]));
 	t0 = now_ms();
-	while (sent < STREAM_BYTES) {
-		len = 1 + xorshift(&seed) % 4096;
-		if (len > STREAM_BYTES - sent)
-			len = STREAM_BYTES - sent;
-		for (i = 0; i < len; i++)
-			buf[i] = (unsigned char)xorshift(&seed);
-		while ((ret = ksend(&d, &c, buf, len)) == -EAGAIN) {
-			waits++;
-			ret = kwait(&d, &c, HSOCK_EV_WRITE, 0, 1000000000LL);
-			CHECK(ret >= 0 || ret == -ETIMEDOUT, "wait for space: %d", ret);
-		}
-		CHECK(ret >= 0, "send: %d", ret);
-		h = fnv(h, buf, len);
-		sent += len;
-	}
-	c.cp->state[0] |= HSOCK_ST_SHUT_WR;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (kpeer_armed(&c, HSOCK_EV_READ))
-		knotify(&d, &c, HSOCK_EV_READ);
+	ret = stream_produce(&d, &c, STREAM_BYTES, 88172645463325252ULL, &h, &waits);
+	CHECK(!ret, "produce: %d", ret);
 	CHECK(read(p[0], res, sizeof(res)) == sizeof(res), "consumer gave no result");
 	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 	      !WEXITSTATUS(status), "consumer status %#x", status);
@@ -634,25 +681,79 @@ static const char *t_stream(void)
 	return NULL;
 }
 
+#define STRESS_PAIRS	4
+#define STRESS_BYTES	(1u << 20)
+
+/* Producer child of pair @i: create, hand the token over, stream. */
+static int stress_producer(int i, int tok_out, int res_out)
+{
+	struct kdev d;
+	struct kconn c = { 0 };
+	uint64_t h;
+	uint32_t waits = 0;
+
+	if (kdev_open(&d) || kconn_create(&d, &c))
+		return 2;
+	if (write(tok_out, &c.token, sizeof(c.token)) != sizeof(c.token))
+		return 3;
+	/* Pair 0 streams until it is killed. */
+	if (stream_produce(&d, &c, i ? STRESS_BYTES : UINT32_MAX,
+			   0x9e3779b97f4a7c15ULL * (i + 1), &h, &waits))
+		return 4;
+	return write(res_out, &h, sizeof(h)) == sizeof(h) ? 0 : 5;
+}
+
+/*
+ * Several producer/consumer process pairs stream at once through one pool
+ * (256 records for 4 x 48 in flight plus stashes) while one producer is
+ * killed mid-stream: the others' checksums hold, its consumer ends on GONE,
+ * and nothing is left behind.
+ */
+static const char *t_stress(void)
+{
+	pid_t prod[STRESS_PAIRS], cons[STRESS_PAIRS];
+	int tok[2], ph[STRESS_PAIRS][2], ch[STRESS_PAIRS][2], i, st;
+	uint64_t token, want, got[2];
+	struct kdev d;
+
+	CHECK(!kdev_open(&d) && !pipe(tok), "setup");
+	for (i = 0; i < STRESS_PAIRS; i++) {
+		CHECK(!pipe(ph[i]) && !pipe(ch[i]), "pipes");
+		prod[i] = fork();
+		if (prod[i] == 0)
+			_exit(stress_producer(i, tok[1], ph[i][1]));
+		CHECK(read(tok[0], &token, sizeof(token)) == sizeof(token), "token %d", i);
+		cons[i] = fork();
+		if (cons[i] == 0)
+			_exit(stream_consumer(token, ch[i][1]));
+	}
+	sleep_ms(30);
+	kill(prod[0], SIGKILL);
+	for (i = 0; i < STRESS_PAIRS; i++) {
+		CHECK(waitpid(prod[i], &st, 0) == prod[i], "wait producer %d", i);
+		CHECK(i == 0 || (WIFEXITED(st) && !WEXITSTATUS(st)),
+		      "producer %d status %#x", i, st);
+		CHECK(waitpid(cons[i], &st, 0) == cons[i] && WIFEXITED(st) &&
+		      !WEXITSTATUS(st), "consumer %d status %#x", i, st);
+		CHECK(read(ch[i][0], got, sizeof(got)) == sizeof(got), "result %d", i);
+		if (i == 0)
+			continue;	/* killed: whatever arrived, it ended */
+		CHECK(read(ph[i][0], &want, sizeof(want)) == sizeof(want), "hash %d", i);
+		CHECK(got[0] == want && got[1] == STRESS_BYTES,
+		      "pair %d: checksum mismatch (%llu bytes)", i,
+		      (unsigned long long)got[1]);
+	}
+	if (check_zero(&d, 1))
+		return why;
+	kdev_close(&d);
+	return NULL;
+}
+
 static void *sleeper(void *arg)
 {
 	struct waiter *w = arg;
 
 	kwait(w->d, w->c, HSOCK_EV_READ, 0, 0);
-	return NULL;
-}
-
-static const char *check_zero(struct kdev *d, uint32_t files)
-{
-	struct hsock_stats st;
-
-	kstats(d, &st);
-	CHECK(st.nr_free == st.nr_records && st.nr_stashed == 0 &&
-	      st.nr_committed == 0 && st.nr_conns == 0 && st.nr_waiters == 0 &&
-	      st.nr_files == files,
-	      "left behind: free %u/%u stashed %u committed %u conns %u waiters %u files %u",
-	      st.nr_free, st.nr_records, st.nr_stashed, st.nr_committed,
-	      st.nr_conns, st.nr_waiters, st.nr_files);
 	return NULL;
 }
 
@@ -804,6 +905,7 @@ static const struct {
 	{ "async signal to the registering thread", t_async },
 	{ "notify-on-write trap wakes without a syscall", t_trap },
 	{ "two processes exchange a checksummed stream", t_stream },
+	{ "concurrent streams of 4 process pairs, one producer killed", t_stress },
 	{ "killed process leaves counters at zero", t_kill },
 	{ "killed peer: data still readable, HUP, zero after close", t_kill_peer },
 	{ "fork inherits the file and mappings", t_fork },

@@ -158,14 +158,19 @@ static inline uint32_t karena_take(struct kdev *d, uint32_t a)
 	}
 }
 
-/* Take a record, refilling the arena (one syscall per @batch) when empty. */
+/*
+ * Take a record: this CPU's arena, then a refill of it (one syscall per
+ * @batch records), then the other arenas.  HSOCK_NIL if none anywhere.
+ */
 static inline uint32_t ktake(struct kdev *d, uint32_t batch)
 {
-	uint32_t a = karena_of_cpu(d);
+	uint32_t a = karena_of_cpu(d), i;
 	uint32_t r = karena_take(d, a);
 
 	if (r == HSOCK_NIL && krefill(d, a, batch) > 0)
 		r = karena_take(d, a);
+	for (i = 1; r == HSOCK_NIL && i < d->ap->nr_arenas; i++)
+		r = karena_take(d, (a + i) % d->ap->nr_arenas);
 	return r;
 }
 
