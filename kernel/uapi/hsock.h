@@ -19,6 +19,8 @@
  *   conn    a connection with two sides (0 = creator, 1 = joiner) and one
  *           ring per direction; ring[s] carries records from side s to side
  *           1-s.  A handle names one side: handle = id << 1 | side.
+ *           The token returned by CONN_CREATE is the capability to join
+ *           side 1 (once); one file may hold both sides.
  *
  * Memory map of /dev/hsock (MAP_SHARED only; each region mapped separately):
  *   HSOCK_MMAP_ARENA        1 page: struct hsock_arena_page of this open file
