@@ -72,8 +72,12 @@ static void async_fire(struct hsock_conn *c, struct hsock_side *sd, u32 ev)
 	async_clear(c, sd);
 }
 
-/* conn->lock held; see hsock_kick(). */
-static int kick_locked(struct hsock_conn *c, u32 s, u32 events)
+/*
+ * conn->lock held; see hsock_kick().  Sets *@wake if sync waiters fired: the
+ * caller wakes them after dropping the lock, so that they do not spin on it
+ * (under a hypervisor, a preempted lock holder makes that spin long).
+ */
+static int kick_locked(struct hsock_conn *c, u32 s, u32 events, bool *wake)
 {
 	struct hsock_side *sd = &c->side[s];
 	struct hsock_waiter *w, *tmp;
@@ -85,15 +89,19 @@ static int kick_locked(struct hsock_conn *c, u32 s, u32 events)
 		if (!m)
 			continue;
 		WRITE_ONCE(w->fired, w->fired | m);
-		list_del_init(&w->node);
+		/* Last touch: the waiter may return as soon as it sees this. */
+		list_del_init_careful(&w->node);
 		n++;
 	}
-	if (n)
-		wake_up_interruptible_all(&sd->wq);
+	*wake = n;
+	if (list_empty(&sd->waiters) && !sd->async_tid)
+		sd->trap_events = 0;
 	m = events & (sd->async_events | HSOCK_EV_HUP);
 	if (sd->async_tid && m) {
 		async_fire(c, sd, m);
 		n++;
+		if (list_empty(&sd->waiters))
+			sd->trap_events = 0;
 	}
 	update_armed(c, s);
 	atomic64_add(n, &c->dev->notifies);
@@ -107,11 +115,14 @@ static int kick_locked(struct hsock_conn *c, u32 s, u32 events)
  */
 int hsock_kick(struct hsock_conn *c, u32 s, u32 events)
 {
+	bool wake;
 	int n;
 
 	spin_lock(&c->lock);
-	n = kick_locked(c, s, events);
+	n = kick_locked(c, s, events, &wake);
 	spin_unlock(&c->lock);
+	if (wake)
+		wake_up_interruptible_all(&c->side[s].wq);
 	return n;
 }
 
@@ -126,28 +137,31 @@ void hsock_cancel(struct hsock_conn *c, u32 s, u32 events)
 		if (!(w->events & events))
 			continue;
 		WRITE_ONCE(w->fired, w->fired | W_CANCEL);
-		list_del_init(&w->node);
+		list_del_init_careful(&w->node);
 	}
-	wake_up_interruptible_all(&sd->wq);
 	if (sd->async_events & events)
 		async_clear(c, sd);
 	sd->trap_events &= ~events;
 	update_armed(c, s);
 	spin_unlock(&c->lock);
+	wake_up_interruptible_all(&sd->wq);
 }
 
 /* The peer of side @s touched its conn page: fire @s's trap, if armed. */
 void hsock_trap_fired(struct hsock_conn *c, u32 s)
 {
 	struct hsock_side *sd = &c->side[s];
+	bool wake = false;
 	u32 ev;
 
 	spin_lock(&c->lock);
 	ev = sd->trap_events;
 	sd->trap_events = 0;
 	if (ev)
-		kick_locked(c, s, ev);
+		kick_locked(c, s, ev, &wake);
 	spin_unlock(&c->lock);
+	if (wake)
+		wake_up_interruptible_all(&sd->wq);
 }
 
 static u32 waiter_poll(struct hsock_conn *c, u32 s, struct hsock_waiter *w)
@@ -167,13 +181,21 @@ static long sync_wait(struct hsock_conn *c, u32 s, struct hsock_waiter *w,
 				waiter_poll(c, s, w), ns_to_ktime(timeout_ns));
 	else
 		ret = wait_event_interruptible(sd->wq, waiter_poll(c, s, w));
-	spin_lock(&c->lock);
-	list_del_init(&w->node);
-	/* A trap nobody waits for any more would only cause useless notifies. */
-	if (list_empty(&sd->waiters) && !sd->async_tid)
-		sd->trap_events = 0;
-	update_armed(c, s);
-	spin_unlock(&c->lock);
+	/*
+	 * A kick or a cancel removed us (and updated armed) unless we stopped
+	 * on our own (signal, timeout): then we remove ourselves, and a trap
+	 * nobody waits for any more would only cause useless notifies.  Not
+	 * taking conn->lock on the common path keeps the peer's kick and our
+	 * return from contending for it.
+	 */
+	if (!list_empty_careful(&w->node)) {
+		spin_lock(&c->lock);
+		list_del_init(&w->node);
+		if (list_empty(&sd->waiters) && !sd->async_tid)
+			sd->trap_events = 0;
+		update_armed(c, s);
+		spin_unlock(&c->lock);
+	}
 	atomic_dec(&c->dev->nr_waiters);
 	if (ret == -ERESTARTSYS)
 		return -EINTR;

@@ -8,7 +8,9 @@
  *           (consumer) vs an ordinary minor fault on a shared memfd page and
  *           a first touch of an anonymous page;
  *   wake-up: ping-pong between two threads through enable_notify_gshm (sync)
- *           + HSOCK_IOC_NOTIFY vs the same through futex wait/wake.
+ *           + HSOCK_IOC_NOTIFY vs the same through futex wait/wake, with both
+ *           threads pinned to one CPU (the kernel paths alone) and to two
+ *           CPUs (adds the cross-CPU wake-up, an IPI to an idle vCPU).
  */
 #include <linux/futex.h>
 #include <pthread.h>
@@ -129,6 +131,19 @@ static void fault_hsock(double *prod, double *cons)
 
 /* ---- wake-up ping-pong ---- */
 
+/* Pin @t to @cpu (-1: any CPU). */
+static void pin(pthread_t t, int cpu)
+{
+	cpu_set_t set;
+	int i;
+
+	CPU_ZERO(&set);
+	for (i = 0; i < CPU_SETSIZE; i++)
+		if (cpu < 0 || i == cpu)
+			CPU_SET(i, &set);
+	pthread_setaffinity_np(t, sizeof(set), &set);
+}
+
 struct pp {
 	struct kdev *d;
 	struct kconn *c;	/* hsock: this thread's side */
@@ -165,14 +180,16 @@ static void *futex_echo(void *arg)
 	return NULL;
 }
 
-static double pingpong_futex(void)
+static double pingpong_futex(int echo_cpu)
 {
 	uint32_t a = 0, b = 0, i;
 	struct pp echo = { .mine = &a, .other = &b };
 	pthread_t t;
 	double t0;
 
+	pin(pthread_self(), 0);
 	pthread_create(&t, NULL, futex_echo, &echo);
+	pin(t, echo_cpu);
 	t0 = now_us();
 	for (i = 0; i < PINGS; i++) {
 		futex_bump(&a);
@@ -180,6 +197,7 @@ static double pingpong_futex(void)
 	}
 	t0 = now_us() - t0;
 	pthread_join(t, NULL);
+	pin(pthread_self(), -1);
 	return t0 / PINGS;
 }
 
@@ -219,7 +237,7 @@ static void *hsock_echo(void *arg)
 	return NULL;
 }
 
-static double pingpong_hsock(void)
+static double pingpong_hsock(int echo_cpu)
 {
 	struct kdev d;
 	struct kconn c0 = { 0 }, c1 = { 0 };
@@ -231,7 +249,9 @@ static double pingpong_hsock(void)
 	if (kdev_open(&d) || kconn_create(&d, &c0) ||
 	    kconn_join(&d, &c1, c0.token))
 		die("hsock setup");
+	pin(pthread_self(), 0);
 	pthread_create(&t, NULL, hsock_echo, &echo);
+	pin(t, echo_cpu);
 	t0 = now_us();
 	for (i = 0; i < PINGS; i++) {
 		hsock_ping(&me);
@@ -239,6 +259,7 @@ static double pingpong_hsock(void)
 	}
 	t0 = now_us() - t0;
 	pthread_join(t, NULL);
+	pin(pthread_self(), -1);
 	kdev_close(&d);
 	return t0 / PINGS;
 }
@@ -270,11 +291,22 @@ static double median(double *v)
 	return v[REPEAT / 2];
 }
 
+static void wake_report(const char *where, double fx, double hs)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "wake, %s: futex ping-pong (baseline)", where);
+	printf("HSOCK-BENCH %-44s %8.2f us/round trip\n", name, fx);
+	snprintf(name, sizeof(name), "wake, %s: hsock notify (sync)", where);
+	printf("HSOCK-BENCH %-44s %8.2f us/round trip  x%.2f futex\n", name, hs,
+	       hs / fx);
+}
+
 int main(void)
 {
 	double anon[REPEAT], memfd[REPEAT], prod[REPEAT], cons[REPEAT];
-	double fxs[REPEAT], hss[REPEAT], fx, hs;
-	int i;
+	double fx1[REPEAT], hs1[REPEAT], fx2[REPEAT], hs2[REPEAT];
+	int i, cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* Interleaved repeats; the median of each is printed. */
@@ -282,16 +314,18 @@ int main(void)
 		anon[i] = fault_anon(ROUNDS * BATCH);
 		memfd[i] = fault_memfd(ROUNDS * BATCH);
 		fault_hsock(&prod[i], &cons[i]);
-		fxs[i] = pingpong_futex();
-		hss[i] = pingpong_hsock();
+		fx1[i] = pingpong_futex(0);
+		hs1[i] = pingpong_hsock(0);
+		if (cpus > 1) {
+			fx2[i] = pingpong_futex(1);
+			hs2[i] = pingpong_hsock(1);
+		}
 	}
 	printf("HSOCK-BENCH medians of %d interleaved runs; ratios within this boot\n",
 	       REPEAT);
 	fault_report(median(anon), median(memfd), median(prod), median(cons));
-	fx = median(fxs);
-	hs = median(hss);
-	printf("HSOCK-BENCH %-44s %8.2f us/round trip\n", "wake: futex ping-pong (baseline)", fx);
-	printf("HSOCK-BENCH %-44s %8.2f us/round trip  x%.2f futex\n",
-	       "wake: hsock notify ping-pong (sync)", hs, hs / fx);
+	wake_report("1 CPU", median(fx1), median(hs1));
+	if (cpus > 1)
+		wake_report("2 CPUs", median(fx2), median(hs2));
 	return 0;
 }
