@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Decoding of kube-scheduler's ExtenderArgs (extender v1 wire format, the
+ * body of POST filter/prioritize):
+ *
+ *   {"Pod": <v1.Pod>, "Nodes": <v1.NodeList>|null, "NodeNames": [..]|null}
+ *
+ * The Go types carry no JSON tags and encoding/json matches keys ignoring
+ * case, so every key is looked up case-insensitively (exact spelling first);
+ * label and annotation keys are map keys and match exactly.  NodeNames is
+ * used when present (nodeCacheCapable: true), else Nodes.items (false); the
+ * reply must use the same form (args.by_name).
+ */
+#ifndef EXT_ARGS_H
+#define EXT_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "scheduler-plugin/state.h"
+
+#define EXT_LABEL_TEMPLATE "heteropod.io/template"
+#define EXT_ANN_OFFLOAD "heteropod.io/offload"
+#define EXT_ANN_REQUIRES_DPU "heteropod.io/requires-dpu"
+
+struct ext_args {
+	json_t *root;		/* owned; everything below borrows from it */
+	const char *pod_ns, *pod_name;	/* "" when absent */
+	const char **nodes;	/* node names, in request order */
+	size_t n_nodes;
+	json_t *node_items;	/* Nodes.items when !by_name, else NULL */
+	bool by_name;
+	struct ext_pod_images pod;	/* images: init then regular */
+	const char **images;	/* storage of pod.images */
+	char *template_key;	/* storage of pod.template_key (malloc'd) */
+	bool needs_dpu;
+	const char *bad_offload; /* unrecognised heteropod.io/offload value */
+};
+
+/*
+ * Parse @len bytes.  Returns 0, -EINVAL with "request:LINE:COL: reason" or
+ * "request: what is wrong" in @err, or -ENOMEM.  @a is valid for
+ * ext_args_free() in every case.
+ */
+int ext_args_decode(struct ext_args *a, const char *buf, size_t len,
+		    char *err, size_t errlen);
+void ext_args_free(struct ext_args *a);
+
+#endif
