@@ -17,6 +17,11 @@ int64_t ext_score_scaled_image(int64_t size, uint32_t nodes_having,
 
 int ext_score_image_priority(int64_t sum, size_t containers)
 {
+	return ext_score_image_priority_max(sum, containers, EXT_MAX_PRIORITY);
+}
+
+int ext_score_image_priority_max(int64_t sum, size_t containers, int max_score)
+{
 	int64_t max = EXT_MAX_CONTAINER_THRESHOLD * (int64_t)containers;
 
 	/* Same order of tests as upstream: with no container, max < min. */
@@ -24,7 +29,7 @@ int ext_score_image_priority(int64_t sum, size_t containers)
 		sum = EXT_MIN_THRESHOLD;
 	else if (sum > max)
 		sum = max;
-	return (int)(EXT_MAX_PRIORITY * (sum - EXT_MIN_THRESHOLD) /
+	return (int)(max_score * (sum - EXT_MIN_THRESHOLD) /
 		     (max - EXT_MIN_THRESHOLD));
 }
 

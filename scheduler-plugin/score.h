@@ -32,6 +32,8 @@ int64_t ext_score_scaled_image(int64_t size, uint32_t nodes_having,
 			       uint32_t total_nodes);
 /* The clamped, linearly scaled image part, 0..EXT_MAX_PRIORITY. */
 int ext_score_image_priority(int64_t sum, size_t containers);
+/* The same on 0..@max (100 is upstream's MaxNodeScore: ImageLocality itself). */
+int ext_score_image_priority_max(int64_t sum, size_t containers, int max);
 /* image + template bonus (if @has_template), clamped to 0..EXT_MAX_PRIORITY. */
 int ext_score_total(int image_priority, int has_template, int template_bonus);
 

@@ -48,6 +48,20 @@ static void priority_thresholds(void **unused)
 	assert_int_equal(ext_score_image_priority(0, 0), 0);
 }
 
+/* Hand-computed at upstream's own range (MaxNodeScore 100), as ImageLocality scores. */
+static void upstream_vectors_at_100(void **unused)
+{
+	(void)unused;
+	/* 40Mi on 1 of 2 nodes, two containers: 20Mi < 23Mi -> 0 */
+	assert_int_equal(ext_score_image_priority_max(ext_score_scaled_image(40 * MI, 1, 2), 2, 100), 0);
+	/* 250Mi on 1 of 2, two containers: 100 * (125 - 23) / (2000 - 23) = 5.16 */
+	assert_int_equal(ext_score_image_priority_max(ext_score_scaled_image(250 * MI, 1, 2), 2, 100), 5);
+	/* 300Mi on 1 of 2, two containers: 100 * (150 - 23) / 1977 = 6.42 */
+	assert_int_equal(ext_score_image_priority_max(ext_score_scaled_image(300 * MI, 1, 2), 2, 100), 6);
+	/* 2000Mi on 1 of 2, one container: 1000Mi, the maximum -> 100 */
+	assert_int_equal(ext_score_image_priority_max(ext_score_scaled_image(2000 * MI, 1, 2), 1, 100), 100);
+}
+
 static void total_with_template(void **unused)
 {
 	(void)unused;
@@ -218,6 +232,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(scaled_image_truncates_like_go),
 		cmocka_unit_test(priority_thresholds),
+		cmocka_unit_test(upstream_vectors_at_100),
 		cmocka_unit_test(total_with_template),
 		cmocka_unit_test(normalize_like_upstream),
 		cmocka_unit_test(image_on_all_vs_one),
