@@ -7,6 +7,7 @@
 
 #include "lib/json.h"
 #include "scheduler-plugin/args.h"
+#include "scheduler-plugin/scan.h"
 #include "scheduler-plugin/score.h"
 
 /* Case-insensitive path lookup: iget(obj, "spec", "containers", NULL). */
@@ -28,51 +29,31 @@ static const char *str_or_empty(json_t *v)
 	return json_is_string(v) ? json_string_value(v) : "";
 }
 
-static int bad(char *err, size_t errlen, const char *what, size_t idx)
+static int bad_items(char *err, size_t errlen, size_t idx)
 {
-	snprintf(err, errlen, "request: %s%zu%s", what, idx,
-		 "]: expected an object with metadata.name, or a string");
+	snprintf(err, errlen, "request: Nodes.items[%zu]: expected an object with metadata.name",
+		 idx);
 	return -EINVAL;
 }
 
-static int names_from_list(struct ext_args *a, json_t *list, char *err,
-			   size_t errlen)
+/* Node names from Nodes.items[].metadata.name (nodeCacheCapable: false). */
+static int names_from_items(struct ext_args *a, char *err, size_t errlen)
 {
-	size_t i, n = json_array_size(list);
+	size_t i, n = json_array_size(a->node_items);
 
+	free(a->nodes); /* an overridden NodeNames may have left one */
 	a->nodes = calloc(n ? n : 1, sizeof(*a->nodes));
 	if (!a->nodes)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		json_t *v = json_array_get(list, i);
+		json_t *v = iget(json_array_get(a->node_items, i), "metadata", "name", NULL);
 
-		if (!a->by_name)
-			v = iget(v, "metadata", "name", NULL);
 		if (!json_is_string(v))
-			return bad(err, errlen, a->by_name ? "NodeNames[" :
-				   "Nodes.items[", i);
+			return bad_items(err, errlen, i);
 		a->nodes[i] = json_string_value(v);
 	}
 	a->n_nodes = n;
 	return 0;
-}
-
-static int decode_nodes(struct ext_args *a, char *err, size_t errlen)
-{
-	json_t *names = hp_json_iget(a->root, "NodeNames");
-	json_t *nodes = hp_json_iget(a->root, "Nodes");
-
-	if (json_is_array(names)) {
-		a->by_name = true;
-		return names_from_list(a, names, err, errlen);
-	}
-	if (!json_is_object(nodes) || !json_is_array(iget(nodes, "items", NULL))) {
-		snprintf(err, errlen, "request: neither NodeNames (array of strings) "
-			 "nor Nodes (NodeList with items) present");
-		return -EINVAL;
-	}
-	a->node_items = iget(nodes, "items", NULL);
-	return names_from_list(a, a->node_items, err, errlen);
 }
 
 static void add_images(struct ext_args *a, json_t *containers, size_t *k)
@@ -126,14 +107,11 @@ static void decode_dpu(struct ext_args *a, json_t *pod)
 
 static int decode_pod(struct ext_args *a, char *err, size_t errlen)
 {
-	json_t *pod = hp_json_iget(a->root, "Pod");
+	json_t *pod = a->root;
 	json_t *init, *regular;
 	size_t k = 0;
 
-	if (!json_is_object(pod)) {
-		snprintf(err, errlen, "request: Pod missing or not an object");
-		return -EINVAL;
-	}
+	(void)err, (void)errlen;
 	a->pod_name = str_or_empty(iget(pod, "metadata", "name", NULL));
 	a->pod_ns = str_or_empty(iget(pod, "metadata", "namespace", NULL));
 	init = iget(pod, "spec", "initContainers", NULL);
@@ -150,23 +128,100 @@ static int decode_pod(struct ext_args *a, char *err, size_t errlen)
 	return decode_template(a, pod, regular);
 }
 
-int ext_args_decode(struct ext_args *a, const char *buf, size_t len,
-		    char *err, size_t errlen)
+/* Parse one member's value with jansson; errors positioned in the request. */
+static json_t *parse_member(const char *buf, const struct ext_scan_member *m,
+			    char *err, size_t errlen)
 {
-	int ret;
+	json_error_t jerr;
+	json_t *v = json_loadb(buf + m->start, m->end - m->start, 0, &jerr);
+	size_t line = m->at.line, col = m->at.col;
 
-	memset(a, 0, sizeof(*a));
-	a->root = hp_json_parse("request", buf, len, err, errlen);
-	if (!a->root)
-		return -EINVAL;
-	if (!json_is_object(a->root)) {
-		snprintf(err, errlen, "request:1:1: expected a JSON object (ExtenderArgs)");
+	if (v)
+		return v;
+	if (jerr.line > 1)
+		line += (size_t)jerr.line - 1, col = (size_t)jerr.column;
+	else if (jerr.column > 0)
+		col += (size_t)jerr.column - 1;
+	snprintf(err, errlen, "request:%zu:%zu: %s: %s", line, col, m->key, jerr.text);
+	return NULL;
+}
+
+/* The last member whose key is @key ignoring case (Go's rule), or NULL. */
+static const struct ext_scan_member *member(const struct ext_scan_member *m, int n,
+					    const char *key)
+{
+	const struct ext_scan_member *found = NULL;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcasecmp(m[i].key, key))
+			found = &m[i];
+	return found;
+}
+
+static bool is_null(const char *buf, const struct ext_scan_member *m)
+{
+	return m->end - m->start == 4 && !memcmp(buf + m->start, "null", 4);
+}
+
+static int decode_nodes(struct ext_args *a, const char *buf,
+			const struct ext_scan_member *m, int n, char *err, size_t errlen)
+{
+	const struct ext_scan_member *names = member(m, n, "NodeNames");
+	const struct ext_scan_member *nodes = member(m, n, "Nodes");
+
+	if (names && !a->by_name && !is_null(buf, names)) {
+		snprintf(err, errlen, "request:%zu:%zu: NodeNames: expected an array of strings or null",
+			 names->at.line, names->at.col);
 		return -EINVAL;
 	}
-	ret = decode_pod(a, err, errlen);
-	if (!ret)
-		ret = decode_nodes(a, err, errlen);
-	return ret;
+	if (a->by_name)
+		return 0;
+	if (nodes && !is_null(buf, nodes)) {
+		a->nodes_root = parse_member(buf, nodes, err, errlen);
+		if (!a->nodes_root)
+			return -EINVAL;
+		a->node_items = iget(a->nodes_root, "items", NULL);
+	}
+	if (!json_is_array(a->node_items)) {
+		a->node_items = NULL;
+		snprintf(err, errlen, "request: neither NodeNames (array of strings) "
+			 "nor Nodes (NodeList with items) present");
+		return -EINVAL;
+	}
+	return names_from_items(a, err, errlen);
+}
+
+int ext_args_decode(struct ext_args *a, char *buf, size_t len,
+		    char *err, size_t errlen)
+{
+	struct ext_scan_member m[16];
+	const struct ext_scan_member *pod;
+	struct ext_scan_pos at;
+	const char *why;
+	int n;
+
+	memset(a, 0, sizeof(*a));
+	n = ext_scan_object(buf, len, "NodeNames", &a->nodes, &a->n_nodes, &a->by_name,
+			    m, 16, &at, &why);
+	if (n == -ENOMEM)
+		return n;
+	if (n < 0) {
+		snprintf(err, errlen, "request:%zu:%zu: %s", at.line, at.col, why);
+		return -EINVAL;
+	}
+	if (!a->by_name)
+		a->n_nodes = 0;
+	pod = member(m, n, "Pod");
+	if (!pod || buf[pod->start] != '{') {
+		snprintf(err, errlen, "request: Pod missing or not an object");
+		return -EINVAL;
+	}
+	a->root = parse_member(buf, pod, err, errlen);
+	if (!a->root)
+		return -EINVAL;
+	n = decode_nodes(a, buf, m, n, err, errlen);
+	return n ? n : decode_pod(a, err, errlen);
 }
 
 void ext_args_free(struct ext_args *a)
@@ -177,5 +232,6 @@ void ext_args_free(struct ext_args *a)
 	free(a->images);
 	free(a->template_key);
 	json_decref(a->root);
+	json_decref(a->nodes_root);
 	memset(a, 0, sizeof(*a));
 }

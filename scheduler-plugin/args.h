@@ -25,9 +25,11 @@
 #define EXT_ANN_REQUIRES_DPU "heteropod.io/requires-dpu"
 
 struct ext_args {
-	json_t *root;		/* owned; everything below borrows from it */
+	json_t *root;		/* the Pod, owned */
+	json_t *nodes_root;	/* the Nodes NodeList when used, owned */
 	const char *pod_ns, *pod_name;	/* "" when absent */
-	const char **nodes;	/* node names, in request order */
+	const char **nodes;	/* node names, in request order (malloc'd array
+				 * of pointers into the request or nodes_root) */
 	size_t n_nodes;
 	json_t *node_items;	/* Nodes.items when !by_name, else NULL */
 	bool by_name;
@@ -39,11 +41,14 @@ struct ext_args {
 };
 
 /*
- * Parse @len bytes.  Returns 0, -EINVAL with "request:LINE:COL: reason" or
+ * Parse @len bytes.  The top level is scanned without building JSON objects
+ * (scan.h): NodeNames are decoded in place in @buf and point into it, so
+ * @buf must outlive @a; only the Pod (and Nodes, when used) go through
+ * jansson.  Returns 0, -EINVAL with "request:LINE:COL: reason" or
  * "request: what is wrong" in @err, or -ENOMEM.  @a is valid for
  * ext_args_free() in every case.
  */
-int ext_args_decode(struct ext_args *a, const char *buf, size_t len,
+int ext_args_decode(struct ext_args *a, char *buf, size_t len,
 		    char *err, size_t errlen);
 void ext_args_free(struct ext_args *a);
 

@@ -41,6 +41,12 @@ void ext_buf_free(struct ext_buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Bytes Go escapes (or may: 0xe2 starts U+2028/U+2029); NUL ends the string. */
+static const unsigned char special[256] = {
+	[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, ['<'] = 1, ['>'] = 1, ['&'] = 1,
+	[0xe2] = 1,
+};
+
 /* Length of the run of bytes that need no escaping. */
 static size_t plain_run(const unsigned char *s)
 {
@@ -49,10 +55,9 @@ static size_t plain_run(const unsigned char *s)
 	for (;; i++) {
 		unsigned char c = s[i];
 
-		if (!c || c < 0x20 || c == '"' || c == '\\' || c == '<' ||
-		    c == '>' || c == '&')
-			return i;
-		if (c == 0xe2 && s[i + 1] == 0x80 && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9))
+		if (!special[c])
+			continue;
+		if (c != 0xe2 || (s[i + 1] == 0x80 && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9)))
 			return i;
 	}
 }
@@ -177,19 +182,44 @@ void ext_reply_filter(struct ext_buf *b, const char *const *nodes, size_t n,
 	ext_buf_put(b, "}", 1);
 }
 
+/* Make room for @more bytes up front (one realloc for a whole reply). */
+static void reserve(struct ext_buf *b, size_t more)
+{
+	char *p;
+
+	if (b->failed || b->cap >= b->len + more + 1)
+		return;
+	p = realloc(b->data, b->len + more + 1);
+	if (!p) {
+		b->failed = true;
+		return;
+	}
+	b->data = p;
+	b->cap = b->len + more + 1;
+}
+
 void ext_reply_priorities(struct ext_buf *b, const char *const *nodes, size_t n,
 			  const int *scores)
 {
 	char num[24];
 	size_t i;
 
+	reserve(b, n * 48 + 2);
 	ext_buf_put(b, "[", 1);
 	for (i = 0; i < n; i++) {
 		int len;
 
-		ext_buf_puts(b, i ? ",{\"Host\":" : "{\"Host\":");
+		if (i)
+			ext_buf_put(b, ",", 1);
+		ext_buf_put(b, "{\"Host\":", 8);
 		ext_buf_json_str(b, nodes[i]);
-		len = snprintf(num, sizeof(num), ",\"Score\":%d}", scores[i]);
+		if (scores[i] >= 0 && scores[i] <= 9) {
+			memcpy(num, ",\"Score\":0}", 11);
+			num[9] = (char)('0' + scores[i]);
+			len = 11;
+		} else {
+			len = snprintf(num, sizeof(num), ",\"Score\":%d}", scores[i]);
+		}
 		ext_buf_put(b, num, (size_t)len);
 	}
 	ext_buf_put(b, "]", 1);

@@ -98,8 +98,8 @@ static void log_bad(const struct req *r, const char *err)
 /* Decode the body into @args, or fill @a with the error answer. */
 static int decode(struct req *r, struct ext_args *args, struct answer *a)
 {
-	char err[512];
-	int ret = ext_args_decode(args, r->body ? r->body : "", r->len, err,
+	char err[512], empty[1] = "";
+	int ret = ext_args_decode(args, r->body ? r->body : empty, r->len, err,
 				  sizeof(err));
 
 	if (ret == -EINVAL) {

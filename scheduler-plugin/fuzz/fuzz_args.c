@@ -6,6 +6,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "scheduler-plugin/args.h"
 #include "scheduler-plugin/reply.h"
@@ -14,9 +15,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ext_args a;
 	struct ext_buf b = { 0 };
-	char err[256];
+	char err[256], *copy = malloc(size + 1);
 
-	if (!ext_args_decode(&a, (const char *)data, size, err, sizeof(err))) {
+	if (!copy)
+		return 0;
+	memcpy(copy, data, size);	/* the decoder works in place */
+	if (!ext_args_decode(&a, copy, size, err, sizeof(err))) {
 		enum ext_fail_kind *kind = calloc(a.n_nodes + 1, sizeof(*kind));
 		const char **reason = calloc(a.n_nodes + 1, sizeof(*reason));
 		int *scores = calloc(a.n_nodes + 1, sizeof(*scores));
@@ -35,5 +39,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	ext_buf_free(&b);
 	ext_args_free(&a);
+	free(copy);
 	return 0;
 }

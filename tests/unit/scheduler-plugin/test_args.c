@@ -35,10 +35,23 @@ static char *golden(const char *type, size_t *len)
 	return buf;
 }
 
+/* The decoder works in place and @a points into the buffer: keep copies. */
+static char *kept[16];
+static unsigned nkept;
+
+static char *copy(const char *json)
+{
+	char *c = strdup(json);
+
+	free(kept[nkept % 16]);
+	kept[nkept++ % 16] = c;
+	return c;
+}
+
 static void decode_ok(struct ext_args *a, const char *json)
 {
 	char err[256] = "";
-	int ret = ext_args_decode(a, json, strlen(json), err, sizeof(err));
+	int ret = ext_args_decode(a, copy(json), strlen(json), err, sizeof(err));
 
 	if (ret)
 		fail_msg("decode: %s", err);
@@ -62,7 +75,10 @@ static void golden_args(void **unused)
 	assert_int_equal(a.pod.n_images, 0);
 	assert_null(a.pod.template_key);
 	ext_args_free(&a);
+	free(buf);
 	/* Go decodes the all-lowercase form too: so must we */
+	buf = golden("ExtenderArgs", &len);
+	assert_non_null(buf);
 	for (i = 0; i < len; i++)
 		buf[i] = (char)tolower((unsigned char)buf[i]);
 	assert_int_equal(ext_args_decode(&a, buf, len, err, sizeof(err)), 0);
@@ -139,7 +155,8 @@ static void decode_err(const char *json, const char *want)
 	struct ext_args a;
 	char err[256] = "";
 
-	assert_int_equal(ext_args_decode(&a, json, strlen(json), err, sizeof(err)), -EINVAL);
+	assert_int_equal(ext_args_decode(&a, copy(json), strlen(json), err, sizeof(err)),
+			 -EINVAL);
 	if (!strstr(err, want))
 		fail_msg("error \"%s\" lacks \"%s\"", err, want);
 	ext_args_free(&a);
@@ -148,12 +165,17 @@ static void decode_err(const char *json, const char *want)
 static void errors_name_the_position(void **unused)
 {
 	(void)unused;
-	decode_err("{\"Pod\":{}", "request:1:9:");
+	decode_err("{\"Pod\":{}", "request:1:10: expected ',' or '}'");
 	decode_err("{\n \"Pod\": {},\n \"NodeNames\": [1,]\n}", "request:3:");
 	decode_err("[]", "expected a JSON object");
 	decode_err("{\"NodeNames\":[]}", "Pod missing");
 	decode_err("{\"Pod\":{}}", "neither NodeNames");
-	decode_err("{\"Pod\":{},\"NodeNames\":[\"a\",3]}", "NodeNames[1]");
+	decode_err("{\"Pod\":{},\"NodeNames\":[\"a\",3]}",
+		   "request:1:23: NodeNames: expected an array of strings or null");
+	decode_err("{\"Pod\":{\"spec\":{\"x\":1e99999}},\"NodeNames\":[]}", "request:1:");
+	decode_err("{\"Pod\":{\"a\":\"\\ud800\"},\"NodeNames\":[]}", "surrogate");
+	decode_err("{\"Pod\":{},\"NodeNames\":[]} x", "request:1:27: trailing data");
+	decode_err("{\"Pod\":{},\"NodeNames\":[\"\xff\"]}", "invalid UTF-8");
 	decode_err("{\"Pod\":{},\"Nodes\":{\"items\":[{}]}}", "Nodes.items[0]");
 	decode_err("", "request:");
 }
