@@ -8,6 +8,7 @@
 
 #include "scheduler-plugin/intern.h"
 #include "scheduler-plugin/score.h"
+#include "scheduler-plugin/sets.h"
 #include "scheduler-plugin/state.h"
 
 typedef Heteropod__Nodestate__StatePush push_msg;
@@ -18,15 +19,9 @@ typedef Heteropod__Nodestate__NodeDelta delta_msg;
 #define REPLY(s) HETEROPOD__NODESTATE__PUSH_REPLY__STATUS__##s
 #define DPU(s) HETEROPOD__NODESTATE__DPU_STATE__DPU_##s
 
-/* A sorted array of unique ids. */
-struct idset {
-	uint32_t *ids;
-	uint32_t n, cap;
-};
-
 struct node {
-	struct idset images;	/* image name ids */
-	struct idset templates;	/* template name ids */
+	struct ext_vlist images;	/* image name ids (the truth) */
+	struct ext_idset templates;	/* template name ids */
 	uint32_t source;	/* owning source id (valid when present) */
 	uint32_t mark;		/* snapshot epoch that last listed the node */
 	uint8_t dpu;		/* enum ext_dpu */
@@ -42,7 +37,7 @@ struct source {
 
 struct image_info {
 	int64_t size;		/* from the latest report naming the image */
-	uint32_t nodes;		/* live nodes holding it */
+	struct ext_posting holders;	/* live nodes holding it (index for scoring) */
 };
 
 struct ext_state {
@@ -58,103 +53,6 @@ struct ext_state {
 	uint32_t present, stale, epoch;
 	uint64_t image_refs;
 };
-
-/* ---- id sets ---- */
-
-static bool idset_has(const struct idset *s, uint32_t id)
-{
-	uint32_t lo = 0, hi = s->n;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (s->ids[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < s->n && s->ids[lo] == id;
-}
-
-static uint32_t idset_pos(const struct idset *s, uint32_t id)
-{
-	uint32_t lo = 0, hi = s->n;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (s->ids[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static int idset_add(struct idset *s, uint32_t id)
-{
-	uint32_t pos = idset_pos(s, id);
-
-	if (pos < s->n && s->ids[pos] == id)
-		return 0;
-	if (s->n == s->cap) {
-		uint32_t cap = s->cap ? s->cap * 2 : 4;
-		uint32_t *ids = realloc(s->ids, cap * sizeof(*ids));
-
-		if (!ids)
-			return -ENOMEM;
-		s->ids = ids;
-		s->cap = cap;
-	}
-	memmove(s->ids + pos + 1, s->ids + pos, (s->n - pos) * sizeof(*s->ids));
-	s->ids[pos] = id;
-	s->n++;
-	return 0;
-}
-
-static void idset_del(struct idset *s, uint32_t id)
-{
-	uint32_t pos = idset_pos(s, id);
-
-	if (pos == s->n || s->ids[pos] != id)
-		return;
-	memmove(s->ids + pos, s->ids + pos + 1, (s->n - pos - 1) * sizeof(*s->ids));
-	s->n--;
-}
-
-static int cmp_id(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Take ownership of @ids[0..n) (malloc'd, any order): sort, dedupe, shrink. */
-static void idset_replace(struct idset *s, uint32_t *ids, uint32_t n)
-{
-	uint32_t i, out = 0;
-	uint32_t *fit;
-
-	qsort(ids, n, sizeof(*ids), cmp_id);
-	for (i = 0; i < n; i++)
-		if (!out || ids[out - 1] != ids[i])
-			ids[out++] = ids[i];
-	if (!out) {
-		free(ids);
-		ids = NULL;
-	} else if ((fit = realloc(ids, out * sizeof(*ids)))) {
-		ids = fit;
-	}
-	free(s->ids);
-	s->ids = ids;
-	s->n = s->cap = out;
-}
-
-static void idset_free(struct idset *s)
-{
-	free(s->ids);
-	memset(s, 0, sizeof(*s));
-}
 
 /* ---- growth of the per-id arrays ---- */
 
@@ -246,9 +144,11 @@ void ext_state_destroy(struct ext_state *st)
 	if (!st)
 		return;
 	for (i = 0; i < st->nodes_cap; i++) {
-		idset_free(&st->nodes[i].images);
-		idset_free(&st->nodes[i].templates);
+		ext_vlist_free(&st->nodes[i].images);
+		ext_idset_free(&st->nodes[i].templates);
 	}
+	for (i = 0; i < st->info_cap; i++)
+		ext_posting_free(&st->info[i].holders);
 	free(st->nodes);
 	free(st->sources);
 	free(st->info);
@@ -268,16 +168,23 @@ static bool node_live(const struct ext_state *st, const struct node *n)
 }
 
 /*
- * Image counts cover live nodes only.  Every change to a node is bracketed
- * by unlink() ... link(), which take its images out of and back into the
- * counts if the node is live.
+ * The holders index covers live nodes only.  Every change to a node is
+ * bracketed by unlink() ... link(), which take the node out of and back into
+ * the holders of its images if it is live.  (On ENOMEM a node may miss from
+ * a holders set: it then scores as not holding that image, nothing worse.)
  */
 static void count_images(struct ext_state *st, const struct node *n, int delta)
 {
-	uint32_t i;
+	uint32_t nid = (uint32_t)(n - st->nodes), id;
+	struct ext_viter it;
 
-	for (i = 0; i < n->images.n; i++)
-		st->info[n->images.ids[i]].nodes += delta;
+	ext_viter_init(&it, &n->images);
+	while (ext_viter_next(&it, &id)) {
+		if (delta > 0)
+			ext_posting_add(&st->info[id].holders, nid, st->nodes_cap);
+		else
+			ext_posting_del(&st->info[id].holders, nid, st->nodes_cap);
+	}
 }
 
 static void unlink_node(struct ext_state *st, struct node *n)
@@ -305,8 +212,8 @@ static void forget_node(struct ext_state *st, struct node *n)
 	unlink_node(st, n);
 	if (n->present)
 		st->present--;
-	idset_free(&n->images);
-	idset_free(&n->templates);
+	ext_vlist_free(&n->images);
+	ext_idset_free(&n->templates);
 	n->present = false;
 	n->dpu = EXT_DPU_UNKNOWN;
 }
@@ -381,54 +288,76 @@ static int collect_templates(struct ext_state *st, char *const *names, size_t n,
 static int replace_node(struct ext_state *st, uint32_t sid, const node_msg *m)
 {
 	uint32_t nid = node_id(st, m->name), nimg = 0, *img, *tpl;
+	struct ext_idset sorted = { 0 };
+	struct ext_vlist images = { 0 };
 	struct node *n;
+	int ret;
 
 	if (nid == EXT_ID_NONE || collect_images(st, m->images, m->n_images, &img, &nimg))
 		return -ENOMEM;
-	if (collect_templates(st, m->templates, m->n_templates, &tpl)) {
-		free(img);
+	ext_idset_replace(&sorted, img, nimg);
+	ret = ext_vlist_set(&images, sorted.ids, sorted.n);
+	ext_idset_free(&sorted);
+	if (ret || collect_templates(st, m->templates, m->n_templates, &tpl)) {
+		ext_vlist_free(&images);
 		return -ENOMEM;
 	}
 	n = &st->nodes[nid];
 	unlink_node(st, n);
 	own_node(st, n, sid);
-	idset_replace(&n->images, img, nimg);
-	idset_replace(&n->templates, tpl, (uint32_t)m->n_templates);
+	ext_vlist_free(&n->images);
+	n->images = images;
+	ext_idset_replace(&n->templates, tpl, (uint32_t)m->n_templates);
 	set_dpu(n, m->dpu);
 	n->mark = st->epoch;
 	link_node(st, n);
 	return 0;
 }
 
-static int delta_sets(struct ext_state *st, struct node *n, const delta_msg *d)
+static int delta_images(struct ext_state *st, struct node *n, const delta_msg *d)
 {
+	struct ext_idset set = { 0 };
 	size_t i, j;
 	uint32_t id;
+	int ret = ext_vlist_get(&n->images, &set.ids);
 
-	for (i = 0; i < d->n_remove_images; i++) {
+	set.n = set.cap = n->images.n;
+	for (i = 0; !ret && i < d->n_remove_images; i++) {
 		id = ext_intern_find(st->image_names, d->remove_images[i],
 				     strlen(d->remove_images[i]));
 		if (id != EXT_ID_NONE)
-			idset_del(&n->images, id);
+			ext_idset_del(&set, id);
 	}
-	for (i = 0; i < d->n_add_images; i++) {
-		for (j = 0; j < d->add_images[i]->n_names; j++) {
+	for (i = 0; !ret && i < d->n_add_images; i++) {
+		for (j = 0; !ret && j < d->add_images[i]->n_names; j++) {
 			id = image_id(st, d->add_images[i]->names[j],
 				      d->add_images[i]->size_bytes);
-			if (id == EXT_ID_NONE || idset_add(&n->images, id))
-				return -ENOMEM;
+			ret = id == EXT_ID_NONE ? -ENOMEM : ext_idset_add(&set, id);
 		}
 	}
+	if (!ret)
+		ret = ext_vlist_set(&n->images, set.ids, set.n);
+	ext_idset_free(&set);
+	return ret;
+}
+
+static int delta_sets(struct ext_state *st, struct node *n, const delta_msg *d)
+{
+	size_t i;
+	uint32_t id;
+
+	if ((d->n_remove_images || d->n_add_images) && delta_images(st, n, d))
+		return -ENOMEM;
 	for (i = 0; i < d->n_remove_templates; i++) {
 		id = ext_intern_find(st->template_names, d->remove_templates[i],
 				     strlen(d->remove_templates[i]));
 		if (id != EXT_ID_NONE)
-			idset_del(&n->templates, id);
+			ext_idset_del(&n->templates, id);
 	}
 	for (i = 0; i < d->n_add_templates; i++) {
 		id = ext_intern_add(st->template_names, d->add_templates[i],
 				    strlen(d->add_templates[i]));
-		if (id == EXT_ID_NONE || idset_add(&n->templates, id))
+		if (id == EXT_ID_NONE || ext_idset_add(&n->templates, id))
 			return -ENOMEM;
 	}
 	return 0;
@@ -671,14 +600,14 @@ unsigned ext_state_sweep(struct ext_state *st, int64_t now_ms)
 
 /* ---- queries (read lock) ---- */
 
-/* Live node of @name, or NULL. */
-static const struct node *find_live(const struct ext_state *st, const char *name)
+/* Id of the live node @name, or EXT_ID_NONE. */
+static uint32_t find_live(const struct ext_state *st, const char *name)
 {
 	uint32_t id = ext_intern_find(st->node_names, name, strlen(name));
 
 	if (id == EXT_ID_NONE || id >= st->nodes_cap || !node_live(st, &st->nodes[id]))
-		return NULL;
-	return &st->nodes[id];
+		return EXT_ID_NONE;
+	return id;
 }
 
 struct pod_terms {
@@ -704,7 +633,7 @@ static int pod_terms(const struct ext_state *st, const struct ext_pod_images *po
 
 		t->ids[i] = id;
 		t->scaled[i] = id == EXT_ID_NONE ? 0 :
-			ext_score_scaled_image(st->info[id].size, st->info[id].nodes,
+			ext_score_scaled_image(st->info[id].size, st->info[id].holders.n,
 					       st->present);
 	}
 	t->template_id = !pod->template_key ? EXT_ID_NONE :
@@ -713,19 +642,25 @@ static int pod_terms(const struct ext_state *st, const struct ext_pod_images *po
 	return 0;
 }
 
-static int score_node(const struct node *n, const struct pod_terms *t,
-		      size_t containers, int bonus)
+/*
+ * Membership is read from the holders index of the pod's images (a few hot
+ * arrays or bitmaps), not from each node's own list: one probe per node and
+ * container instead of a search through thousands of scattered lists.
+ */
+static int score_node(const struct ext_state *st, uint32_t nid,
+		      const struct pod_terms *t, size_t containers, int bonus)
 {
 	int64_t sum = 0;
 	size_t i;
 	int has_tpl = 0;
 
-	if (n) {
+	if (nid != EXT_ID_NONE) {
 		for (i = 0; i < containers; i++)
-			if (t->ids[i] != EXT_ID_NONE && idset_has(&n->images, t->ids[i]))
+			if (t->ids[i] != EXT_ID_NONE &&
+			    ext_posting_has(&st->info[t->ids[i]].holders, nid))
 				sum += t->scaled[i];
 		has_tpl = t->template_id != EXT_ID_NONE &&
-			  idset_has(&n->templates, t->template_id);
+			  ext_idset_has(&st->nodes[nid].templates, t->template_id);
 	}
 	return ext_score_total(ext_score_image_priority(sum, containers), has_tpl,
 			       bonus);
@@ -742,7 +677,7 @@ int ext_state_prioritize(struct ext_state *st, const struct ext_pod_images *pod,
 	pthread_rwlock_rdlock(&st->lock);
 	ret = pod_terms(st, pod, &t);
 	for (i = 0; !ret && i < n; i++)
-		scores[i] = score_node(find_live(st, nodes[i]), &t, pod->n_images,
+		scores[i] = score_node(st, find_live(st, nodes[i]), &t, pod->n_images,
 				       template_bonus);
 	pthread_rwlock_unlock(&st->lock);
 	free(t.ids);
@@ -757,9 +692,9 @@ void ext_state_dpu(struct ext_state *st, const char *const *nodes, size_t n,
 
 	pthread_rwlock_rdlock(&st->lock);
 	for (i = 0; i < n; i++) {
-		const struct node *node = find_live(st, nodes[i]);
+		uint32_t nid = find_live(st, nodes[i]);
 
-		out[i] = node ? node->dpu : EXT_DPU_UNKNOWN;
+		out[i] = nid != EXT_ID_NONE ? st->nodes[nid].dpu : EXT_DPU_UNKNOWN;
 	}
 	pthread_rwlock_unlock(&st->lock);
 }
@@ -771,8 +706,10 @@ void ext_state_stats(struct ext_state *st, struct ext_state_stats *out)
 
 	pthread_rwlock_rdlock(&st->lock);
 	for (i = 0; i < st->nodes_cap; i++)
-		bytes += (st->nodes[i].images.cap + st->nodes[i].templates.cap) *
+		bytes += st->nodes[i].images.len + st->nodes[i].templates.cap *
 			 sizeof(uint32_t);
+	for (i = 0; i < st->info_cap; i++)
+		bytes += ext_posting_bytes(&st->info[i].holders);
 	bytes += st->nodes_cap * sizeof(*st->nodes) +
 		 st->sources_cap * sizeof(*st->sources) +
 		 st->info_cap * sizeof(*st->info) +

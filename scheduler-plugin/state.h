@@ -5,10 +5,12 @@
  * (proto/nodestate.proto documents the protocol: sources, generations,
  * snapshots, deltas, staleness).
  *
- * Layout (kept small for 10k nodes x 500 images): image names, template
- * names, node names and source names are interned once (ext_intern); a node
- * holds sorted arrays of uint32 image ids and template ids; per image name
- * the state keeps its size and the number of live nodes holding it.
+ * Layout (kept small for 10k nodes x 500 images, see sets.h): image names,
+ * template names, node names and source names are interned once
+ * (ext_intern); a node holds its image ids as a delta-varint list and its
+ * template ids as a sorted array; per image name the state keeps its size
+ * and the live nodes holding it (an array or a bitmap of node ids), which is
+ * the index prioritize reads.
  *
  * Locking: one rwlock.  ext_state_apply() and ext_state_sweep() take it for
  * writing; scoring and DPU queries take it for reading, so any number of
