@@ -176,14 +176,15 @@ static bool node_live(const struct ext_state *st, const struct node *n)
 static void count_images(struct ext_state *st, const struct node *n, int delta)
 {
 	uint32_t nid = (uint32_t)(n - st->nodes), id;
+	uint32_t universe = ext_intern_count(st->node_names);
 	struct ext_viter it;
 
 	ext_viter_init(&it, &n->images);
 	while (ext_viter_next(&it, &id)) {
 		if (delta > 0)
-			ext_posting_add(&st->info[id].holders, nid, st->nodes_cap);
+			ext_posting_add(&st->info[id].holders, nid, universe);
 		else
-			ext_posting_del(&st->info[id].holders, nid, st->nodes_cap);
+			ext_posting_del(&st->info[id].holders, nid, universe);
 	}
 }
 
