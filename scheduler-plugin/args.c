@@ -235,3 +235,102 @@ void ext_args_free(struct ext_args *a)
 	json_decref(a->nodes_root);
 	memset(a, 0, sizeof(*a));
 }
+
+/* One status.images entry; NULL when malformed (skipped, never fatal). */
+static Heteropod__Nodestate__Image *seed_image(json_t *img)
+{
+	static const Heteropod__Nodestate__Image init = HETEROPOD__NODESTATE__IMAGE__INIT;
+	json_t *names = iget(img, "names", NULL), *size = iget(img, "sizeBytes", NULL);
+	Heteropod__Nodestate__Image *m;
+	size_t i;
+
+	if (!json_array_size(names) || !json_is_integer(size) || json_integer_value(size) < 0)
+		return NULL;
+	m = malloc(sizeof(*m));
+	if (!m)
+		return NULL;
+	*m = init;
+	m->size_bytes = json_integer_value(size);
+	m->names = calloc(json_array_size(names), sizeof(*m->names));
+	for (i = 0; m->names && i < json_array_size(names); i++) {
+		const char *s = str_or_empty(json_array_get(names, i));
+
+		if (s[0])
+			m->names[m->n_names++] = (char *)s; /* borrowed from the request */
+	}
+	if (!m->n_names) {
+		free(m->names);
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static Heteropod__Nodestate__NodeState *seed_node(const char *name, json_t *item)
+{
+	static const Heteropod__Nodestate__NodeState init =
+		HETEROPOD__NODESTATE__NODE_STATE__INIT;
+	json_t *imgs = iget(item, "status", "images", NULL);
+	Heteropod__Nodestate__NodeState *m = malloc(sizeof(*m));
+	size_t i;
+
+	if (!m)
+		return NULL;
+	*m = init;
+	m->name = (char *)name;
+	m->images = calloc(json_array_size(imgs) + 1, sizeof(*m->images));
+	if (!m->images) {
+		free(m);
+		return NULL;
+	}
+	for (i = 0; i < json_array_size(imgs); i++) {
+		Heteropod__Nodestate__Image *img = seed_image(json_array_get(imgs, i));
+
+		if (img)
+			m->images[m->n_images++] = img;
+	}
+	return m;
+}
+
+long ext_args_seed(const struct ext_args *a, Heteropod__Nodestate__NodeState ***out)
+{
+	long n = 0;
+	size_t i;
+
+	*out = NULL;
+	if (a->by_name || !a->n_nodes)
+		return 0;
+	*out = calloc(a->n_nodes, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (i = 0; i < a->n_nodes; i++) {
+		json_t *item = json_array_get(a->node_items, i);
+
+		if (!json_is_array(iget(item, "status", "images", NULL)))
+			continue;
+		(*out)[n] = seed_node(a->nodes[i], item);
+		if (!(*out)[n]) {
+			ext_args_free_seed(*out, n);
+			*out = NULL;
+			return -ENOMEM;
+		}
+		n++;
+	}
+	return n;
+}
+
+void ext_args_free_seed(Heteropod__Nodestate__NodeState **nodes, long n)
+{
+	long i;
+	size_t j;
+
+	for (i = 0; nodes && i < n; i++) {
+		for (j = 0; j < nodes[i]->n_images; j++) {
+			free(nodes[i]->images[j]->names);
+			free(nodes[i]->images[j]);
+		}
+		free(nodes[i]->images);
+		free(nodes[i]);
+	}
+	free(nodes);
+}

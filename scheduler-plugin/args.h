@@ -52,4 +52,13 @@ int ext_args_decode(struct ext_args *a, char *buf, size_t len,
 		    char *err, size_t errlen);
 void ext_args_free(struct ext_args *a);
 
+/*
+ * The request's Node objects (nodeCacheCapable: false) as NodeState
+ * messages from their status.images, for ext_state_seed().  Entries without
+ * a valid image list are skipped.  *@out is malloc'd (free with
+ * ext_args_free_seed); returns the count or -ENOMEM.
+ */
+long ext_args_seed(const struct ext_args *a, Heteropod__Nodestate__NodeState ***out);
+void ext_args_free_seed(Heteropod__Nodestate__NodeState **nodes, long n);
+
 #endif

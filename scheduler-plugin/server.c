@@ -95,8 +95,20 @@ static void log_bad(const struct req *r, const char *err)
 		hp_log_q(q, sizeof(q), err));
 }
 
+/* Full Node objects carry status.images: use them for nodes no agent reports. */
+static void seed(struct ext_server *srv, const struct ext_args *args)
+{
+	Heteropod__Nodestate__NodeState **nodes;
+	long n = ext_args_seed(args, &nodes);
+
+	if (n > 0 && ext_state_seed(srv->st, nodes, (size_t)n, ext_now_ms()))
+		hp_warn("seed_failed", "nodes=%ld error=ENOMEM", n);
+	ext_args_free_seed(nodes, n);
+}
+
 /* Decode the body into @args, or fill @a with the error answer. */
-static int decode(struct req *r, struct ext_args *args, struct answer *a)
+static int decode(struct ext_server *srv, struct req *r, struct ext_args *args,
+		  struct answer *a)
 {
 	char err[512], empty[1] = "";
 	int ret = ext_args_decode(args, r->body ? r->body : empty, r->len, err,
@@ -107,7 +119,10 @@ static int decode(struct req *r, struct ext_args *args, struct answer *a)
 		error_answer(a, MHD_HTTP_BAD_REQUEST, err);
 	} else if (ret) {
 		error_answer(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-	} else if (args->bad_offload) {
+	} else if (!args->by_name) {
+		seed(srv, args);
+	}
+	if (!ret && args->bad_offload) {
 		char q[128];
 
 		hp_warn("bad_annotation", "pod=%s/%s " EXT_ANN_OFFLOAD "=%s accepted=all,waypoint,none",
@@ -151,7 +166,7 @@ static void do_filter(struct ext_server *srv, struct req *r, struct answer *a)
 	const char **reason = NULL;
 	size_t i, failed = 0;
 
-	if (decode(r, &args, a))
+	if (decode(srv, r, &args, a))
 		goto out;
 	kind = calloc(args.n_nodes + 1, sizeof(*kind));
 	reason = calloc(args.n_nodes + 1, sizeof(*reason));
@@ -179,7 +194,7 @@ static void do_prioritize(struct ext_server *srv, struct req *r, struct answer *
 	struct ext_args args;
 	int *scores = NULL;
 
-	if (decode(r, &args, a))
+	if (decode(srv, r, &args, a))
 		goto out;
 	scores = malloc((args.n_nodes + 1) * sizeof(*scores));
 	if (!scores || ext_state_prioritize(srv->st, &args.pod, args.nodes,

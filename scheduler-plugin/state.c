@@ -566,6 +566,33 @@ out:
 	return 0;
 }
 
+int ext_state_seed(struct ext_state *st, node_msg *const *nodes, size_t n,
+		   int64_t now_ms)
+{
+	uint32_t sid, nid;
+	size_t i;
+	int ret = 0;
+
+	pthread_rwlock_wrlock(&st->lock);
+	sid = source_id(st, EXT_SEED_SOURCE);
+	if (sid == EXT_ID_NONE) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	refresh_source(st, sid, now_ms);
+	st->sources[sid].known = true;
+	for (i = 0; i < n && !ret; i++) {
+		nid = ext_intern_find(st->node_names, nodes[i]->name, strlen(nodes[i]->name));
+		if (nid != EXT_ID_NONE && st->nodes[nid].present &&
+		    st->nodes[nid].source != sid)
+			continue;
+		ret = replace_node(st, sid, nodes[i]);
+	}
+out:
+	pthread_rwlock_unlock(&st->lock);
+	return ret;
+}
+
 unsigned ext_state_sweep(struct ext_state *st, int64_t now_ms)
 {
 	unsigned newly = 0;

@@ -65,6 +65,17 @@ int ext_state_apply(struct ext_state *st,
 		    Heteropod__Nodestate__PushReply *reply,
 		    char *err, size_t errlen);
 
+/*
+ * Seed nodes from the Node objects of a nodeCacheCapable: false request
+ * (their status.images): a node that no agent reports gets these images,
+ * owned by the internal source EXT_SEED_SOURCE (refreshed by every seeding
+ * request); a node an agent reports is left alone.  Returns 0 or -ENOMEM.
+ */
+#define EXT_SEED_SOURCE "kube-scheduler-node-status"
+int ext_state_seed(struct ext_state *st,
+		   Heteropod__Nodestate__NodeState *const *nodes, size_t n,
+		   int64_t now_ms);
+
 /* Mark sources (and their nodes) stale; returns the number of nodes that
  * became stale. */
 unsigned ext_state_sweep(struct ext_state *st, int64_t now_ms);

@@ -158,6 +158,20 @@ check "push refreshes stale nodes" "$BIN" push --server "$URL" --file "$tmp/stat
 expect "fresh again after a push" '{"Host":"node-1","Score":9}' \
 	"$(post "$P" "$tmp/pod.json" | grep -o '{"Host":"node-1","Score":[0-9]*}')"
 
+# --- nodeCacheCapable: false seeds nodes no agent reports from status.images ---
+cat >"$tmp/seed.json" <<'EOJ'
+{"Pod":{"metadata":{"name":"s"},"spec":{"containers":[{"image":"seeded:1"}]}},
+ "Nodes":{"metadata":{},"items":[
+  {"metadata":{"name":"seed-1"},"status":{"images":[{"names":["seeded:1"],"sizeBytes":2097152000}]}},
+  {"metadata":{"name":"seed-2"},"status":{"images":[]}},
+  {"metadata":{"name":"node-1"},"status":{"images":[{"names":["seeded:1"],"sizeBytes":2097152000}]}}]}}
+EOJ
+# 5 nodes known (node-1..3 from the agents, seed-1/2 seeded); node-1 is the
+# agents' and keeps their state.  seed-1: 2000Mi * 1/5 = 400Mi -> 10*377/977 = 3
+expect "full Node objects seed unreported nodes" \
+	'200 [{"Host":"seed-1","Score":3},{"Host":"seed-2","Score":0},{"Host":"node-1","Score":0}]' \
+	"$(post "$P" "$tmp/seed.json")"
+
 # --- the shipped kube-scheduler configuration ---
 check "kube-scheduler-config.yaml is a v1 KubeSchedulerConfiguration with the extender" python3 -c '
 import sys, yaml
