@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * libFuzzer harness of the request decoder: any bytes as an ExtenderArgs
- * body, then both replies encoded from what was decoded (as the server does).
+ * body, then the seed messages and both replies built from what was
+ * decoded (as the server does).
  *   make fuzz && build/fuzz/scheduler-plugin/fuzz_args -max_total_time=60
  */
 #include <stdint.h>
@@ -25,6 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char **reason = calloc(a.n_nodes + 1, sizeof(*reason));
 		int *scores = calloc(a.n_nodes + 1, sizeof(*scores));
 
+		Heteropod__Nodestate__NodeState **seed;
+		long n = ext_args_seed(&a, &seed);
+
+		ext_args_free_seed(seed, n);
 		if (kind && reason && scores) {
 			ext_reply_filter(&b, a.nodes, a.n_nodes, kind, reason,
 					 a.by_name ? NULL : a.node_items, err);
