@@ -28,6 +28,11 @@ start_server() {
 # post PATH BODY-FILE: prints "STATUS BODY"
 post() { curl -sS -o "$tmp/out" -w '%{http_code}' --data-binary @"$2" "$URL$1"; echo " $(cat "$tmp/out")"; }
 
+# keepalive GEN: refresh the "agents" source (a loaded machine can take
+# longer than staleAfter between two checks).
+printf 'nodes: []\n' >"$tmp/empty.yaml"
+keepalive() { "$BIN" push --server "$URL" --file "$tmp/empty.yaml" --delta --source agents --generation "$1" >/dev/null; }
+
 expect() { # NAME WANT GOT
 	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "want [$2] got [$3]"; fi
 }
@@ -42,7 +47,7 @@ cat >"$tmp/serve.yaml" <<EOC
 filterPath: $F
 prioritizePath: $P
 maxBodyBytes: 65536
-staleAfter: 1s
+staleAfter: 2s
 templateBonus: 5
 threads: 2
 EOC
@@ -95,9 +100,11 @@ EOJ
 # node-1: init nginx 1000Mi*2/3 = 666.67Mi + fn/alexa(:latest) 500Mi*1/3 = 166.67Mi
 #         = 833.33Mi over 2 containers: 10*(833.33-23)/(2000-23) = 4.09 -> 4, +5 template = 9
 # node-2: 666.67Mi: 10*643.67/1977 = 3.25 -> 3;  node-3, unknown node-9: 0
+keepalive 10
 expect "prioritize: image locality + template bonus" \
 	'200 [{"Host":"node-1","Score":9},{"Host":"node-2","Score":3},{"Host":"node-3","Score":0},{"Host":"node-9","Score":0}]' \
 	"$(post "$P" "$tmp/pod.json")"
+keepalive 10
 expect "filter: DPU pod skips DPU-down and unknown nodes, with reasons" \
 	'200 {"Nodes":null,"NodeNames":["node-1","node-3"],"FailedNodes":{},"FailedAndUnresolvableNodes":{"node-2":"heteropod: the node'"'"'s DPU is down and the pod needs a DPU","node-9":"heteropod: no current DPU state for the node (never reported, or stale) and the pod needs a DPU"},"Error":""}' \
 	"$(post "$F" "$tmp/pod.json")"
@@ -107,6 +114,7 @@ cat >"$tmp/full.json" <<'EOJ'
 {"Pod":{"metadata":{"name":"p","annotations":{"heteropod.io/requires-dpu":"true"}},"spec":{"containers":[{"image":"nginx:1.25"}]}},
  "Nodes":{"metadata":{},"items":[{"metadata":{"name":"node-1"},"spec":{}},{"metadata":{"name":"node-2"},"spec":{}}]}}
 EOJ
+keepalive 10
 expect "filter with full Node objects returns the surviving objects" \
 	'200 {"Nodes":{"metadata":{},"items":[{"metadata":{"name":"node-1"},"spec":{}}]},"NodeNames":null,"FailedNodes":{},"FailedAndUnresolvableNodes":{"node-2":"heteropod: the node'"'"'s DPU is down and the pod needs a DPU"},"Error":""}' \
 	"$(post "$F" "$tmp/full.json")"
@@ -125,6 +133,7 @@ expect "GET on filter -> 405" 405 "$(curl -s -o /dev/null -w '%{http_code}' "$UR
 printf 'nodes:\n- name: node-2\n  dpu: up\n' >"$tmp/d1.yaml"
 check "delta with the next generation applies" \
 	"$BIN" push --server "$URL" --file "$tmp/d1.yaml" --delta --source agents --generation 11
+keepalive 11
 expect "filter sees the delta" '"NodeNames":["node-1","node-2","node-3"]' \
 	"$(post "$F" "$tmp/pod.json" | grep -o '"NodeNames":\[[^]]*\]')"
 out=$("$BIN" push --server "$URL" --file "$tmp/d1.yaml" --delta --source agents --generation 13)
@@ -143,8 +152,8 @@ expect "bad push file -> positioned error" \
 n=$(curl -sv -o /dev/null -o /dev/null "$URL/healthz" "$URL/healthz" 2>&1 | grep -c 'Re-using existing connection\|Reusing existing')
 expect "HTTP keep-alive" 1 "$n"
 
-# --- staleness: no push for > staleAfter (1s) ---
-sleep 1.6
+# --- staleness: no push for > staleAfter (2s) ---
+sleep 2.6
 expect "stale nodes hold nothing" \
 	'200 [{"Host":"node-1","Score":0},{"Host":"node-2","Score":0},{"Host":"node-3","Score":0},{"Host":"node-9","Score":0}]' \
 	"$(post "$P" "$tmp/pod.json")"
@@ -155,6 +164,7 @@ expect "metrics: push outcomes" 'heteropod_extender_pushes_total{status="need_sn
 	"$(echo "$m" | grep 'pushes_total{status="need_snapshot"}')"
 check "metrics: 413 counted" grep -q 'requests_total{route="prioritize",code="413"} 1' <<<"$m"
 check "push refreshes stale nodes" "$BIN" push --server "$URL" --file "$tmp/state.yaml" --source agents --generation 20
+keepalive 20
 expect "fresh again after a push" '{"Host":"node-1","Score":9}' \
 	"$(post "$P" "$tmp/pod.json" | grep -o '{"Host":"node-1","Score":[0-9]*}')"
 
@@ -168,6 +178,7 @@ cat >"$tmp/seed.json" <<'EOJ'
 EOJ
 # 5 nodes known (node-1..3 from the agents, seed-1/2 seeded); node-1 is the
 # agents' and keeps their state.  seed-1: 2000Mi * 1/5 = 400Mi -> 10*377/977 = 3
+keepalive 20
 expect "full Node objects seed unreported nodes" \
 	'200 [{"Host":"seed-1","Score":3},{"Host":"seed-2","Score":0},{"Host":"node-1","Score":0}]' \
 	"$(post "$P" "$tmp/seed.json")"
@@ -192,7 +203,7 @@ assert set(e) <= known, set(e) - known
 
 # --- HTTPS ---
 if command -v openssl >/dev/null; then
-	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 \
 		-keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1
 	printf 'tls:\n  certFile: %s\n  keyFile: %s\n' "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/tls.yaml"
 	if start_server tls "$tmp/tls.yaml"; then
