@@ -14,7 +14,9 @@
  *                  (100 * free slots / slots) + ImageLocality (upstream
  *                  formula, 0..100), weight 1 each, random tie-break;
  *   heteropod:     the same + heteropod-extender's prioritize score (the real
- *                  ext_state, fed by the node agents' deltas) * weight 5 * 10.
+ *                  ext_state, fed by the node agents' deltas) * weight 5 * 10;
+ *                  also run with templateBonus 0, to show what the image part
+ *                  alone (upstream's formula, spread-scaled) contributes.
  *
  * Assumptions (printed by the program): Poisson arrivals at a fixed load,
  * Zipf function popularity, log-normal image sizes and run times, per-node
@@ -352,8 +354,10 @@ static void run(const struct params *p, const struct call *trace, bool heteropod
 	for (i = 0; i < p->invocations + p->warmup; i++)
 		start(&s, &trace[i], i >= p->warmup);
 	qsort(s.out.lat, s.out.count, sizeof(double), cmp_d);
-	printf("%-14s mean_ms=%7.1f p50_ms=%7.1f p99_ms=%7.1f warm=%5.1f%% cold=%5.1f%% pulled=%5.1f%%\n",
-	       heteropod ? "heteropod" : "imagelocality", s.out.sum / s.out.count,
+	printf("%-22s mean_ms=%7.1f p50_ms=%7.1f p99_ms=%7.1f warm=%5.1f%% cold=%5.1f%% pulled=%5.1f%%\n",
+	       !heteropod ? "imagelocality" :
+	       p->template_bonus ? "heteropod" : "heteropod(bonus 0)",
+	       s.out.sum / s.out.count,
 	       s.out.lat[s.out.count / 2], s.out.lat[s.out.count * 99 / 100],
 	       100.0 * s.out.warm / s.out.count, 100.0 * s.out.cold / s.out.count,
 	       100.0 * s.out.pulled / s.out.count);
@@ -415,6 +419,14 @@ int main(int argc, char **argv)
 		return 1;
 	run(&p, tr, false, &base);
 	run(&p, tr, true, &het);
+	{
+		/* the extender's image part alone (same formula as ImageLocality) */
+		struct params no_tpl = p;
+		double images_only;
+
+		no_tpl.template_bonus = 0;
+		run(&no_tpl, tr, true, &images_only);
+	}
 	printf("average startup: imagelocality %.1f ms, heteropod %.1f ms (%.1fx lower)\n",
 	       base, het, base / het);
 	free(tr);
