@@ -10,7 +10,11 @@ export BUILD SHARED
 
 .DEFAULT_GOAL := all
 
-all tests fuzz::
+# Each component's `tests` and `fuzz` link what its `all` built, so they
+# come after `all` even under -j.
+all::
+	$(Q)for c in $(COMPONENTS); do $(MAKE) --no-print-directory -C $$c $@ || exit 1; done
+tests fuzz:: all
 	$(Q)for c in $(COMPONENTS); do $(MAKE) --no-print-directory -C $$c $@ || exit 1; done
 
 test: deps
