@@ -28,6 +28,7 @@ asan: deps
 bench:: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)for c in $(COMPONENTS); do $(MAKE) --no-print-directory -C $$c bench || exit 1; done
+	$(Q)$(MAKE) --no-print-directory -C kernel bench
 
 deps:
 	$(Q)mk/install-deps
