@@ -10,7 +10,11 @@ export BUILD SHARED
 
 .DEFAULT_GOAL := all
 
-all tests fuzz::
+# Each component's `tests` and `fuzz` link what its `all` built, so they
+# come after `all` even under -j.
+all::
+	$(Q)for c in $(COMPONENTS); do $(MAKE) --no-print-directory -C $$c $@ || exit 1; done
+tests fuzz:: all
 	$(Q)for c in $(COMPONENTS); do $(MAKE) --no-print-directory -C $$c $@ || exit 1; done
 
 test: deps
@@ -24,6 +28,7 @@ asan: deps
 bench:: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)for c in $(COMPONENTS); do $(MAKE) --no-print-directory -C $$c bench || exit 1; done
+	$(Q)$(MAKE) --no-print-directory -C kernel bench
 
 # The split-namespace demo (netns/): a pod's CPU and DPU halves, Istio's
 # rules, haproxy as the offloaded proxy, real requests and a latency table.
