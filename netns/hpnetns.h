@@ -135,7 +135,9 @@ int hpns_half_unconfigure(const char *netns, const char *link);
 
 /*
  * Create the veth link between @cpu_ns and @dpu_ns (if absent), translate
- * @rs for both halves and configure each.  Idempotent.
+ * @rs for both halves and configure each (DPU half first); the rules are
+ * live when it returns.  Idempotent.  The port map then holds the proxy's
+ * ports; call hpns_ports_sync() to add the listeners already running.
  */
 int hpns_split(const char *cpu_ns, const char *dpu_ns,
 	       const struct hpns_addrs *pod, const struct hpns_ruleset *rs,

@@ -170,6 +170,9 @@ static int cmd_split(struct opts *o)
 	hpns_ruleset_destroy(rs);
 	if (ret == -EOPNOTSUPP)
 		return 2;
+	if (!ret)
+		ret = hpns_ports_sync(o->cpu, o->dpu);
+	ret = ret < 0 ? ret : 0;
 	if (ret)
 		fprintf(stderr, "heteropod-netns: split: %s\n", strerror(-ret));
 	return ret ? 1 : 0;

@@ -82,10 +82,7 @@ int hpns_split(const char *cpu_ns, const char *dpu_ns,
 
 	/* the DPU half first: it must be ready when the CPU starts diverting */
 	ret = ret ?: split_half(HPNS_HALF_DPU, dpu_ns, pod, rs, report, arg);
-	ret = ret ?: split_half(HPNS_HALF_CPU, cpu_ns, pod, rs, report, arg);
-	if (!ret)
-		ret = hpns_ports_sync(cpu_ns, dpu_ns);
-	return ret < 0 ? ret : 0;
+	return ret ?: split_half(HPNS_HALF_CPU, cpu_ns, pod, rs, report, arg);
 }
 
 static int del_link(const char *cpu_ns)

@@ -33,6 +33,6 @@ echo "$res" | awk '{ printf "  %-10s median %7s   p99 %7s\n", $1, $2, $3; m[$1] 
 	END { printf "  split/unsplit ratio: median %.2fx  p99 %.2fx   (target <= 1.10x)\n",
 		m["split"] / m["unsplit"], p["split"] / p["unsplit"] }'
 
-echo "netns: split one pod (library call; link, both halves, port sync) and port-map updates"
+echo "netns: split one pod (library call: link, both halves' batches and routing), port sync, port-map updates"
 "$BUILD/bench/netns/bench_split" "$S_CPU" "$S_DPU" $POD4 "$GOLDEN" 100 |
-	sed 's/^/  /; /split/s/$/   (target p99 <= 5 ms)/; /port-map/s/$/   (target <= 1 ms)/'
+	sed 's/^/  /; /split (/s/$/   (target p99 <= 5 ms)/; /port-map/s/$/   (target <= 1 ms)/'

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * bench_split CPU_NS DPU_NS POD_IP RULES N: time hpns_split() (link, both
- * halves' batches, routing, port sync: the rules are live when it returns;
- * once creating the link, once with the link present)
+ * halves' batches and routing: the rules are live when it returns; once
+ * creating the link, once with the link present), hpns_ports_sync()
  * and hpns_ports_set() (one set-element batch per half), N times each;
  * prints p50/p99 in microseconds.  Run by bench/netns/bench.sh.
  */
@@ -39,7 +39,7 @@ int main(int argc, char **argv)
 {
 	struct hpns_ruleset *rs = NULL;
 	struct hpns_addrs pod;
-	double *split_t, *resplit_t, *port_t;
+	double *split_t, *resplit_t, *sync_t, *port_t;
 	int n, ret = 1;
 
 	if (argc != 6) {
@@ -49,8 +49,9 @@ int main(int argc, char **argv)
 	n = atoi(argv[5]);
 	split_t = calloc((size_t)n, sizeof(double));
 	resplit_t = calloc((size_t)n, sizeof(double));
+	sync_t = calloc((size_t)n, sizeof(double));
 	port_t = calloc((size_t)n, sizeof(double));
-	if (!split_t || !resplit_t || !port_t || hpns_addrs_parse(argv[3], &pod) ||
+	if (!split_t || !resplit_t || !sync_t || !port_t || hpns_addrs_parse(argv[3], &pod) ||
 	    hpns_ruleset_parse_file(argv[4], NULL, NULL, &rs))
 		goto out;
 	for (int i = 0; i < n; i++) {
@@ -69,6 +70,10 @@ int main(int argc, char **argv)
 		if (hpns_split(argv[1], argv[2], &pod, rs, NULL, NULL))
 			goto out;
 		resplit_t[i] = now_us() - t0;
+		t0 = now_us();
+		if (hpns_ports_sync(argv[1], argv[2]) < 0)
+			goto out;
+		sync_t[i] = now_us() - t0;
 	}
 	for (int i = 0; i < n; i++) {
 		struct hpns_port p = {
@@ -83,6 +88,7 @@ int main(int argc, char **argv)
 	}
 	report("split (new link, both halves)", split_t, n);
 	report("re-split (link exists)", resplit_t, n);
+	report("port sync (sock_diag, both halves)", sync_t, n);
 	report("port-map update (both halves)", port_t, n);
 	ret = 0;
 out:
@@ -91,6 +97,7 @@ out:
 	hpns_ruleset_destroy(rs);
 	free(split_t);
 	free(resplit_t);
+	free(sync_t);
 	free(port_t);
 	return ret;
 }
