@@ -15,7 +15,7 @@ BUILD=${BUILD:-$TOP/build}
 SHARED=${SHARED:-$(cd "$TOP/.." && pwd)/shared}
 . "$TOP/tests/lib.sh"
 . "$TOP/tests/integration/netns/topo.inc"
-N=${DEMO_REQUESTS:-300}
+N=${DEMO_REQUESTS:-400}
 GOLDEN=$SHARED/corpus/istio-inpod/iptables/default.golden
 
 [ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces)"; exit 1; }
@@ -75,7 +75,7 @@ echo " in the CPU half; rounds alternate split and unsplit so machine noise hits
 proxy_unsplit "$CPU" "$hlog.cfg" "$hlog.cpu" || exit 1
 at_exit rm -f "$hlog.cpu"
 d0=$(grep -c outbound "$hlog")
-R=5 ss= us=
+R=10 ss= us=
 for r in $(seq $R); do
 	ss="$ss $(ip netns exec "$CPU" "$PY" "$NETNS_DIR/lat.py" $REM4 8080 $((N / R)) raw)"
 	$HPN unsplit --cpu "$CPU" --dpu "$DPU" || exit 1
