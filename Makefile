@@ -21,7 +21,7 @@ asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=$(TOP)/build-asan SANITIZE=1 all tests
 	$(Q)BUILD=$(TOP)/build-asan tests/run --unit
 
-bench: deps
+bench:: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)for c in $(COMPONENTS); do $(MAKE) --no-print-directory -C $$c bench || exit 1; done
 

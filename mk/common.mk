@@ -50,6 +50,8 @@ $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: $(TOP)/proto/%.proto
 	$(call msg,PROTOC,$<)mkdir -p $(BUILD)/proto && \
 		$(PROTOC_C) --proto_path=$(TOP)/proto --c_out=$(BUILD)/proto $<
 .PRECIOUS: $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h
+# Keep intermediate objects (make would delete those of pattern chains).
+.SECONDARY:
 
 $(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
 	$(call msg,CC,$<)$(CC) $(CFLAGS) $(call pkg_cflags,libprotobuf-c) -c $< -o $@
