@@ -387,7 +387,9 @@ long agent_kube_request(struct agent_kube *k, const char *method,
 	    agent_kube_prepare(k, c, path_query, &hdrs))
 		goto out;
 	if (payload) {
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		hdrs = curl_slist_append(hdrs, strcmp(method, "PATCH") ?
+					 "Content-Type: application/json" :
+					 "Content-Type: application/merge-patch+json");
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
 	}

@@ -45,7 +45,8 @@ int agent_kube_prepare(struct agent_kube *k, CURL *c, const char *path_query,
 void agent_kube_auth_failed(struct agent_kube *k);
 
 /*
- * One request with a JSON body (@body may be NULL) and a JSON answer.
+ * One request with a JSON body (@body may be NULL; a PATCH body is a JSON
+ * merge patch) and a JSON answer.
  * Returns the HTTP status (> 0) with *@out the parsed answer (may be NULL
  * if not JSON), or -errno on transport failure.
  */

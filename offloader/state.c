@@ -70,8 +70,9 @@ void agent_state_remove(struct agent_state *st, struct agent_pod_rec *p)
 
 static json_t *pod_json(const struct agent_pod_rec *p)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:[]}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:[]}",
 			 "uid", p->uid, "namespace", p->ns, "name", p->name,
+			 "service_account", p->sa,
 			 "class", agent_class_names[p->cls],
 			 "mode", agent_mode_names[p->mode],
 			 "mode_source", agent_mode_src_names[p->mode_src],
@@ -139,6 +140,7 @@ static int pod_from(struct agent_state *st, const json_t *o)
 		return -ENOMEM;
 	copy_str(p->ns, sizeof(p->ns), o, "namespace");
 	copy_str(p->name, sizeof(p->name), o, "name");
+	copy_str(p->sa, sizeof(p->sa), o, "service_account");
 	copy_str(p->reason, sizeof(p->reason), o, "reason");
 	copy_str(p->netns, sizeof(p->netns), o, "netns");
 	p->cls = (enum agent_class)c;

@@ -38,6 +38,7 @@ struct agent_pod_rec {
 	char uid[128];
 	char ns[128];
 	char name[256];
+	char sa[128];		/* service account (ZDS WorkloadInfo) */
 	enum agent_class cls;
 	enum agent_mode mode;
 	enum agent_mode_src mode_src;
@@ -49,6 +50,9 @@ struct agent_pod_rec {
 	char netns[256];	/* local mode: heteropod.io/netns */
 	int netns_fd;		/* CPU half fd; -1; never persisted */
 	bool mark;		/* reconcile sweep */
+	unsigned zds_epoch;	/* host: ZDS snapshot that last named the pod */
+	uint64_t inflight;	/* req_id of a peer request awaiting Result, 0 */
+	bool inflight_create;	/* that request is a CreateHalf */
 };
 
 struct agent_dpu_state {
