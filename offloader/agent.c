@@ -196,13 +196,19 @@ static void on_tick(struct agent *a, int fd, short revents)
 
 static void checkpoint(struct agent *a)
 {
-	json_t *doc;
+	json_t *doc, *cap;
 	char *text, err[512];
 
+	/* Compare without the generation and the DPU's fluctuating free CPU
+	 * and memory: those alone do not justify a write. */
 	a->st.generation++;
 	doc = agent_state_to_json(&a->st);
 	json_object_del(doc, "generation");
+	cap = json_deep_copy(json_object_get(doc, "dpu"));
+	json_object_del(json_object_get(doc, "dpu"), "cpu_free_millis");
+	json_object_del(json_object_get(doc, "dpu"), "mem_free_bytes");
 	text = json_dumps(doc, JSON_COMPACT);
+	json_object_set_new(doc, "dpu", cap);
 	if (!text || (a->last_checkpoint && !strcmp(text, a->last_checkpoint))) {
 		a->st.generation--;	/* nothing changed: keep the generation */
 		goto out;

@@ -481,7 +481,7 @@ static void health_transition(struct agent *a, bool healthy, int64_t now)
 		agent_event(a->events, "Node", node, "Warning", "DPUDown", msg);
 		hp_warn("fallback", "node=%s failovers=%llu", a->o->node,
 			(unsigned long long)a->st.dpu.failovers);
-	} else {
+	} else if (a->down_since_ms) {
 		snprintf(msg, sizeof(msg), "DPU of node %s healthy; offloading resumes "
 			 "(down for %lld ms)", a->o->node,
 			 a->down_since_ms ? (long long)(now - a->down_since_ms) : 0LL);
