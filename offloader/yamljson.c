@@ -70,20 +70,38 @@ static json_t *next_node(struct yctx *c, bool *end, yaml_event_type_t end_type)
 	return v;
 }
 
+/* A mapping key is taken as text whatever it looks like ("1", "true"). */
+static json_t *next_key(struct yctx *c, bool *end)
+{
+	yaml_event_t ev;
+	json_t *k = NULL;
+
+	*end = false;
+	if (!yaml_parser_parse(&c->p, &ev)) {
+		yerr(c, &c->p.problem_mark, c->p.problem ? c->p.problem : "parse error");
+		return NULL;
+	}
+	if (ev.type == YAML_MAPPING_END_EVENT)
+		*end = true;
+	else if (ev.type == YAML_SCALAR_EVENT && !ev.data.scalar.anchor)
+		k = json_string((const char *)ev.data.scalar.value);
+	else
+		yerr(c, &ev.start_mark, "mapping key is not a plain scalar");
+	yaml_event_delete(&ev);
+	return k;
+}
+
 static json_t *mapping(struct yctx *c)
 {
 	json_t *obj = json_object(), *k, *v;
 	bool end;
 
 	for (;;) {
-		k = next_node(c, &end, YAML_MAPPING_END_EVENT);
+		k = next_key(c, &end);
 		if (end)
 			return obj;
-		if (!k || !json_is_string(k)) {
-			if (k)
-				yerr(c, &c->p.mark, "mapping key is not a string");
+		if (!k)
 			goto err;
-		}
 		v = next_node(c, &end, YAML_MAPPING_END_EVENT);
 		if (!v || end) {
 			if (end)
