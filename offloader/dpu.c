@@ -145,6 +145,8 @@ static void send_half_list(struct agent *a)
 
 /* ---- peer ---- */
 
+static void send_heartbeat(struct agent *a);
+
 static void on_hello(struct agent *a, const Heteropod__Peer__Hello *h)
 {
 	if (h->role != HETEROPOD__PEER__ROLE__ROLE_HOST || strcmp(h->node, a->o->node) ||
@@ -157,6 +159,8 @@ static void on_hello(struct agent *a, const Heteropod__Peer__Hello *h)
 	a->peer_hello = true;
 	agent_placement_connected(&a->place, true, agent_now_ms());
 	send_half_list(a);
+	if (a->peer_fd >= 0)
+		send_heartbeat(a);	/* capacity at once: the host waits for it */
 	hp_info("peer-up", "node=%s", h->node);
 }
 
@@ -300,16 +304,12 @@ static uint32_t cpu_free(void)
 	return ret;
 }
 
-void agent_dpu_tick(struct agent *a)
+static void send_heartbeat(struct agent *a)
 {
 	agent_peer_msg m = HETEROPOD__PEER__PEER_MESSAGE__INIT;
 	Heteropod__Peer__Heartbeat hb = HETEROPOD__PEER__HEARTBEAT__INIT;
 	Heteropod__Peer__Capacity cap = HETEROPOD__PEER__CAPACITY__INIT;
 
-	a->st.dpu.cpu_free_millis = cpu_free();
-	a->st.dpu.mem_free_bytes = mem_available();
-	if (a->peer_fd < 0 || !a->peer_hello)
-		return;
 	cap.cpu_free_millis = a->st.dpu.cpu_free_millis;
 	cap.mem_free_bytes = a->st.dpu.mem_free_bytes;
 	cap.halves = (uint32_t)a->st.n;
@@ -320,6 +320,14 @@ void agent_dpu_tick(struct agent *a)
 	m.heartbeat = &hb;
 	if (agent_peer_send(a->peer_fd, &m))
 		agent_peer_close(a);
+}
+
+void agent_dpu_tick(struct agent *a)
+{
+	a->st.dpu.cpu_free_millis = cpu_free();
+	a->st.dpu.mem_free_bytes = mem_available();
+	if (a->peer_fd >= 0 && a->peer_hello)
+		send_heartbeat(a);
 }
 
 void agent_dpu_reconcile(struct agent *a)
@@ -394,7 +402,8 @@ int agent_dpu_start(struct agent *a, char *err, size_t errlen)
 	ret = agent_zds_server_create(a->o->zds_socket, &a->zsrv);
 	if (ret)
 		snprintf(err, errlen, "--zds-socket %s: %s", a->o->zds_socket, strerror(-ret));
-	cpu_free();
+	a->st.dpu.cpu_free_millis = cpu_free();
+	a->st.dpu.mem_free_bytes = mem_available();
 	return ret;
 }
 

@@ -295,8 +295,10 @@ static void on_zds(struct agent *a, int fd, short revents)
 		zds_ack(a, NULL);
 		break;
 	case AGENT_ZDS_DEL:
-		if (p)
+		if (p) {
 			p->relayed = false;
+			p->zds_epoch = 0;
+		}
 		zds_ack(a, NULL);
 		break;
 	case AGENT_ZDS_SNAPSHOT_SENT:
@@ -344,7 +346,8 @@ static void observe_pod(struct agent *a, json_t *pod, json_t *nss)
 	/* heteropod.io/netns is honoured only in local mode: in a cluster a
 	 * pod's owner could point it at any namespace. */
 	if (a->local) {
-		p->relayed = netns && *netns;
+		p->relayed = (netns && *netns) ||
+			     (a->zds_fd >= 0 && p->zds_epoch == a->zds_epoch);
 		snprintf(p->netns, sizeof(p->netns), "%s", netns ?: "");
 	}
 }
@@ -617,8 +620,14 @@ void agent_host_tick(struct agent *a)
 
 void agent_host_poll(struct agent *a)
 {
+	int64_t now = agent_now_ms();
+	bool grace = now - a->start_ms < a->o->heartbeat_ms * a->o->heartbeat_misses;
+	bool healthy = a->peer_hello && agent_placement_healthy(&a->place, now);
+
 	agent_watch_fd(a, a->peer_fd, on_peer);
-	if (!a->ack_uid[0])	/* istio-cni waits for our ack anyway */
+	/* istio-cni waits for our ack anyway; and at start-up, give the DPU
+	 * its grace period before deciding on the first workloads. */
+	if (!a->ack_uid[0] && (healthy || !grace))
 		agent_watch_fd(a, a->zds_fd, on_zds);
 }
 

@@ -16,6 +16,7 @@ void agent_placement_init(struct agent_placement *p, long interval_ms, int misse
 void agent_placement_connected(struct agent_placement *p, bool up, int64_t now_ms)
 {
 	p->connected = up;
+	p->reported = false;
 	if (up)
 		p->last_heartbeat_ms = now_ms;	/* Hello counts as the first beat */
 }
@@ -25,6 +26,7 @@ void agent_placement_heartbeat(struct agent_placement *p, int64_t now_ms,
 			       uint32_t halves, uint32_t max_halves)
 {
 	p->last_heartbeat_ms = now_ms;
+	p->reported = true;
 	p->cpu_free_millis = cpu_free_millis;
 	p->mem_free_bytes = mem_free_bytes;
 	p->halves = halves;
@@ -33,7 +35,7 @@ void agent_placement_heartbeat(struct agent_placement *p, int64_t now_ms,
 
 bool agent_placement_healthy(const struct agent_placement *p, int64_t now_ms)
 {
-	return p->connected &&
+	return p->connected && p->reported &&
 	       now_ms - p->last_heartbeat_ms <= p->interval_ms * p->misses;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Is the DPU usable?  Healthy while the peer connection is up and a
- * heartbeat arrived within `misses` heartbeat intervals; has room while the
+ * Is the DPU usable?  Healthy while the peer connection is up, has
+ * reported its capacity, and a heartbeat arrived within `misses` heartbeat
+ * intervals; has room while the
  * capacity it last reported leaves at least the configured minimum free CPU
  * and memory and its half count is below its limit.  Pure bookkeeping: the
  * caller feeds it the clock, so tests need no sleeping.
@@ -18,6 +19,7 @@ struct agent_placement {
 	uint32_t min_cpu_millis;
 	uint64_t min_mem_bytes;
 	bool connected;
+	bool reported;			/* a capacity arrived on this connection */
 	int64_t last_heartbeat_ms;	/* monotonic */
 	uint32_t cpu_free_millis, halves, max_halves;
 	uint64_t mem_free_bytes;

@@ -17,8 +17,9 @@ applying a timeline of adds/modifies/deletes.  Faults (--faults a,b,...):
   truncate    every 2nd watch is cut in the middle of an event
   token       the bearer token rotates every 5 requests (old one -> 401)
 
-GET /debug/state answers {"done", "pods": {"ns/name": rv}, "min_retry_gap",
-"requests", "events_posted"}.  The port is printed on stdout's first line.
+--objects FILE adds Namespaces, Nodes and Pods (a JSON array).  PATCHes and
+POSTed Events are recorded.  GET /debug/state answers {"done", "pods":
+{"ns/name": rv}, "min_retry_gap", "requests", "events_posted", "patches"}.  The port is printed on stdout's first line.
 """
 import argparse, base64, copy, json, os, random, socket, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +41,16 @@ class World:
         self.pods = {}
         for p in lst["items"]:
             self.pods[key(p)] = p
+        self.others = {"namespaces": {}, "nodes": {}}
+        self.patches = []
+        if args.objects:
+            with open(args.objects) as f:
+                for o in json.load(f):
+                    o.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
+                    if o["kind"] == "Pod":
+                        self.pods[key(o)] = o
+                    else:
+                        self.others[o["kind"].lower() + "s"][o["metadata"]["name"]] = o
         self.history = []          # (rv, type, obj)
         self.compacted = self.rv   # watches from below this get 410
         self.done = False
@@ -111,7 +122,7 @@ class World:
                     if p["spec"].get("nodeName") == NODE}
             return {"done": self.done, "pods": pods, "min_retry_gap": self.min_gap,
                     "requests": self.requests, "watches": self.watches,
-                    "events_posted": self.events_posted}
+                    "events_posted": self.events_posted, "patches": self.patches}
 
 
 def key(p):
@@ -199,10 +210,8 @@ class Handler(BaseHTTPRequestHandler):
             if q.get("watch") in ("1", "true"):
                 return self.watch(q)
             return self.list(q)
-        if u.path == "/api/v1/namespaces":
-            return self.send_json(200, {"kind": "NamespaceList", "apiVersion": "v1",
-                                        "metadata": {"resourceVersion": str(self.world.rv)},
-                                        "items": []})
+        if u.path in ("/api/v1/namespaces", "/api/v1/nodes"):
+            return self.other(u.path.rsplit("/", 1)[1], q)
         self.send_json(404, status(404, "NotFound", "no " + u.path))
 
     def selected(self, q):
@@ -287,6 +296,30 @@ class Handler(BaseHTTPRequestHandler):
                 bookmark_at = time.monotonic() + 0.3
         self.end_chunks()
 
+    def other(self, kind, q):
+        """Namespaces and Nodes: static, listed and watched (no changes)."""
+        w = self.world
+        sel = q.get("fieldSelector", "")
+        name = sel.split("=", 1)[1] if sel.startswith("metadata.name=") else None
+        if q.get("watch") in ("1", "true"):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            time.sleep(min(int(q.get("timeoutSeconds", "1")), 1))
+            return self.end_chunks()
+        items = [o for n, o in sorted(w.others[kind].items()) if name in (None, n)]
+        self.send_json(200, {"kind": "List", "apiVersion": "v1",
+                             "metadata": {"resourceVersion": str(w.rv)}, "items": items})
+
+    def do_PATCH(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = json.loads(self.rfile.read(n) or b"{}")
+        with self.world.lock:
+            self.world.patches.append({"path": self.path, "body": body,
+                                       "type": self.headers.get("Content-Type")})
+        self.send_json(200, body)
+
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         body = json.loads(self.rfile.read(n) or b"{}")
@@ -312,6 +345,7 @@ def main():
     ap.add_argument("--interval", type=float, default=0.02)
     ap.add_argument("--start-delay", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--objects", help="JSON array of extra Namespaces, Nodes, Pods")
     args = ap.parse_args()
     w = World(args)
     w.snapshots = {}

@@ -156,6 +156,8 @@ static void test_placement(void **state)
 	agent_placement_init(&p, 100, 3, 500, 64 << 20);
 	assert_false(agent_placement_healthy(&p, 0));
 	agent_placement_connected(&p, true, 1000);
+	assert_false(agent_placement_healthy(&p, 1000));	/* no capacity yet */
+	agent_placement_heartbeat(&p, 1000, 1000, 128 << 20, 9, 10);
 	assert_true(agent_placement_healthy(&p, 1300));
 	assert_false(agent_placement_healthy(&p, 1301));
 	agent_placement_heartbeat(&p, 1300, 1000, 128 << 20, 9, 10);
