@@ -71,6 +71,7 @@ struct agent {
 	bool peer_hello;	/* their Hello received */
 	struct agent_peer_rx rx;
 	uint64_t hb_seq, next_req;
+	int64_t hb_sent_ms;
 	struct agent_placement place;
 	bool was_healthy;
 	int64_t down_since_ms;

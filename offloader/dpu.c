@@ -205,6 +205,10 @@ static void on_peer(struct agent *a, int fd, short revents)
 			ret = -EPROTO;
 		else
 			handle(a, m);
+		/* A long batch of creates must not starve the heartbeat. */
+		if (a->peer_fd >= 0 && a->peer_hello &&
+		    agent_now_ms() - a->hb_sent_ms >= a->o->heartbeat_ms)
+			send_heartbeat(a);
 		agent_peer_msg_free(m);
 		ret = ret > 0 ? 0 : ret;
 	}
@@ -316,6 +320,7 @@ static void send_heartbeat(struct agent *a)
 	cap.max_halves = (uint32_t)a->o->max_halves;
 	hb.seq = ++a->hb_seq;
 	hb.capacity = &cap;
+	a->hb_sent_ms = agent_now_ms();
 	m.body_case = HETEROPOD__PEER__PEER_MESSAGE__BODY_HEARTBEAT;
 	m.heartbeat = &hb;
 	if (agent_peer_send(a->peer_fd, &m))

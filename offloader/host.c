@@ -208,6 +208,7 @@ static void on_peer(struct agent *a, int fd, short revents)
 			ret = -EPROTO;
 		else
 			handle(a, m);
+		agent_placement_alive(&a->place, agent_now_ms());
 		agent_peer_msg_free(m);
 		ret = ret > 0 ? 0 : ret;
 	}
@@ -323,6 +324,11 @@ static void bad_annotation(struct agent *a, const struct agent_verdict *v,
 		agent_event(a->events, "Namespace", ns, "Warning", "InvalidOffloadMode", msg);
 }
 
+static bool zds_relayed(const struct agent *a, const struct agent_pod_rec *p)
+{
+	return a->zds_fd >= 0 && p->zds_epoch && p->zds_epoch == a->zds_epoch;
+}
+
 static void observe_pod(struct agent *a, json_t *pod, json_t *nss)
 {
 	const char *uid = hp_json_str(pod, "metadata", "uid", NULL);
@@ -346,32 +352,36 @@ static void observe_pod(struct agent *a, json_t *pod, json_t *nss)
 	/* heteropod.io/netns is honoured only in local mode: in a cluster a
 	 * pod's owner could point it at any namespace. */
 	if (a->local) {
-		p->relayed = (netns && *netns) ||
-			     (a->zds_fd >= 0 && p->zds_epoch == a->zds_epoch);
+		p->relayed = (netns && *netns) || zds_relayed(a, p);
 		snprintf(p->netns, sizeof(p->netns), "%s", netns ?: "");
 	}
 }
 
 /* ---- decisions ---- */
 
-static void undo(struct agent *a, struct agent_pod_rec *p)
+/* Unsplit the CPU half; with @drop_half also delete the DPU half. */
+static void undo(struct agent *a, struct agent_pod_rec *p, bool drop_half)
 {
 	char err[256];
 
 	if (p->split == AGENT_SPLIT_SPLIT && a->actions &&
 	    a->actions->unsplit_cpu(a->actions->ctx, p, err, sizeof(err)))
 		agent_set_error(a, "%s/%s: unsplit: %s", p->ns, p->name, err);
-	if (p->half && a->peer_hello)
+	if (drop_half && p->half && !p->inflight && a->peer_hello)
 		send_delete(a, p->uid, p);
 	p->split = AGENT_SPLIT_NONE;
 }
 
-static void keep_on_cpu(struct agent *a, struct agent_pod_rec *p, const char *why)
+/*
+ * Run the pod whole on the CPU.  A fallback (DPU down or full) keeps the
+ * DPU half, so that offloading resumes quickly; a pod that no longer wants
+ * the DPU loses it.
+ */
+static void keep_on_cpu(struct agent *a, struct agent_pod_rec *p, bool fallback,
+			const char *why)
 {
-	if (p->split == AGENT_SPLIT_SPLIT || (p->half && !p->inflight))
-		undo(a, p);
+	undo(a, p, !fallback);
 	p->place = AGENT_PLACE_CPU;
-	p->split = AGENT_SPLIT_NONE;
 	snprintf(p->reason, sizeof(p->reason), "%s", why);
 }
 
@@ -383,11 +393,12 @@ static void decide_app(struct agent *a, struct agent_pod_rec *p, json_t *pod,
 	char err[256];
 
 	if (!p->relayed || !agent_wants_dpu(&v))
-		return keep_on_cpu(a, p, p->relayed ? "offload mode keeps it on the CPU" : "");
+		return keep_on_cpu(a, p, false,
+				   p->relayed ? "offload mode keeps it on the CPU" : "");
 	if (!healthy)
-		return keep_on_cpu(a, p, "DPU down: CPU fallback");
+		return keep_on_cpu(a, p, true, "DPU down: CPU fallback");
 	if (!p->half && !p->inflight && !agent_placement_room(&a->place, *new_halves + 1))
-		return keep_on_cpu(a, p, "DPU full: CPU fallback");
+		return keep_on_cpu(a, p, true, "DPU full: CPU fallback");
 	p->place = AGENT_PLACE_DPU;
 	if (p->split == AGENT_SPLIT_ERROR && !p->inflight && !p->half)
 		return;	/* reported; retried when the pod or the DPU changes */
@@ -430,7 +441,7 @@ static void decide(struct agent *a, struct agent_pod_rec *p, json_t *pod,
 			 agent_wants_dpu(&v) && !healthy ? "DPU down: CPU fallback" : "");
 		break;
 	default:
-		keep_on_cpu(a, p, "");
+		keep_on_cpu(a, p, false, "");
 		break;
 	}
 }
@@ -547,8 +558,11 @@ void agent_host_reconcile(struct agent *a)
 	const char *key;
 	size_t i;
 
-	for (i = 0; i < a->st.n; i++)
+	for (i = 0; i < a->st.n; i++) {
 		a->st.pods[i].mark = false;
+		if (a->local)	/* re-derived from the manifests below */
+			a->st.pods[i].relayed = zds_relayed(a, &a->st.pods[i]);
+	}
 	json_object_foreach(pods, key, pod) {
 		observe_pod(a, pod, nss);
 		json_object_set(byuid, hp_json_str(pod, "metadata", "uid", NULL) ?: "", pod);
@@ -557,7 +571,7 @@ void agent_host_reconcile(struct agent *a)
 		struct agent_pod_rec *p = &a->st.pods[i];
 
 		if (!p->mark && !p->relayed) {
-			undo(a, p);
+			undo(a, p, true);
 			agent_state_remove(&a->st, p);
 			continue;
 		}

@@ -33,6 +33,12 @@ void agent_placement_heartbeat(struct agent_placement *p, int64_t now_ms,
 	p->max_halves = max_halves;
 }
 
+void agent_placement_alive(struct agent_placement *p, int64_t now_ms)
+{
+	if (p->reported)
+		p->last_heartbeat_ms = now_ms;
+}
+
 bool agent_placement_healthy(const struct agent_placement *p, int64_t now_ms)
 {
 	return p->connected && p->reported &&

@@ -31,6 +31,9 @@ void agent_placement_connected(struct agent_placement *p, bool up, int64_t now_m
 void agent_placement_heartbeat(struct agent_placement *p, int64_t now_ms,
 			       uint32_t cpu_free_millis, uint64_t mem_free_bytes,
 			       uint32_t halves, uint32_t max_halves);
+/* Any message from the DPU proves it alive (a busy DPU may send Results
+ * before its next heartbeat). */
+void agent_placement_alive(struct agent_placement *p, int64_t now_ms);
 bool agent_placement_healthy(const struct agent_placement *p, int64_t now_ms);
 /* Room for @extra more halves. */
 bool agent_placement_room(const struct agent_placement *p, uint32_t extra);
