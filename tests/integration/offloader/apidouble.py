@@ -17,6 +17,8 @@ applying a timeline of adds/modifies/deletes.  Faults (--faults a,b,...):
   truncate    every 2nd watch is cut in the middle of an event
   token       the bearer token rotates every 5 requests (old one -> 401)
 
+--pods N adds N clones of the recorded pods; --burst N answers every watch
+with N MODIFIED events in one chunk (benchmarks).
 --objects FILE adds Namespaces, Nodes and Pods (a JSON array).  PATCHes and
 POSTed Events are recorded.  GET /debug/state answers {"done", "pods":
 {"ns/name": rv}, "min_retry_gap", "requests", "events_posted", "patches"}.  The port is printed on stdout's first line.
@@ -41,6 +43,21 @@ class World:
         self.pods = {}
         for p in lst["items"]:
             self.pods[key(p)] = p
+        for i in range(args.pods):
+            p = copy.deepcopy(self.templates[i % len(self.templates)])
+            p["metadata"]["name"] = "bulk-%d" % i
+            p["metadata"]["uid"] = "uid-bulk-%d" % i
+            p["metadata"]["namespace"] = "bulk"
+            self.pods[key(p)] = p
+        self.burst = None
+        if args.burst:
+            ev = copy.deepcopy(self.templates[0])
+            lines = []
+            for i in range(args.burst):
+                ev["metadata"]["resourceVersion"] = str(self.rv + 1 + i)
+                lines.append(json.dumps({"type": "MODIFIED", "object": ev},
+                                        separators=(",", ":")).encode() + b"\n")
+            self.burst = b"".join(lines)
         self.others = {"namespaces": {}, "nodes": {}}
         self.patches = []
         if args.objects:
@@ -259,6 +276,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        if w.burst is not None:
+            # Benchmark: the whole burst in one chunk, then the end.
+            self.chunk(w.burst)
+            return self.end_chunks()
         if "gone-event" in w.faults and nw % 3 == 0:
             ev = {"type": "ERROR", "object": status(410, "Expired", "too old resource version")}
             self.chunk(json.dumps(ev).encode() + b"\n")
@@ -345,6 +366,9 @@ def main():
     ap.add_argument("--interval", type=float, default=0.02)
     ap.add_argument("--start-delay", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--pods", type=int, default=0, help="extra pods (clones) on the node")
+    ap.add_argument("--burst", type=int, default=0,
+                    help="benchmark: every watch gets this many MODIFIED events at once")
     ap.add_argument("--objects", help="JSON array of extra Namespaces, Nodes, Pods")
     args = ap.parse_args()
     w = World(args)
