@@ -21,6 +21,8 @@
 #include "lib/log.h"
 #include "offloader/agent_int.h"
 
+#define AGENT_MIN_PASS_MS 20
+
 const char *const agent_role_names[] = { "host", "dpu", NULL };
 
 const struct hp_cfg_field agent_cfg_fields[] = {
@@ -63,7 +65,7 @@ void agent_opts_defaults(struct agent_opts *o)
 	o->min_mem_mib = 64;
 	o->max_halves = 256;
 	o->watch_timeout_s = 300;
-	o->page_limit = 500;
+	o->page_limit = 100;
 	o->backoff_min_ms = 200;
 	o->backoff_max_ms = 30000;
 	o->ack_timeout_ms = 5000;
@@ -410,13 +412,22 @@ static void build_pollset(struct agent *a)
  */
 static void loop(struct agent *a)
 {
-	int i, n;
+	int64_t last = 0, now;
+	int i, n, timeout;
 
 	while (!a->stop) {
-		if (a->dirty)
+		/* Reconcile at most every AGENT_MIN_PASS_MS: a burst of watch
+		 * events becomes one pass (and one checkpoint write). */
+		now = agent_now_ms();
+		timeout = -1;
+		if (a->dirty && now - last >= AGENT_MIN_PASS_MS) {
 			reconcile(a);
+			last = now;
+		} else if (a->dirty) {
+			timeout = (int)(AGENT_MIN_PASS_MS - (now - last));
+		}
 		build_pollset(a);
-		n = poll(a->pfd, (nfds_t)a->nfds, -1);
+		n = poll(a->pfd, (nfds_t)a->nfds, timeout);
 		if (n < 0 && errno != EINTR)
 			break;
 		for (i = 0; n > 0 && i < a->nfds && !a->stop; i++)

@@ -95,6 +95,45 @@ static void st_begin(void *arg)
 	pthread_mutex_unlock(&f->s->lock);
 }
 
+static void keep(json_t *dst, const json_t *src, const char *key)
+{
+	json_t *v = json_object_get(src, key);
+
+	if (v)
+		json_object_set(dst, key, v);
+}
+
+/*
+ * The fields the agent reads, shared with (not copied from) the API
+ * object: a Pod's status, managedFields and container specs are most of
+ * its bytes and are never used.
+ */
+static json_t *slim(const json_t *obj, enum agent_kind kind)
+{
+	static const char *const md_keys[] = { "name", "namespace", "uid",
+		"resourceVersion", "labels", "annotations", NULL };
+	json_t *md = json_object_get(obj, "metadata"), *out = json_object();
+	json_t *m = json_object(), *spec, *st;
+	int i;
+
+	for (i = 0; md_keys[i]; i++)
+		keep(m, md, md_keys[i]);
+	json_object_set_new(out, "metadata", m);
+	keep(out, obj, "kind");
+	if (kind == AGENT_KIND_POD) {
+		spec = json_object();
+		st = json_object();
+		keep(spec, json_object_get(obj, "spec"), "nodeName");
+		keep(spec, json_object_get(obj, "spec"), "serviceAccountName");
+		keep(st, json_object_get(obj, "status"), "podIPs");
+		keep(st, json_object_get(obj, "status"), "phase");
+		json_object_set_new(out, "spec", spec);
+		json_object_set_new(out, "status", st);
+	}
+	return out;
+}
+
+/* During a relist the loop is told once, at the end. */
 static void st_object(void *arg, enum agent_watch_event ev, json_t *obj)
 {
 	struct feed *f = arg;
@@ -107,10 +146,11 @@ static void st_object(void *arg, enum agent_watch_event ev, json_t *obj)
 	if (ev == AGENT_WATCH_DELETED)
 		json_object_del(s->objs[f->kind], key);
 	else
-		json_object_set(s->objs[f->kind], key, obj);
+		json_object_set_new(s->objs[f->kind], key, slim(obj, f->kind));
 	if (s->seen[f->kind])
 		json_object_set_new(s->seen[f->kind], key, json_true());
-	changed(s);
+	else
+		changed(s);
 	pthread_mutex_unlock(&s->lock);
 }
 

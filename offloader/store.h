@@ -6,7 +6,10 @@
  * directory.  Thread-safe.  Every change bumps a generation and writes to
  * the notify eventfd so the reconcile loop wakes up.
  *
- * Keys: pods "namespace/name", namespaces and nodes by name.
+ * Keys: pods "namespace/name", namespaces and nodes by name.  Objects are
+ * kept slim: metadata (name, namespace, uid, resourceVersion, labels,
+ * annotations), and for Pods spec.nodeName, spec.serviceAccountName,
+ * status.podIPs and status.phase.
  */
 #ifndef AGENT_STORE_H
 #define AGENT_STORE_H

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -189,16 +190,13 @@ out:
 	return o;
 }
 
-static void deliver_list(struct agent_watch *w, json_t *items)
+static void deliver_page(struct agent_watch *w, json_t *items)
 {
 	json_t *it;
 	size_t i;
 
-	w->ops->relist_begin(w->arg);
 	json_array_foreach(items, i, it)
 		w->ops->object(w->arg, AGENT_WATCH_ADDED, it);
-	w->ops->relist_end(w->arg);
-	count(w, &w->stats.lists);
 }
 
 static void wait_ms(struct agent_watch *w, long ms);
@@ -212,16 +210,20 @@ static char *next_continue(json_t *doc)
 }
 
 /*
- * All pages, then one replace.  A failed page is retried (after backoff)
- * with the same continue token, so a flaky server does not restart a long
- * list from the beginning; an expired token (410) is GONE.
+ * One replace: relist_begin, each page's items as it arrives (memory holds
+ * one page, not the list), relist_end after the last page; the consumer
+ * drops what was not reported only then.  A failed page is retried (after
+ * backoff) with the same continue token, so a flaky server does not restart
+ * a long list from the beginning; an expired token (410) is GONE and the
+ * next list starts with a new relist_begin.
  */
 static enum outcome do_list(struct agent_watch *w)
 {
-	json_t *items = json_array(), *doc = NULL;
+	json_t *doc = NULL;
 	char *cont = NULL;
 	enum outcome o;
 
+	w->ops->relist_begin(w->arg);
 	for (;;) {
 		o = get_page(w, cont, &doc);
 		if (o == FAILED) {
@@ -231,7 +233,7 @@ static enum outcome do_list(struct agent_watch *w)
 		if (o != OK)
 			break;
 		agent_backoff_reset(&w->backoff);
-		json_array_extend(items, json_object_get(doc, "items"));
+		deliver_page(w, json_object_get(doc, "items"));
 		free(cont);
 		cont = next_continue(doc);
 		if (!cont)
@@ -241,11 +243,12 @@ static enum outcome do_list(struct agent_watch *w)
 	if (o == OK) {
 		set_rv(w, json_string_value(json_object_get(
 			json_object_get(doc, "metadata"), "resourceVersion")));
-		deliver_list(w, items);
+		w->ops->relist_end(w->arg);
+		count(w, &w->stats.lists);
+		malloc_trim(0);	/* give the pages' parse trees back to the system */
 	}
 	free(cont);
 	json_decref(doc);
-	json_decref(items);
 	return o;
 }
 

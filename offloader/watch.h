@@ -3,8 +3,9 @@
  * List-then-watch of one Kubernetes collection, on its own thread.
  *
  * The thread lists the collection page by page (limit/continue), hands the
- * complete list to the consumer as one replace (relist_begin, object for
- * each item, relist_end), then watches from the list's resourceVersion with
+ * list to the consumer as one replace (relist_begin, object for each item
+ * as pages arrive, relist_end after the last page; a list that fails
+ * part-way is started again with a new relist_begin), then watches from the list's resourceVersion with
  * allowWatchBookmarks=true and timeoutSeconds.  A watch that ends resumes
  * from the last resourceVersion seen (event or bookmark).  "Gone" (HTTP 410,
  * or an ERROR event whose Status code is 410, or an expired continue token)

@@ -65,7 +65,7 @@ printf '%-44s %12s %12s %8s\n' "measure" "agent" "baseline" "ratio"
 printf '%-44s %10d ms %10d ms %7.2fx   (baseline: curl fetching the 3 list pages; target 2000 ms)\n' \
 	"cold reconcile, $want pods to checkpoint" $cold $base_list "$(echo "$cold / $base_list" | bc -l)"
 printf '%-44s %9.1f MiB %9.1f MiB %7.2fx   (baseline: issue target; curl list peak %.1f MiB)\n' \
-	"agent RSS after reconcile (peak)" "$(echo "$rss / 1024" | bc -l)" 30 \
+	"agent RSS after reconcile (VmRSS)" "$(echo "$rss / 1024" | bc -l)" 30 \
 	"$(echo "$rss / 1024 / 30" | bc -l)" "$(echo "$curl_rss / 1024" | bc -l)"
 printf '%-44s %9.1f MiB\n' "agent peak RSS (VmHWM)" "$(echo "$hwm / 1024" | bc -l)"
 printf '%-44s %12d %12d %7.2fx   (baseline: curl reading the stream to /dev/null)\n' \
