@@ -98,7 +98,7 @@ measure() {
 	fi
 }
 
-measure "kill -9 of the dpu role" 'kill -9 $DPU' 250
+measure "kill -9 of the dpu role" 'kill -9 $DPU' 500
 check "DPU down Event on the Node" grep -q 'kind=Node object=n1 reason=DPUDown' "$T/host.log"
 check "node label down (logged in local mode)" grep -q 'heteropod.io/dpu-state=down' "$T/host.log"
 check "status: DPU down, failover counted" sh -c "\"$AGENT\" status --state-dir \"$T/host\" --json | /usr/bin/python3 -c '
@@ -113,7 +113,7 @@ if wait_for 10 want_on_dpu 6; then pass "offload resumes when the DPU returns"; 
 check "halves adopted, not duplicated" test "$(ls /var/run/netns | grep -c "^$HALF")" = 4
 check "DPU up Event" grep -q 'reason=DPUUp' "$T/host.log"
 
-measure "SIGSTOP of the dpu role (missed heartbeats)" 'kill -STOP $DPU' $((HB * MISSES + 2 * HB))
+measure "SIGSTOP of the dpu role (missed heartbeats)" 'kill -STOP $DPU' $((HB * MISSES + 4 * HB))
 kill -CONT "$DPU"
 if wait_for 10 want_on_dpu 6; then pass "offload resumes after SIGCONT"; else fail "resume after SIGCONT" "$(on_dpu)"; fi
 
