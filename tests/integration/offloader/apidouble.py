@@ -17,7 +17,8 @@ applying a timeline of adds/modifies/deletes.  Faults (--faults a,b,...):
   truncate    every 2nd watch is cut in the middle of an event
   token       the bearer token rotates every 5 requests (old one -> 401)
 
---pods N adds N clones of the recorded pods; --burst N answers every watch
+--tls CERT KEY serves HTTPS (--client-ca CA: client certificates required);
+--host picks the address (127.0.0.1 or ::1).  --pods N adds N clones of the recorded pods; --burst N answers every watch
 with N MODIFIED events in one chunk (benchmarks).
 --objects FILE adds Namespaces, Nodes and Pods (a JSON array).  PATCHes and
 POSTed Events are recorded.  GET /debug/state answers {"done", "pods":
@@ -369,14 +370,26 @@ def main():
     ap.add_argument("--pods", type=int, default=0, help="extra pods (clones) on the node")
     ap.add_argument("--burst", type=int, default=0,
                     help="benchmark: every watch gets this many MODIFIED events at once")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
+    ap.add_argument("--client-ca", help="with --tls: require a client certificate from this CA")
+    ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--objects", help="JSON array of extra Namespaces, Nodes, Pods")
     args = ap.parse_args()
     w = World(args)
     w.snapshots = {}
     w.expired_once = 0
     Handler.world = w
-    srv = Quiet(("127.0.0.1", 0), Handler)
+    Quiet.address_family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    srv = Quiet((args.host, 0), Handler)
     srv.daemon_threads = True
+    if args.tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls[0], args.tls[1])
+        if args.client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(args.client_ca)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print(srv.server_address[1], flush=True)
     threading.Thread(target=w.run_timeline, daemon=True).start()
     srv.serve_forever()
