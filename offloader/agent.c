@@ -45,6 +45,8 @@ const struct hp_cfg_field agent_cfg_fields[] = {
 	HP_CFG_INT(struct agent_opts, page_limit, "kube.page-limit", 1, 100000, "items per list page"),
 	HP_CFG_DURATION(struct agent_opts, backoff_min_ms, "kube.backoff-min", 1, 600000, "first retry delay"),
 	HP_CFG_DURATION(struct agent_opts, backoff_max_ms, "kube.backoff-max", 1, 3600000, "retry delay ceiling"),
+	HP_CFG_STR(struct agent_opts, agent_namespace, "namespace", "the agent's namespace (heteropod-leader Lease)"),
+	HP_CFG_DURATION(struct agent_opts, waypoint_ms, "waypoint.interval", 100, 3600000, "period of the leader's waypoint placement pass"),
 	HP_CFG_DURATION(struct agent_opts, ack_timeout_ms, "zds.ack-timeout", 100, 600000, "host: longest wait for the DPU before acking istio-cni"),
 	{ 0 }
 };
@@ -69,6 +71,8 @@ void agent_opts_defaults(struct agent_opts *o)
 	o->backoff_min_ms = 200;
 	o->backoff_max_ms = 30000;
 	o->ack_timeout_ms = 5000;
+	o->agent_namespace = strdup("heteropod-system");
+	o->waypoint_ms = 10000;
 }
 
 int64_t agent_now_ms(void)

@@ -41,6 +41,8 @@ struct agent_opts {
 	long backoff_min_ms;
 	long backoff_max_ms;
 	long ack_timeout_ms;
+	char *agent_namespace;	/* where the heteropod-leader Lease lives */
+	long waypoint_ms;	/* period of the waypoint placement pass */
 };
 
 extern const struct hp_cfg_field agent_cfg_fields[];

@@ -83,7 +83,9 @@ struct agent {
 
 	unsigned zds_epoch;	/* snapshot counter of the istio-cni connection */
 	const struct agent_actions *actions;	/* NULL: no split backend */
-	bool label_down;	/* node label heteropod.io/dpu-state=down applied */
+	bool label_down;
+	bool leader;
+	int64_t waypoint_due_ms;	/* node label heteropod.io/dpu-state=down applied */
 	int64_t start_ms;
 
 	/* dpu: ZDS server for ztunnel */
@@ -109,6 +111,10 @@ void agent_host_poll(struct agent *a);
 void agent_host_tick(struct agent *a);
 void agent_host_reconcile(struct agent *a);
 void agent_host_stop(struct agent *a);
+
+/* Cluster-level writes by the heteropod-leader Lease holder (waypoint.c). */
+bool agent_leader(struct agent *a);
+void agent_waypoints(struct agent *a);
 
 int agent_dpu_start(struct agent *a, char *err, size_t errlen);
 void agent_dpu_poll(struct agent *a);

@@ -60,7 +60,8 @@ static json_t *event_body(struct agent_events *e, const char *kind,
 
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	snprintf(gen, sizeof(gen), "%s.", name);
-	inv = json_pack("{s:s, s:s, s:s, s:s}", "apiVersion", "v1", "kind", kind,
+	inv = json_pack("{s:s, s:s, s:s, s:s}", "apiVersion",
+			hp_json_str(obj, "apiVersion", NULL) ?: "v1", "kind", kind,
 			"name", name, "uid", uid);
 	if (ons)
 		json_object_set_new(inv, "namespace", json_string(ons));

@@ -627,6 +627,12 @@ static void send_heartbeat(struct agent *a)
 
 void agent_host_tick(struct agent *a)
 {
+	int64_t now = agent_now_ms();
+
+	if (a->kube && now >= a->waypoint_due_ms) {
+		agent_waypoints(a);
+		a->waypoint_due_ms = now + a->o->waypoint_ms;
+	}
 	try_connect(a);
 	if (a->peer_fd >= 0 && a->peer_hello)
 		send_heartbeat(a);

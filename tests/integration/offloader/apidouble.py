@@ -24,7 +24,7 @@ with N MODIFIED events in one chunk (benchmarks).
 POSTed Events are recorded.  GET /debug/state answers {"done", "pods":
 {"ns/name": rv}, "min_retry_gap", "requests", "events_posted", "patches"}.  The port is printed on stdout's first line.
 """
-import argparse, base64, copy, json, os, random, socket, sys, threading, time
+import argparse, base64, copy, json, os, random, re, socket, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse, parse_qs
 
@@ -60,6 +60,7 @@ class World:
                                         separators=(",", ":")).encode() + b"\n")
             self.burst = b"".join(lines)
         self.others = {"namespaces": {}, "nodes": {}}
+        self.generic = {}   # collection path -> {name: object}
         self.patches = []
         if args.objects:
             with open(args.objects) as f:
@@ -67,6 +68,8 @@ class World:
                     o.setdefault("metadata", {})["resourceVersion"] = str(self.rv)
                     if o["kind"] == "Pod":
                         self.pods[key(o)] = o
+                    elif "/" in o.get("apiVersion", "v1") or o["kind"] == "ConfigMap":
+                        self.generic.setdefault(collection_of(o), {})[o["metadata"]["name"]] = o
                     else:
                         self.others[o["kind"].lower() + "s"][o["metadata"]["name"]] = o
         self.history = []          # (rv, type, obj)
@@ -140,7 +143,31 @@ class World:
                     if p["spec"].get("nodeName") == NODE}
             return {"done": self.done, "pods": pods, "min_retry_gap": self.min_gap,
                     "requests": self.requests, "watches": self.watches,
-                    "events_posted": self.events_posted, "patches": self.patches}
+                    "events_posted": self.events_posted, "patches": self.patches,
+                    "objects": self.generic}
+
+
+PLURAL = {"Gateway": "gateways", "Lease": "leases", "ConfigMap": "configmaps"}
+
+
+def collection_of(o):
+    av = o.get("apiVersion", "v1")
+    base = "/api/v1" if av == "v1" else "/apis/" + av
+    return "%s/namespaces/%s/%s" % (base, o["metadata"]["namespace"], PLURAL[o["kind"]])
+
+
+def merge_patch(target, patch):
+    """RFC 7386."""
+    if not isinstance(patch, dict):
+        return patch
+    if not isinstance(target, dict):
+        target = {}
+    for k, v in patch.items():
+        if v is None:
+            target.pop(k, None)
+        else:
+            target[k] = merge_patch(target.get(k), v)
+    return target
 
 
 def key(p):
@@ -230,6 +257,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.list(q)
         if u.path in ("/api/v1/namespaces", "/api/v1/nodes"):
             return self.other(u.path.rsplit("/", 1)[1], q)
+        if self.generic_call("GET", u.path, None):
+            return
         self.send_json(404, status(404, "NotFound", "no " + u.path))
 
     def selected(self, q):
@@ -334,9 +363,68 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, {"kind": "List", "apiVersion": "v1",
                              "metadata": {"resourceVersion": str(w.rv)}, "items": items})
 
+    GENERIC = re.compile(r"^((?:/api/v1|/apis/[^/]+/[^/]+)/namespaces/[^/]+/"
+                         r"(?:gateways|leases|configmaps))(?:/([^/]+))?$")
+
+    def generic_call(self, method, path, body):
+        """Gateways, Leases, ConfigMaps: GET, POST, PUT, PATCH."""
+        w = self.world
+        m = self.GENERIC.match(path)
+        if not m:
+            return False
+        coll, name = m.group(1), m.group(2)
+        with w.lock:
+            items = w.generic.setdefault(coll, {})
+            if method == "GET" and name is None:
+                return self.send_json(200, {"kind": "List", "apiVersion": "v1", "metadata":
+                                      {"resourceVersion": str(w.rv)},
+                                      "items": list(items.values())}) or True
+            if method == "GET":
+                if name not in items:
+                    return self.send_json(404, status(404, "NotFound", name)) or True
+                return self.send_json(200, items[name]) or True
+            w.rv += 1
+            if method == "POST":
+                name = body["metadata"]["name"]
+                if name in items:
+                    return self.send_json(409, status(409, "AlreadyExists", name)) or True
+                body["metadata"]["resourceVersion"] = str(w.rv)
+                items[name] = body
+                w.patches.append({"path": path, "body": body, "method": method,
+                                  "type": self.headers.get("Content-Type")})
+                return self.send_json(201, body) or True
+            if name not in items:
+                return self.send_json(404, status(404, "NotFound", name)) or True
+            w.patches.append({"path": path, "body": body, "method": method,
+                              "type": self.headers.get("Content-Type")})
+            if method == "DELETE":
+                del items[name]
+                return self.send_json(200, status(200, "Deleted", name)) or True
+            if method == "PUT":
+                want = body.get("metadata", {}).get("resourceVersion")
+                if want and want != items[name]["metadata"]["resourceVersion"]:
+                    return self.send_json(409, status(409, "Conflict", name)) or True
+                items[name] = body
+            else:
+                items[name] = merge_patch(items[name], body)
+            items[name]["metadata"]["resourceVersion"] = str(w.rv)
+            return self.send_json(200, items[name]) or True
+
+    def do_DELETE(self):
+        if not self.generic_call("DELETE", urlparse(self.path).path, None):
+            self.send_json(404, status(404, "NotFound", self.path))
+
+    def do_PUT(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = json.loads(self.rfile.read(n) or b"{}")
+        if not self.generic_call("PUT", urlparse(self.path).path, body):
+            self.send_json(404, status(404, "NotFound", self.path))
+
     def do_PATCH(self):
         n = int(self.headers.get("Content-Length", "0"))
         body = json.loads(self.rfile.read(n) or b"{}")
+        if self.generic_call("PATCH", urlparse(self.path).path, body):
+            return
         with self.world.lock:
             self.world.patches.append({"path": self.path, "body": body,
                                        "type": self.headers.get("Content-Type")})
@@ -346,6 +434,11 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0"))
         body = json.loads(self.rfile.read(n) or b"{}")
         if self.gate():
+            return
+        path = urlparse(self.path).path
+        if not path.endswith("/events"):
+            if not self.generic_call("POST", path, body):
+                self.send_json(404, status(404, "NotFound", path))
             return
         with self.world.lock:
             self.world.events_posted.append(body)
