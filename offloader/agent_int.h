@@ -84,6 +84,7 @@ struct agent {
 	unsigned zds_epoch;	/* snapshot counter of the istio-cni connection */
 	const struct agent_actions *actions;	/* NULL: no split backend */
 	bool label_down;
+	int64_t label_retry_ms;	/* a failed label PATCH is retried from then */
 	bool leader;
 	int64_t waypoint_due_ms;	/* node label heteropod.io/dpu-state=down applied */
 	int64_t start_ms;

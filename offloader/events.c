@@ -10,6 +10,8 @@
 #include "lib/log.h"
 #include "offloader/events.h"
 
+#define RETRY_S 10	/* a failed POST is retried this much later */
+
 struct agent_events {
 	struct agent_kube *kube;
 	char *node;
@@ -104,8 +106,14 @@ int agent_event(struct agent_events *e, const char *kind, const json_t *obj,
 	char key[1024], q[512];
 	int ret = 0;
 
+	json_t *seen;
+	time_t now = time(NULL);
+
 	snprintf(key, sizeof(key), "%s/%s/%s|%s|%s", kind, ns, name, reason, message);
-	if (json_object_get(e->seen, key))
+	seen = json_object_get(e->seen, key);
+	/* true: recorded; an integer: when posting last failed */
+	if (json_is_true(seen) ||
+	    (json_is_integer(seen) && now - json_integer_value(seen) < RETRY_S))
 		return 0;
 	if (e->kube)
 		ret = post(e, kind, obj, type, reason, message);
@@ -113,8 +121,10 @@ int agent_event(struct agent_events *e, const char *kind, const json_t *obj,
 	       "kind=%s object=%s%s%s reason=%s posted=%s message=%s", kind, ns,
 	       *ns ? "/" : "", name, reason, e->kube ? (ret ? "failed" : "yes") : "no-api",
 	       hp_log_q(q, sizeof(q), message));
-	if (ret)
-		return ret;	/* not marked seen: retried on the next reconcile */
+	if (ret) {	/* retried after RETRY_S, not on every reconcile pass */
+		json_object_set_new(e->seen, key, json_integer((json_int_t)now));
+		return ret;
+	}
 	json_object_set_new(e->seen, key, json_true());
 	e->count++;
 	return 1;

@@ -463,7 +463,7 @@ static void set_label(struct agent *a, bool down)
 	json_t *patch, *ans = NULL;
 	long code;
 
-	if (a->label_down == down)
+	if (a->label_down == down || agent_now_ms() < a->label_retry_ms)
 		return;
 	if (!a->kube) {
 		a->label_down = down;
@@ -476,7 +476,9 @@ static void set_label(struct agent *a, bool down)
 			  down ? json_string("down") : json_null());
 	code = agent_kube_request(a->kube, "PATCH", path, patch, &ans);
 	if (code == 200)
-		a->label_down = down;	/* else retried next reconcile */
+		a->label_down = down;
+	else
+		a->label_retry_ms = agent_now_ms() + 5000;
 	json_decref(patch);
 	json_decref(ans);
 }
@@ -505,10 +507,27 @@ static void health_transition(struct agent *a, bool healthy, int64_t now)
 	a->was_healthy = healthy;
 }
 
+/*
+ * Read what the DPU sent while this thread was busy (a slow API call) before
+ * judging it: our own stall must not look like missed heartbeats.
+ */
+static void drain_peer(struct agent *a)
+{
+	struct pollfd p = { .fd = a->peer_fd, .events = POLLIN };
+
+	while (a->peer_fd >= 0 && poll(&p, 1, 0) == 1) {
+		on_peer(a, a->peer_fd, p.revents);
+		p.fd = a->peer_fd;
+	}
+}
+
 static bool health(struct agent *a, int64_t now)
 {
-	bool healthy = a->peer_hello && agent_placement_healthy(&a->place, now);
-	bool grace = now - a->start_ms < a->o->heartbeat_ms * a->o->heartbeat_misses;
+	bool healthy, grace;
+
+	drain_peer(a);
+	healthy = a->peer_hello && agent_placement_healthy(&a->place, now);
+	grace = now - a->start_ms < a->o->heartbeat_ms * a->o->heartbeat_misses;
 
 	if (healthy != a->was_healthy)
 		health_transition(a, healthy, now);

@@ -396,7 +396,9 @@ long agent_kube_request(struct agent_kube *k, const char *method,
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, membuf_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &mb);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	/* Called from the agent's loop: keep a dead API from stalling it. */
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 1500L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
 	rc = curl_easy_perform(c);
 	fflush(mb.f);
 	if (rc != CURLE_OK) {

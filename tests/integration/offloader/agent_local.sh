@@ -10,6 +10,7 @@ require_root || exit 0
 agent_tmp T
 mkdir -p "$T/m" "$T/host" "$T/dpu"
 HALF=hpa-$$-h-
+halves_are() { [ "$(ls /var/run/netns | grep -c "^$HALF")" = "$1" ]; }
 at_exit del_halves "$HALF"
 HB=100 MISSES=3
 printf 'dpu:\n  half-prefix: %s\nheartbeat:\n  interval: %dms\n  misses: %d\n' \
@@ -119,10 +120,10 @@ if wait_for 10 want_on_dpu 6; then pass "offload resumes after SIGCONT"; else fa
 
 # Changing the namespace's mode to none brings everything back and deletes the halves.
 sed -i 's/offload: "all"/offload: "none"/' "$M"
-if wait_for 5 test "$(ls /var/run/netns | grep -c "^$HALF")" = 0; then
+if wait_for 5 halves_are 0; then
 	pass "mode none: DPU halves deleted"
 else
-	fail "mode none: DPU halves deleted" "$(ls /var/run/netns | grep "^$HALF")"
+	fail "mode none: DPU halves deleted" "$(ls /var/run/netns | grep -c "^$HALF") left; $(grep -E 'half-|peer|error' "$T/dpu.log" | tail -4); $("$AGENT" status --state-dir "$T/host" | grep -E 'shop/|DPU')"
 fi
 kill "$HOST" "$DPU"
 wait "$HOST" 2>/dev/null

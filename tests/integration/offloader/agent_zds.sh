@@ -10,6 +10,7 @@ require_root || exit 0
 agent_tmp T
 mkdir -p "$T/m" "$T/host" "$T/dpu"
 HALF=hpa-$$-h-
+halves_are() { [ "$(ls /var/run/netns | grep -c "^$HALF")" = "$1" ]; }
 at_exit del_halves "$HALF"
 agent_ns P1 p1
 agent_ns P2 p2
@@ -74,7 +75,7 @@ assert not cpu & set('%d:%d' % (a['ino'], a['dev']) for a in d['adds'])" <"$T/zt
 
 # DelWorkload from istio-cni deletes the pod's DPU half.
 kill -USR1 "$CNI"
-if wait_for 5 test "$(ls /var/run/netns | grep -c "^$HALF")" = 1; then
+if wait_for 5 halves_are 1; then
 	pass "DelWorkload deletes the DPU half"
 else
 	fail "DelWorkload deletes the DPU half" "$(ls /var/run/netns | grep "^$HALF")"
