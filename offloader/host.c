@@ -1,0 +1,686 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Host role: learns enrolled pods from istio-cni (ZDS relay) or from local
+ * manifests, classifies them, asks the dpu role for DPU halves while the
+ * DPU is healthy and has room, and falls back to the CPU when it is not.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/json.h"
+#include "lib/log.h"
+#include "offloader/agent_int.h"
+
+#define LINK_MTU 1450
+
+/* ---- peer messages ---- */
+
+static uint32_t vni_of(const char *uid)
+{
+	uint32_t h = 2166136261u;
+
+	while (*uid)
+		h = (h ^ (uint8_t)*uid++) * 16777619u;
+	return (h & 0xffffff) ?: 1;
+}
+
+static void pod_ips(json_t *pod, char **ips, size_t *n)
+{
+	json_t *it;
+	size_t i;
+
+	*n = 0;
+	json_array_foreach(hp_json_get(pod, "status", "podIPs", NULL), i, it) {
+		const char *ip = hp_json_str(it, "ip", NULL);
+
+		if (ip && *n < 4)
+			ips[(*n)++] = (char *)ip;
+	}
+}
+
+static void sock_addrs(int fd, char *local, char *remote, size_t n)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	void *a;
+
+	local[0] = remote[0] = '\0';
+	if (!getsockname(fd, (struct sockaddr *)&ss, &len)) {
+		a = ss.ss_family == AF_INET6 ? (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+					     : (void *)&((struct sockaddr_in *)&ss)->sin_addr;
+		inet_ntop(ss.ss_family, a, local, (socklen_t)n);
+	}
+	len = sizeof(ss);
+	if (!getpeername(fd, (struct sockaddr *)&ss, &len)) {
+		a = ss.ss_family == AF_INET6 ? (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+					     : (void *)&((struct sockaddr_in *)&ss)->sin_addr;
+		inet_ntop(ss.ss_family, a, remote, (socklen_t)n);
+	}
+}
+
+static void send_create(struct agent *a, struct agent_pod_rec *p, json_t *pod)
+{
+	agent_peer_msg m = HETEROPOD__PEER__PEER_MESSAGE__INIT;
+	Heteropod__Peer__CreateHalf ch = HETEROPOD__PEER__CREATE_HALF__INIT;
+	Heteropod__Peer__WorkloadId wid = HETEROPOD__PEER__WORKLOAD_ID__INIT;
+	Heteropod__Peer__LinkParams lp = HETEROPOD__PEER__LINK_PARAMS__INIT;
+	char local[64], remote[64], *ips[4];
+	size_t nips;
+
+	pod_ips(pod, ips, &nips);
+	sock_addrs(a->peer_fd, local, remote, sizeof(local));
+	wid.uid = p->uid;
+	wid.namespace_ = p->ns;
+	wid.name = p->name;
+	wid.service_account = (char *)(hp_json_str(pod, "spec", "serviceAccountName", NULL) ?: "");
+	lp.vni = vni_of(p->uid);
+	lp.local_addr = local;
+	lp.peer_addr = remote;
+	lp.mtu = LINK_MTU;
+	ch.req_id = ++a->next_req;
+	ch.workload = &wid;
+	ch.n_pod_ips = nips;
+	ch.pod_ips = ips;
+	ch.link = &lp;
+	m.body_case = HETEROPOD__PEER__PEER_MESSAGE__BODY_CREATE_HALF;
+	m.create_half = &ch;
+	if (agent_peer_send(a->peer_fd, &m)) {
+		agent_peer_close(a);
+		return;
+	}
+	p->inflight = ch.req_id;
+	p->inflight_create = true;
+}
+
+static void send_delete(struct agent *a, const char *uid, struct agent_pod_rec *p)
+{
+	agent_peer_msg m = HETEROPOD__PEER__PEER_MESSAGE__INIT;
+	Heteropod__Peer__DeleteHalf dh = HETEROPOD__PEER__DELETE_HALF__INIT;
+
+	if (a->peer_fd < 0 || !a->peer_hello)
+		return;
+	dh.req_id = ++a->next_req;
+	dh.uid = (char *)uid;
+	m.body_case = HETEROPOD__PEER__PEER_MESSAGE__BODY_DELETE_HALF;
+	m.delete_half = &dh;
+	if (agent_peer_send(a->peer_fd, &m)) {
+		agent_peer_close(a);
+		return;
+	}
+	if (p) {
+		p->inflight = dh.req_id;
+		p->inflight_create = false;
+	}
+}
+
+static void on_hello(struct agent *a, const Heteropod__Peer__Hello *h)
+{
+	if (h->role != HETEROPOD__PEER__ROLE__ROLE_DPU || strcmp(h->node, a->o->node) ||
+	    agent_peer_negotiate(AGENT_PEER_VERSION_MIN, AGENT_PEER_VERSION_MAX,
+				 h->version_min, h->version_max) < 0) {
+		agent_set_error(a, "peer: refused hello (role %d, node %s, versions %u-%u)",
+				h->role, h->node, h->version_min, h->version_max);
+		agent_peer_close(a);
+		return;
+	}
+	a->peer_hello = true;
+	agent_placement_connected(&a->place, true, agent_now_ms());
+	hp_info("peer-up", "node=%s", h->node);
+}
+
+/* The DPU's halves: adopt the ones we know, delete the others. */
+static void on_half_list(struct agent *a, const Heteropod__Peer__HalfList *hl)
+{
+	struct agent_pod_rec *p;
+	size_t i;
+
+	for (i = 0; i < a->st.n; i++) {
+		a->st.pods[i].half = false;
+		a->st.pods[i].inflight = 0;
+	}
+	for (i = 0; i < hl->n_uids; i++) {
+		p = agent_state_find(&a->st, hl->uids[i]);
+		if (p)
+			p->half = true;
+		else
+			send_delete(a, hl->uids[i], NULL);
+	}
+}
+
+static void on_result(struct agent *a, const Heteropod__Peer__Result *r)
+{
+	struct agent_pod_rec *p = agent_state_find(&a->st, r->uid);
+
+	if (!p || p->inflight != r->req_id)
+		return;
+	p->inflight = 0;
+	if (r->errno_value) {
+		p->split = AGENT_SPLIT_ERROR;
+		snprintf(p->reason, sizeof(p->reason), "DPU half: %s", r->message);
+		agent_set_error(a, "%s/%s: DPU half: %s", p->ns, p->name, r->message);
+		return;
+	}
+	p->half = p->inflight_create;
+}
+
+static void handle(struct agent *a, const agent_peer_msg *m)
+{
+	switch (m->body_case) {
+	case HETEROPOD__PEER__PEER_MESSAGE__BODY_HELLO:
+		on_hello(a, m->hello);
+		break;
+	case HETEROPOD__PEER__PEER_MESSAGE__BODY_HEARTBEAT:
+		if (m->heartbeat->capacity)
+			agent_placement_heartbeat(&a->place, agent_now_ms(),
+				m->heartbeat->capacity->cpu_free_millis,
+				m->heartbeat->capacity->mem_free_bytes,
+				m->heartbeat->capacity->halves,
+				m->heartbeat->capacity->max_halves);
+		break;
+	case HETEROPOD__PEER__PEER_MESSAGE__BODY_HALF_LIST:
+		on_half_list(a, m->half_list);
+		break;
+	case HETEROPOD__PEER__PEER_MESSAGE__BODY_RESULT:
+		on_result(a, m->result);
+		break;
+	case HETEROPOD__PEER__PEER_MESSAGE__BODY_ERROR:
+		agent_set_error(a, "peer: %s", m->error->message);
+		agent_peer_close(a);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_peer(struct agent *a, int fd, short revents)
+{
+	agent_peer_msg *m;
+	int ret;
+
+	(void)revents;
+	ret = agent_peer_rx_fill(&a->rx, fd);
+	while (!ret && a->peer_fd >= 0 && (ret = agent_peer_rx_next(&a->rx, &m)) > 0) {
+		if (!a->peer_hello && m->body_case != HETEROPOD__PEER__PEER_MESSAGE__BODY_HELLO)
+			ret = -EPROTO;
+		else
+			handle(a, m);
+		agent_placement_alive(&a->place, agent_now_ms());
+		agent_peer_msg_free(m);
+		ret = ret > 0 ? 0 : ret;
+	}
+	if (ret < 0 && a->peer_fd >= 0) {
+		hp_warn("peer-down", "reason=\"%s\"", strerror(-ret));
+		agent_peer_close(a);
+	}
+	a->dirty = true;
+}
+
+/* ---- istio-cni relay ---- */
+
+static void zds_close(struct agent *a)
+{
+	if (a->zds_fd >= 0)
+		close(a->zds_fd);
+	a->zds_fd = -1;
+	a->ack_uid[0] = '\0';
+}
+
+static void zds_ack(struct agent *a, const char *error)
+{
+	if (agent_zds_client_ack(a->zds_fd, error) < 0)
+		zds_close(a);
+	a->ack_uid[0] = '\0';
+}
+
+static void zds_add(struct agent *a, struct agent_zds_msg *m)
+{
+	struct agent_pod_rec *p = agent_state_get(&a->st, m->uid);
+
+	if (!p) {
+		close(m->netns_fd);
+		zds_ack(a, "heteropod: out of memory");
+		return;
+	}
+	if (p->netns_fd >= 0)
+		close(p->netns_fd);
+	p->netns_fd = m->netns_fd;
+	p->relayed = true;
+	p->zds_epoch = a->zds_epoch;
+	if (!p->ns[0])
+		snprintf(p->ns, sizeof(p->ns), "%s", m->ns);
+	if (!p->name[0])
+		snprintf(p->name, sizeof(p->name), "%s", m->name);
+	snprintf(a->ack_uid, sizeof(a->ack_uid), "%s", m->uid);
+	a->ack_deadline_ms = agent_now_ms() + a->o->ack_timeout_ms;
+}
+
+/* Pods the snapshot did not name were deleted while we were away. */
+static void zds_snapshot_done(struct agent *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->st.n; i++)
+		if (a->st.pods[i].relayed && a->st.pods[i].zds_epoch != a->zds_epoch)
+			a->st.pods[i].relayed = false;
+	zds_ack(a, NULL);
+}
+
+static void on_zds(struct agent *a, int fd, short revents)
+{
+	struct agent_zds_msg m;
+	struct agent_pod_rec *p;
+	int ret;
+
+	(void)revents;
+	ret = agent_zds_client_read(fd, &m);
+	if (ret) {
+		hp_warn("zds-down", "socket=%s reason=\"%s\"", a->o->cni_zds, strerror(-ret));
+		zds_close(a);
+		return;
+	}
+	pthread_mutex_lock(&a->metrics.lock);
+	a->metrics.zds_messages++;
+	pthread_mutex_unlock(&a->metrics.lock);
+	p = m.type == AGENT_ZDS_ADD ? NULL : agent_state_find(&a->st, m.uid);
+	switch (m.type) {
+	case AGENT_ZDS_ADD:
+		zds_add(a, &m);
+		break;
+	case AGENT_ZDS_KEEP:
+		if (p)
+			p->zds_epoch = a->zds_epoch;
+		zds_ack(a, NULL);
+		break;
+	case AGENT_ZDS_DEL:
+		if (p) {
+			p->relayed = false;
+			p->zds_epoch = 0;
+		}
+		zds_ack(a, NULL);
+		break;
+	case AGENT_ZDS_SNAPSHOT_SENT:
+		zds_snapshot_done(a);
+		break;
+	}
+	a->dirty = true;
+}
+
+/* ---- classification ---- */
+
+static void bad_annotation(struct agent *a, const struct agent_verdict *v,
+			   json_t *pod, json_t *ns)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "annotation %s=\"%s\" is not valid; accepted: "
+		 "all, waypoint, none; using none", AGENT_ANN_OFFLOAD, v->bad_value);
+	if (v->bad_on == AGENT_BAD_POD)
+		agent_event(a->events, "Pod", pod, "Warning", "InvalidOffloadMode", msg);
+	else
+		agent_event(a->events, "Namespace", ns, "Warning", "InvalidOffloadMode", msg);
+}
+
+static bool zds_relayed(const struct agent *a, const struct agent_pod_rec *p)
+{
+	return a->zds_fd >= 0 && p->zds_epoch && p->zds_epoch == a->zds_epoch;
+}
+
+static void observe_pod(struct agent *a, json_t *pod, json_t *nss)
+{
+	const char *uid = hp_json_str(pod, "metadata", "uid", NULL);
+	const char *nsname = hp_json_str(pod, "metadata", "namespace", NULL) ?: "default";
+	const char *netns = hp_json_str(pod, "metadata", "annotations", AGENT_ANN_NETNS, NULL);
+	json_t *ns = json_object_get(nss, nsname);
+	struct agent_verdict v;
+	struct agent_pod_rec *p;
+
+	if (!uid || !(p = agent_state_get(&a->st, uid)))
+		return;
+	agent_classify(pod, ns, a->o->istio_namespace, &v);
+	if (v.bad_on != AGENT_BAD_NONE)
+		bad_annotation(a, &v, pod, ns);
+	snprintf(p->ns, sizeof(p->ns), "%s", nsname);
+	snprintf(p->name, sizeof(p->name), "%s", hp_json_str(pod, "metadata", "name", NULL));
+	p->cls = v.cls;
+	p->mode = v.mode;
+	p->mode_src = v.mode_src;
+	p->mark = true;
+	/* heteropod.io/netns is honoured only in local mode: in a cluster a
+	 * pod's owner could point it at any namespace. */
+	if (a->local) {
+		p->relayed = (netns && *netns) || zds_relayed(a, p);
+		snprintf(p->netns, sizeof(p->netns), "%s", netns ?: "");
+	}
+}
+
+/* ---- decisions ---- */
+
+/* Unsplit the CPU half; with @drop_half also delete the DPU half. */
+static void undo(struct agent *a, struct agent_pod_rec *p, bool drop_half)
+{
+	char err[256];
+
+	if (p->split == AGENT_SPLIT_SPLIT && a->actions &&
+	    a->actions->unsplit_cpu(a->actions->ctx, p, err, sizeof(err)))
+		agent_set_error(a, "%s/%s: unsplit: %s", p->ns, p->name, err);
+	if (drop_half && p->half && !p->inflight && a->peer_hello)
+		send_delete(a, p->uid, p);
+	p->split = AGENT_SPLIT_NONE;
+}
+
+/*
+ * Run the pod whole on the CPU.  A fallback (DPU down or full) keeps the
+ * DPU half, so that offloading resumes quickly; a pod that no longer wants
+ * the DPU loses it.
+ */
+static void keep_on_cpu(struct agent *a, struct agent_pod_rec *p, bool fallback,
+			const char *why)
+{
+	undo(a, p, !fallback);
+	p->place = AGENT_PLACE_CPU;
+	snprintf(p->reason, sizeof(p->reason), "%s", why);
+}
+
+/* An ambient app pod handed over with its netns: split it or not. */
+static void decide_app(struct agent *a, struct agent_pod_rec *p, json_t *pod,
+		       bool healthy, uint32_t *new_halves)
+{
+	struct agent_verdict v = { .cls = p->cls, .mode = p->mode };
+	char err[256];
+
+	if (!p->relayed || !agent_wants_dpu(&v))
+		return keep_on_cpu(a, p, false,
+				   p->relayed ? "offload mode keeps it on the CPU" : "");
+	if (!healthy)
+		return keep_on_cpu(a, p, true, "DPU down: CPU fallback");
+	if (!p->half && !p->inflight && !agent_placement_room(&a->place, *new_halves + 1))
+		return keep_on_cpu(a, p, true, "DPU full: CPU fallback");
+	p->place = AGENT_PLACE_DPU;
+	if (p->split == AGENT_SPLIT_ERROR && !p->inflight && !p->half)
+		return;	/* reported; retried when the pod or the DPU changes */
+	if (!p->half) {
+		if (!p->inflight) {
+			send_create(a, p, pod);
+			(*new_halves)++;
+		}
+		p->split = AGENT_SPLIT_PENDING;
+		snprintf(p->reason, sizeof(p->reason), "waiting for the DPU half");
+	} else if (!a->actions) {
+		p->split = AGENT_SPLIT_PENDING;
+		snprintf(p->reason, sizeof(p->reason), "DPU half ready; %s", AGENT_NO_SPLIT_BACKEND);
+	} else if (p->split != AGENT_SPLIT_SPLIT) {
+		int ret = a->actions->split_cpu(a->actions->ctx, p, err, sizeof(err));
+
+		p->split = ret ? AGENT_SPLIT_ERROR : AGENT_SPLIT_SPLIT;
+		snprintf(p->reason, sizeof(p->reason), "%s", ret ? err : "");
+	}
+}
+
+static void decide(struct agent *a, struct agent_pod_rec *p, json_t *pod,
+		   bool healthy, uint32_t *new_halves)
+{
+	struct agent_verdict v = { .cls = p->cls, .mode = p->mode };
+	bool room = agent_placement_room(&a->place, 0);
+
+	switch (p->cls) {
+	case AGENT_CLASS_APP:
+		decide_app(a, p, pod, healthy, new_halves);
+		break;
+	case AGENT_CLASS_ZTUNNEL:
+	case AGENT_CLASS_WAYPOINT:
+		/* Placed by relocation (ztunnel) or scheduling (waypoints);
+		 * never split. */
+		p->place = agent_wants_dpu(&v) && healthy && room ? AGENT_PLACE_DPU
+								  : AGENT_PLACE_CPU;
+		p->split = AGENT_SPLIT_NONE;
+		snprintf(p->reason, sizeof(p->reason), "%s",
+			 agent_wants_dpu(&v) && !healthy ? "DPU down: CPU fallback" : "");
+		break;
+	default:
+		keep_on_cpu(a, p, false, "");
+		break;
+	}
+}
+
+/* ---- DPU health transitions ---- */
+
+static json_t *node_obj(struct agent *a)
+{
+	json_t *nodes = agent_store_snapshot(a->store, AGENT_KIND_NODE);
+	json_t *n = json_incref(json_object_get(nodes, a->o->node));
+
+	json_decref(nodes);
+	return n ? n : json_pack("{s:{s:s}}", "metadata", "name", a->o->node);
+}
+
+static void set_label(struct agent *a, bool down)
+{
+	char path[512];
+	json_t *patch, *ans = NULL;
+	long code;
+
+	if (a->label_down == down || agent_now_ms() < a->label_retry_ms)
+		return;
+	if (!a->kube) {
+		a->label_down = down;
+		hp_info("node-label", "node=%s %s=%s (local mode: not applied)", a->o->node,
+			AGENT_LABEL_DPU_STATE, down ? "down" : "(removed)");
+		return;
+	}
+	snprintf(path, sizeof(path), "/api/v1/nodes/%s", a->o->node);
+	patch = json_pack("{s:{s:{s:o}}}", "metadata", "labels", AGENT_LABEL_DPU_STATE,
+			  down ? json_string("down") : json_null());
+	code = agent_kube_request(a->kube, "PATCH", path, patch, &ans);
+	if (code == 200)
+		a->label_down = down;
+	else
+		a->label_retry_ms = agent_now_ms() + 5000;
+	json_decref(patch);
+	json_decref(ans);
+}
+
+static void health_transition(struct agent *a, bool healthy, int64_t now)
+{
+	json_t *node = node_obj(a);
+	char msg[256];
+
+	if (!healthy) {
+		a->st.dpu.failovers++;
+		a->down_since_ms = now;
+		snprintf(msg, sizeof(msg), "DPU of node %s lost (%s); offloaded pods moved "
+			 "back to the CPU", a->o->node,
+			 a->place.connected ? "heartbeats missed" : "peer link closed");
+		agent_event(a->events, "Node", node, "Warning", "DPUDown", msg);
+		hp_warn("fallback", "node=%s failovers=%llu", a->o->node,
+			(unsigned long long)a->st.dpu.failovers);
+	} else if (a->down_since_ms) {
+		snprintf(msg, sizeof(msg), "DPU of node %s healthy; offloading resumes "
+			 "(down for %lld ms)", a->o->node,
+			 a->down_since_ms ? (long long)(now - a->down_since_ms) : 0LL);
+		agent_event(a->events, "Node", node, "Normal", "DPUUp", msg);
+	}
+	json_decref(node);
+	a->was_healthy = healthy;
+}
+
+/*
+ * Read what the DPU sent while this thread was busy (a slow API call) before
+ * judging it: our own stall must not look like missed heartbeats.
+ */
+static void drain_peer(struct agent *a)
+{
+	struct pollfd p = { .fd = a->peer_fd, .events = POLLIN };
+
+	while (a->peer_fd >= 0 && poll(&p, 1, 0) == 1) {
+		on_peer(a, a->peer_fd, p.revents);
+		p.fd = a->peer_fd;
+	}
+}
+
+static bool health(struct agent *a, int64_t now)
+{
+	bool healthy, grace;
+
+	drain_peer(a);
+	healthy = a->peer_hello && agent_placement_healthy(&a->place, now);
+	grace = now - a->start_ms < a->o->heartbeat_ms * a->o->heartbeat_misses;
+
+	if (healthy != a->was_healthy)
+		health_transition(a, healthy, now);
+	if (!grace || healthy)
+		set_label(a, !healthy);
+	a->st.dpu.connected = a->peer_hello;
+	a->st.dpu.healthy = healthy;
+	a->st.dpu.cpu_free_millis = a->place.cpu_free_millis;
+	a->st.dpu.mem_free_bytes = a->place.mem_free_bytes;
+	a->st.dpu.halves = a->place.halves;
+	a->st.dpu.max_halves = a->place.max_halves;
+	return healthy;
+}
+
+/* ---- ack to istio-cni ---- */
+
+static void resolve_ack(struct agent *a, int64_t now)
+{
+	struct agent_pod_rec *p;
+	char err[300];
+
+	if (!a->ack_uid[0] || a->zds_fd < 0)
+		return;
+	p = agent_state_find(&a->st, a->ack_uid);
+	if (p && p->inflight && now < a->ack_deadline_ms)
+		return;
+	if (p && p->inflight) {
+		zds_ack(a, "heteropod: timed out waiting for the DPU half");
+		return;
+	}
+	if (p && (p->split == AGENT_SPLIT_ERROR || p->split == AGENT_SPLIT_PENDING)) {
+		snprintf(err, sizeof(err), "heteropod: %s", p->reason);
+		zds_ack(a, err);
+		return;
+	}
+	zds_ack(a, NULL);
+}
+
+void agent_host_reconcile(struct agent *a)
+{
+	json_t *pods = agent_store_snapshot(a->store, AGENT_KIND_POD);
+	json_t *nss = agent_store_snapshot(a->store, AGENT_KIND_NAMESPACE);
+	json_t *pod, *byuid = json_object();
+	int64_t now = agent_now_ms();
+	bool healthy = health(a, now);
+	uint32_t new_halves = 0;
+	const char *key;
+	size_t i;
+
+	for (i = 0; i < a->st.n; i++) {
+		a->st.pods[i].mark = false;
+		if (a->local)	/* re-derived from the manifests below */
+			a->st.pods[i].relayed = zds_relayed(a, &a->st.pods[i]);
+	}
+	json_object_foreach(pods, key, pod) {
+		observe_pod(a, pod, nss);
+		json_object_set(byuid, hp_json_str(pod, "metadata", "uid", NULL) ?: "", pod);
+	}
+	for (i = 0; i < a->st.n;) {
+		struct agent_pod_rec *p = &a->st.pods[i];
+
+		if (!p->mark && !p->relayed) {
+			undo(a, p, true);
+			agent_state_remove(&a->st, p);
+			continue;
+		}
+		if (!p->mark)
+			p->cls = AGENT_CLASS_APP;	/* istio-cni enrolled it */
+		decide(a, p, json_object_get(byuid, p->uid), healthy, &new_halves);
+		i++;
+	}
+	resolve_ack(a, now);
+	json_decref(byuid);
+	json_decref(pods);
+	json_decref(nss);
+}
+
+/* ---- lifecycle ---- */
+
+static void try_connect(struct agent *a)
+{
+	int fd;
+
+	if (a->o->peer && a->peer_fd < 0) {
+		fd = agent_peer_connect(a->o->peer, 200);
+		if (fd >= 0 && !agent_peer_send_hello(a, fd)) {
+			a->peer_fd = fd;
+		} else if (fd >= 0) {
+			close(fd);
+		}
+	}
+	if (a->o->cni_zds && a->zds_fd < 0) {
+		fd = agent_zds_client_connect(a->o->cni_zds);
+		if (fd >= 0) {
+			a->zds_fd = fd;
+			a->zds_epoch++;
+			hp_info("zds-up", "socket=%s", a->o->cni_zds);
+		}
+	}
+}
+
+static void send_heartbeat(struct agent *a)
+{
+	agent_peer_msg m = HETEROPOD__PEER__PEER_MESSAGE__INIT;
+	Heteropod__Peer__Heartbeat hb = HETEROPOD__PEER__HEARTBEAT__INIT;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	hb.seq = ++a->hb_seq;
+	hb.sent_unix_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	m.body_case = HETEROPOD__PEER__PEER_MESSAGE__BODY_HEARTBEAT;
+	m.heartbeat = &hb;
+	if (agent_peer_send(a->peer_fd, &m))
+		agent_peer_close(a);
+}
+
+void agent_host_tick(struct agent *a)
+{
+	int64_t now = agent_now_ms();
+
+	if (a->kube && now >= a->waypoint_due_ms) {
+		agent_waypoints(a);
+		a->waypoint_due_ms = now + a->o->waypoint_ms;
+	}
+	try_connect(a);
+	if (a->peer_fd >= 0 && a->peer_hello)
+		send_heartbeat(a);
+}
+
+void agent_host_poll(struct agent *a)
+{
+	int64_t now = agent_now_ms();
+	bool grace = now - a->start_ms < a->o->heartbeat_ms * a->o->heartbeat_misses;
+	bool healthy = a->peer_hello && agent_placement_healthy(&a->place, now);
+
+	agent_watch_fd(a, a->peer_fd, on_peer);
+	/* istio-cni waits for our ack anyway; and at start-up, give the DPU
+	 * its grace period before deciding on the first workloads. */
+	if (!a->ack_uid[0] && (healthy || !grace))
+		agent_watch_fd(a, a->zds_fd, on_zds);
+}
+
+int agent_host_start(struct agent *a, char *err, size_t errlen)
+{
+	(void)err, (void)errlen;
+	a->start_ms = agent_now_ms();
+	a->actions = NULL;	/* see action.h */
+	try_connect(a);
+	return 0;
+}
+
+void agent_host_stop(struct agent *a)
+{
+	/* SIGTERM leaves split pods as they are: a restart adopts them. */
+	zds_close(a);
+}
