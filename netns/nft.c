@@ -331,6 +331,16 @@ static void m_set(struct rb *b, const struct match *m)
 	add_expr(b, e);
 }
 
+/* tcp flags & (syn | rst) == syn (after a meta l4proto tcp match) */
+static void m_syn(struct rb *b)
+{
+	uint8_t mask = 0x06, zero = 0, syn = 0x02;
+
+	e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1);
+	e_bitwise(b, &mask, &zero, 1);
+	e_cmp(b, false, &syn, 1);
+}
+
 static int add_match(struct rb *b, const struct match *m)
 {
 	uint8_t fam;
@@ -370,6 +380,9 @@ static int add_match(struct rb *b, const struct match *m)
 		return 0;
 	case MATCH_DPORT_SET:
 		m_set(b, m);
+		return 0;
+	case MATCH_TCP_SYN:
+		m_syn(b);
 		return 0;
 	case MATCH_OTHER:
 		break;
@@ -446,6 +459,37 @@ static void a_snat4(struct rb *b, uint32_t addr)
 	add_expr(b, e);
 }
 
+/* tcp option maxseg size set rt mtu: the MSS the route (the link) allows;
+ * the kernel only ever lowers it */
+static void a_mss_clamp(struct rb *b)
+{
+	struct nftnl_expr *e = expr(b, "rt");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_RT_KEY, NFT_RT_TCPMSS);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_RT_DREG, REG);
+		add_expr(b, e);
+	}
+	e = expr(b, "byteorder");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, REG);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, REG);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 2);
+		add_expr(b, e);
+	}
+	e = expr(b, "exthdr");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_SREG, REG);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_EXTHDR_TYPE, 2);  /* TCPOPT_MAXSEG */
+		nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_OFFSET, 2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_LEN, 2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_OP, NFT_EXTHDR_OP_TCPOPT);
+		add_expr(b, e);
+	}
+}
+
 static int add_action(struct rb *b, const struct rule *src)
 {
 	const struct action *a = &src->act;
@@ -484,6 +528,9 @@ static int add_action(struct rb *b, const struct rule *src)
 		return 0;
 	case ACT_SNAT4:
 		a_snat4(b, a->value);
+		return 0;
+	case ACT_MSS_CLAMP:
+		a_mss_clamp(b);
 		return 0;
 	case ACT_OTHER:
 		break;

@@ -207,3 +207,34 @@ int hpns_ports_sync(const char *cpu_ns, const char *dpu_ns)
 	}
 	return total;
 }
+
+/* --- one half alone (a PU sees only its own half) ----------------------- */
+
+static bool proto_ok(uint8_t proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+}
+
+int hpns_half_ports_get(const char *netns, uint8_t proto, uint16_t *ports,
+			size_t max)
+{
+	return proto_ok(proto) ? ns_get(netns, proto, ports, max) : -EINVAL;
+}
+
+int hpns_half_ports_set(const char *netns, uint8_t proto,
+			const uint16_t *ports, size_t n, bool add)
+{
+	return proto_ok(proto) ? ns_set(netns, proto, ports, n, add) : -EINVAL;
+}
+
+int hpns_half_listening(const char *netns, uint8_t proto, uint16_t *ports,
+			size_t max)
+{
+	struct scan s = { .ports = ports, .max = max };
+	int ret;
+
+	if (!proto_ok(proto))
+		return -EINVAL;
+	ret = scan_ns(netns, proto, &s);
+	return ret ? ret : (int)s.n;
+}
