@@ -220,8 +220,12 @@ int hpns_ports_list(const char *cpu_ns, const char *dpu_ns,
 int hpns_ports_set(const char *cpu_ns, const char *dpu_ns,
 		   const struct hpns_port *p);
 /*
- * Rescan listening TCP and bound UDP sockets of both halves (sock_diag)
- * and add what is missing to the map.  Returns the number of ports added.
+ * Rescan listening TCP and bound UDP sockets of both halves (sock_diag):
+ * add the ports listening in a half that are not mapped yet, and remove
+ * the ports an earlier sync added that no longer listen in the half that
+ * owned them (set elements with the comment "sync"; ports declared by the
+ * rules or hpns_ports_set() are never removed by a sync).  Returns the
+ * number of ports added plus removed.
  */
 int hpns_ports_sync(const char *cpu_ns, const char *dpu_ns);
 

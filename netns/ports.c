@@ -4,8 +4,10 @@
  * heteropod table, the ports the *other* half owns; connections to the pod
  * IP on those ports cross the link.  The map is the union of both halves'
  * sets.  hpns_ports_sync() adds what sock_diag shows listening in a half
- * and is not yet mapped; it never removes (a port stays owned until
- * hpns_ports_set() moves it).
+ * and is not yet mapped (those elements carry the comment "sync"), and
+ * removes the "sync" elements whose port no longer listens in the half
+ * that owned it.  Ports declared otherwise (the proxy's ports from the
+ * rules, hpns_ports_set()) stay until hpns_ports_set() moves them.
  */
 #include <errno.h>
 #include <linux/inet_diag.h>
@@ -25,25 +27,37 @@ static const char *set_name(uint8_t proto)
 }
 
 /* Ports in @ns's set for @proto. */
-static int ns_get(const char *ns, uint8_t proto, uint16_t *ports, size_t max)
+static int ns_get_synced(const char *ns, uint8_t proto, uint16_t *ports,
+			 bool *synced, size_t max)
 {
 	int saved, ret = hp_netns_enter(ns, &saved);
 
 	if (ret)
 		return ret;
-	ret = nft_get_ports(set_name(proto), ports, max);
+	ret = nft_get_ports(set_name(proto), ports, synced, max);
+	return ns_leave(saved, ret);
+}
+
+static int ns_get(const char *ns, uint8_t proto, uint16_t *ports, size_t max)
+{
+	return ns_get_synced(ns, proto, ports, NULL, max);
+}
+
+static int ns_set_synced(const char *ns, uint8_t proto, const uint16_t *ports,
+			 size_t n, bool add, bool synced)
+{
+	int saved, ret = hp_netns_enter(ns, &saved);
+
+	if (ret)
+		return ret;
+	ret = nft_set_ports(set_name(proto), ports, n, add, synced);
 	return ns_leave(saved, ret);
 }
 
 static int ns_set(const char *ns, uint8_t proto, const uint16_t *ports,
 		  size_t n, bool add)
 {
-	int saved, ret = hp_netns_enter(ns, &saved);
-
-	if (ret)
-		return ret;
-	ret = nft_set_ports(set_name(proto), ports, n, add);
-	return ns_leave(saved, ret);
+	return ns_set_synced(ns, proto, ports, n, add, false);
 }
 
 static int cmp_port(const void *a, const void *b)
@@ -165,30 +179,39 @@ static bool contains(const uint16_t *a, int n, uint16_t v)
 	return false;
 }
 
-/* Ports listening in @owner_ns missing from @peer_ns's set: add them. */
+/*
+ * Ports listening in @owner_ns missing from @peer_ns's set: add them
+ * (marked "sync"); or (@remove) the "sync" ports of that set no longer
+ * listening in @owner_ns: remove them.  Returns the number of changes.
+ */
 static int sync_one(const char *owner_ns, const char *peer_ns,
-		    const char *other_owner_ns, uint8_t proto)
+		    const char *other_owner_ns, uint8_t proto, bool remove)
 {
 	uint16_t listen[MAX_PORTS], mapped[MAX_PORTS], theirs[MAX_PORTS];
-	uint16_t add[MAX_PORTS];
+	uint16_t add[MAX_PORTS], del[MAX_PORTS];
+	bool synced[MAX_PORTS];
 	struct scan s = { .ports = listen, .max = MAX_PORTS };
 	int nm, nt, ret = scan_ns(owner_ns, proto, &s);
-	size_t na = 0;
+	size_t na = 0, nd = 0;
 
 	if (ret)
 		return ret;
-	nm = ns_get(peer_ns, proto, mapped, MAX_PORTS);
+	nm = ns_get_synced(peer_ns, proto, mapped, synced, MAX_PORTS);
 	if (nm < 0)
 		return nm;
 	/* ports the other half owns already stay there */
 	nt = ns_get(other_owner_ns, proto, theirs, MAX_PORTS);
 	if (nt < 0)
 		return nt;
-	for (size_t i = 0; i < s.n; i++)
+	for (size_t i = 0; !remove && i < s.n; i++)
 		if (!contains(mapped, nm, listen[i]) && !contains(theirs, nt, listen[i]))
 			add[na++] = listen[i];
-	ret = ns_set(peer_ns, proto, add, na, true);
-	return ret ? ret : (int)na;
+	for (int i = 0; remove && i < nm; i++)
+		if (synced[i] && !contains(listen, (int)s.n, mapped[i]))
+			del[nd++] = mapped[i];
+	ret = ns_set_synced(peer_ns, proto, add, na, true, true);
+	ret = ret ?: ns_set(peer_ns, proto, del, nd, false);
+	return ret ? ret : (int)(na + nd);
 }
 
 int hpns_ports_sync(const char *cpu_ns, const char *dpu_ns)
@@ -196,14 +219,17 @@ int hpns_ports_sync(const char *cpu_ns, const char *dpu_ns)
 	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
 	int total = 0;
 
-	for (int i = 0; i < 2; i++) {
-		/* DPU listeners go to the CPU's set and vice versa */
-		int a = sync_one(dpu_ns, cpu_ns, dpu_ns, protos[i]);
-		int b = a < 0 ? a : sync_one(cpu_ns, dpu_ns, cpu_ns, protos[i]);
+	/* removals first, so that a port that moved is added on its new side */
+	for (int r = 1; r >= 0; r--) {
+		for (int i = 0; i < 2; i++) {
+			/* DPU listeners go to the CPU's set and vice versa */
+			int a = sync_one(dpu_ns, cpu_ns, dpu_ns, protos[i], r);
+			int b = a < 0 ? a : sync_one(cpu_ns, dpu_ns, cpu_ns, protos[i], r);
 
-		if (b < 0)
-			return b;
-		total += a + b;
+			if (b < 0)
+				return b;
+			total += a + b;
+		}
 	}
 	return total;
 }

@@ -8,6 +8,32 @@ require_root || exit 0
 . "$TOP/tests/integration/netns/checks.inc"
 command -v haproxy >/dev/null || { skip all "haproxy not installed"; exit 0; }
 
+# sync_has LINE: the port map (after a sync) has a line PATTERN.
+sync_has() {
+	$HPN ports --cpu "$CPU" --dpu "$DPU" --sync | grep -qx "$1"
+}
+
+# sync_cases T: `ports --sync` follows listeners that come, move and go.
+sync_cases() {
+	local t=$1 pid
+	bg "$CPU" /dev/null "$PY" "$NETNS_DIR/tagsrv.py" tcp :: 9091 app2; pid=$!
+	wait_port "$CPU" tcp 9091
+	check "$t sync adds a new CPU listener" sync_has "tcp 9091 cpu"
+	expect "$t direct DPU -> podIP:9091 (CPU)" "app2 local=$POD4:9091" ask "$DPU" tcp $POD4 9091
+	kill $pid; wait $pid 2>/dev/null
+	bg "$DPU" /dev/null "$PY" "$NETNS_DIR/tagsrv.py" tcp :: 9091 moved; pid=$!
+	wait_port "$DPU" tcp 9091
+	check "$t sync moves a port whose listener moved to the DPU" sync_has "tcp 9091 dpu"
+	expect "$t direct CPU -> podIP:9091 (now DPU)" "moved local=$POD4:9091" ask "$CPU" tcp $POD4 9091
+	kill $pid; wait $pid 2>/dev/null
+	if ! $HPN ports --cpu "$CPU" --dpu "$DPU" --sync | grep -q " 9091 "; then
+		pass "$t sync removes a port no longer listening"
+	else fail "$t sync removes" "$($HPN ports --cpu "$CPU" --dpu "$DPU" | grep 9091)"; fi
+	check "$t sync keeps ports the rules declared (udp 15001, nothing bound)" \
+		sync_has "udp 15001 dpu"
+	check "$t sync keeps the app port" sync_has "tcp 9080 cpu"
+}
+
 # run_case LABEL GOLDEN [--rules GOLDEN]: one pod, split, traffic, unsplit.
 # Without --rules, split reads Istio's rules back from the CPU half.
 run_case() {
@@ -28,6 +54,7 @@ run_case() {
 		$HPN ports --cpu "$CPU" --dpu "$DPU" --sync
 
 	pod_traffic "$t" "$hlog"
+	[ "$t" = ipt ] && sync_cases "$t"
 
 	# Istio's agent reconciles its own rules: heteropod's keep working
 	if [ "$t" = nft ]; then

@@ -126,3 +126,22 @@ if [ $rc = 1 ] && [[ $out == *"192.0.2.9 is not an address"* ]] &&
    ! ip -n "$CPU" link show hpn0 >/dev/null 2>&1; then
 	pass "unknown --underlay-local: exit 1 naming it, no device"; else
 	fail "unknown --underlay-local" "rc=$rc $out"; fi
+
+# rules the kernel rejects (a jump loop) after the device was created:
+# the half fails and takes its new device (and PU-side socket) with it
+bad=$(mktemp); at_exit rm -f "$bad"
+cat >"$bad" <<'NFT'
+add chain inet t output { type nat hook output priority -100 ; }
+add chain inet t a
+add chain inet t b
+add rule inet t output jump a
+add rule inet t a meta l4proto tcp jump b
+add rule inet t b meta l4proto udp jump a
+add rule inet t b meta l4proto tcp redirect to :15001
+NFT
+pua=$(pu_state "$PUA")
+ip netns exec "$PUA" $HPN half --half cpu --netns "$CPU" --pod-ip $POD4 --link-kind vxlan \
+	--vni 76 --underlay-local $UL_A --underlay-remote $UL_B --rules "$bad" >/dev/null 2>&1; rc=$?
+if [ $rc = 1 ] && ! ip -n "$CPU" link show hpn0 >/dev/null 2>&1 && [ "$(pu_state "$PUA")" = "$pua" ]; then
+	pass "a failed half removes the device it created"; else
+	fail "failed half leaves nothing" "rc=$rc $(ip -n "$CPU" -br link | tr '\n' ' ')"; fi
