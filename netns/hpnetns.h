@@ -70,10 +70,13 @@ int hpns_ruleset_parse_file(const char *path, hpns_report_fn report,
 			    void *arg, struct hpns_ruleset **out);
 /*
  * Read the rules installed in @netns back from nf_tables (Istio's native
- * `inet istio-ambient-*` tables and iptables-nft's tables; not
- * iptables-legacy).  Heteropod's own table is skipped.  Rules are named
- * `netns:NAME:HANDLE: table T chain C handle H` in refusals.  -ENOENT (and
- * a report) when there are none.
+ * `inet istio-ambient-*` tables and iptables-nft's tables; heteropod's own
+ * table is skipped; rules are named `netns:NAME:HANDLE: table T chain C
+ * handle H` in refusals).  When nf_tables holds none, the iptables-legacy
+ * nat and mangle tables that exist are read (getsockopt
+ * IPT_SO_GET_ENTRIES) as iptables-legacy-save text, named
+ * `netns:NAME:iptables-legacy:LINE`.  -ENOENT (and a report) when there
+ * are none.
  */
 int hpns_ruleset_from_netns(const char *netns, hpns_report_fn report,
 			    void *arg, struct hpns_ruleset **out);

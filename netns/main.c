@@ -49,9 +49,9 @@ static const char *const usage_text[] = {
 	"[--rules FILE]\n"
 	"  Create the link, addresses, routes, rules, sysctls and port-map sets\n"
 	"  in both halves (idempotent).  Without --rules, the interception rules\n"
-	"  installed in the CPU half are read from nf_tables (Istio's native\n"
-	"  tables or iptables-nft; not iptables-legacy).  NETNS: a name under\n"
-	"  /var/run/netns or a path such as /proc/PID/ns/net.\n",
+	"  installed in the CPU half are read from the kernel: nf_tables (Istio's\n"
+	"  native tables or iptables-nft), else iptables-legacy.  NETNS: a name\n"
+	"  under /var/run/netns or a path such as /proc/PID/ns/net.\n",
 	"unsplit",
 	"usage: heteropod-netns unsplit --cpu NETNS --dpu NETNS\n"
 	"  Remove everything heteropod added to both halves; safe to repeat.\n",

@@ -35,12 +35,13 @@ sync_cases() {
 }
 
 # run_case LABEL GOLDEN [--rules GOLDEN]: one pod, split, traffic, unsplit.
-# Without --rules, split reads Istio's rules back from the CPU half.
+# Without --rules, split reads Istio's rules back from the CPU half (the
+# `legacy` pod has them in iptables-legacy, the others in nf_tables).
 run_case() {
 	local t=$1 g=$2 before after hlog n
 	shift 2
-	topo_create || { fail "$t topology"; return; }
-	istio_install "$g" || { fail "$t istio rules"; return; }
+	topo_create "-$t" || { fail "$t topology"; return; }
+	istio_install "$g" $([ "$t" = legacy ] && echo legacy) || { fail "$t istio rules"; return; }
 	before=$(snapshot "$CPU")
 
 	hlog=$(mktemp); at_exit rm -f "$hlog"
@@ -81,3 +82,6 @@ run_case() {
 g=$SHARED/corpus/istio-inpod
 run_case ipt "$g/iptables/default_ipv6.golden" --rules "$g/iptables/default_ipv6.golden"
 run_case nft "$g/nftables/default_ipv6.golden"                     # read from the kernel
+if command -v iptables-legacy-restore >/dev/null; then
+	run_case legacy "$g/iptables/default_ipv6.golden"          # read from the kernel
+else skip "legacy" "iptables-legacy-restore not installed"; fi
