@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <net/if.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +212,21 @@ static const char *verdict_name(int v)
  * entry); a user chain starts after an ERROR entry carrying its name and
  * ends with an unconditional RETURN, the entry before the next ERROR.
  */
+/* Is @off where an entry starts (on the walk from offset 0)? */
+static bool entry_start(const struct tbl *t, unsigned int off)
+{
+	unsigned int o = 0;
+
+	while (o < off && o < t->size) {
+		unsigned int next = ent_at(t, o).next;
+
+		if (!next)
+			return false;
+		o += next;
+	}
+	return o == off;
+}
+
 static int builtin_chains(const struct tbl *t, struct chains *cs)
 {
 	for (int h = 0; h < NF_INET_NUMHOOKS; h++) {
@@ -219,7 +235,8 @@ static int builtin_chains(const struct tbl *t, struct chains *cs)
 
 		if (!(t->valid_hooks & (1u << h)))
 			continue;
-		if (t->underflow[h] >= t->size || t->hook_entry[h] > t->underflow[h])
+		if (t->underflow[h] >= t->size || t->hook_entry[h] > t->underflow[h] ||
+		    !entry_start(t, t->hook_entry[h]) || !entry_start(t, t->underflow[h]))
 			return -EBADMSG;
 		u = ent_at(t, t->underflow[h]);
 		snprintf(c->name, sizeof(c->name), "%s", hook_names[h]);
@@ -245,7 +262,8 @@ static int chains_find(const struct tbl *t, struct chains *cs)
 	for (off = 0; !ret && off < t->size; last = off, off += ent_at(t, off).next) {
 		struct ent x = ent_at(t, off);
 
-		if (x.next < sizeof(struct ipt_entry) || x.next > t->size - off ||
+		if (x.next < (t->fam == AF_INET6 ? sizeof(struct ip6t_entry) :
+			      sizeof(struct ipt_entry)) || x.next > t->size - off ||
 		    x.target_off + sizeof(struct xt_entry_target) > x.next)
 			return -EBADMSG;
 		if (!is_error(&x))
@@ -344,6 +362,8 @@ static void put_proto(struct sbuf *b, uint16_t proto, bool inv)
 		{ IPPROTO_SCTP, "sctp" }, { IPPROTO_ICMPV6, "ipv6-icmp" },
 	};
 
+	const struct protoent *pe;
+
 	if (!proto)
 		return;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -351,7 +371,11 @@ static void put_proto(struct sbuf *b, uint16_t proto, bool inv)
 			sb_printf(b, "%s -p %s", inv ? " !" : "", names[i].name);
 			return;
 		}
-	sb_printf(b, "%s -p %u", inv ? " !" : "", proto);
+	pe = getprotobynumber(proto);   /* /etc/protocols, as iptables does */
+	if (pe)
+		sb_printf(b, "%s -p %s", inv ? " !" : "", pe->p_name);
+	else
+		sb_printf(b, "%s -p %u", inv ? " !" : "", proto);
 }
 
 static void put_ports(struct sbuf *b, const char *opt, const uint16_t *p,
@@ -369,7 +393,24 @@ static void put_mark(struct sbuf *b, uint32_t mark, uint32_t mask, bool inv)
 	sb_printf(b, mask == 0xffffffffu ? " 0x%x" : " 0x%x/0x%x", mark, mask);
 }
 
-/* " -m NAME [options]": options only for the matches the parser decodes. */
+static void put_tcp_flags(struct sbuf *b, uint8_t flags)
+{
+	static const char *const names[] = { "FIN", "SYN", "RST", "PSH", "ACK", "URG" };
+	bool first = true;
+
+	for (int i = 0; i < 6; i++)
+		if (flags & (1u << i)) {
+			sb_printf(b, "%s%s", first ? "" : ",", names[i]);
+			first = false;
+		}
+	if (first)
+		sb_printf(b, "NONE");
+}
+
+/*
+ * " -m NAME [options]": options for tcp, udp, mark, connmark and comment;
+ * other matches by name only.
+ */
 static void put_match(struct sbuf *b, const struct xt_entry_match *m)
 {
 	const char *name = m->u.user.name;
@@ -381,8 +422,16 @@ static void put_match(struct sbuf *b, const struct xt_entry_match *m)
 
 		put_ports(b, "sport", t->spts, t->invflags & XT_TCP_INV_SRCPT);
 		put_ports(b, "dport", t->dpts, t->invflags & XT_TCP_INV_DSTPT);
-		if (t->option || t->flg_mask || (t->invflags & ~(XT_TCP_INV_SRCPT | XT_TCP_INV_DSTPT)))
-			sb_printf(b, " --tcp-flags-or-option");   /* refused */
+		if (t->option)
+			sb_printf(b, "%s --tcp-option %u",
+				  t->invflags & XT_TCP_INV_OPTION ? " !" : "", t->option);
+		if (t->flg_mask || (t->invflags & XT_TCP_INV_FLAGS)) {
+			sb_printf(b, "%s --tcp-flags ",
+				  t->invflags & XT_TCP_INV_FLAGS ? " !" : "");
+			put_tcp_flags(b, t->flg_mask);
+			sb_printf(b, " ");
+			put_tcp_flags(b, t->flg_cmp);
+		}
 	} else if (!strcmp(name, "udp") && dlen >= sizeof(struct xt_udp)) {
 		const struct xt_udp *u = (const void *)m->data;
 

@@ -252,6 +252,71 @@ static void inpod_goldens_from_kernel(void **state)
 	assert_int_equal(n, 12);
 }
 
+/* Every option legacy.c decodes, rendered as iptables-legacy-save does. */
+static const char every_v4[] =
+	"*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+	":POSTROUTING ACCEPT [0:0]\n:B_CHAIN - [0:0]\n:A_CHAIN - [0:0]\n"
+	"-A PREROUTING -i eth+ -p tcp -m tcp --sport 1000:2000 ! --dport 80 -j A_CHAIN\n"
+	"-A PREROUTING ! -i veth0 -s 10.0.0.0/8 -d 10.1.2.0/255.0.255.0 -p udp -m udp ! --sport 53 -g B_CHAIN\n"
+	"-A PREROUTING -f -j RETURN\n"
+	"-A PREROUTING ! -s 0.0.0.0/0 ! -p tcp -j RETURN\n"
+	"-A PREROUTING -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m comment "
+	"--comment \"a \\\"quoted\\\" comment\" -j REDIRECT --to-ports 15001-15002 --random\n"
+	"-A PREROUTING -p tcp -m tcp ! --tcp-option 2 -j REDIRECT\n"
+	"-A OUTPUT -p 47 -j ACCEPT\n"
+	"-A OUTPUT -o lo -m mark --mark 0x1 -m connmark ! --mark 0x2/0xff -j RETURN\n"
+	"-A A_CHAIN -j ACCEPT\n-A B_CHAIN -p tcp\nCOMMIT\n";
+static const char every_v6[] =
+	"*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+	":POSTROUTING ACCEPT [0:0]\n:Z - [0:0]\n"
+	"-A PREROUTING -s fd00::/8 -d fd00::1/ffff::ffff -p udp -m udp --dport 53 "
+	"-j REDIRECT --to-ports 15053\n"
+	"-A OUTPUT ! -o eth0 -p ipv6-icmp -j Z\n"
+	"-A Z -p tcp -m tcp --dport 1:1024 -j RETURN\nCOMMIT\n";
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void every_option_as_save_prints_it(void **state)
+{
+	char ns[64], cmd[512], v4[] = "/tmp/hpn2-e4-XXXXXX", v6[] = "/tmp/hpn2-e6-XXXXXX";
+	char *text = NULL, *save, *mine;
+	size_t len = 0;
+	int saved;
+
+	(void)state;
+	if (geteuid() != 0 || system("command -v iptables-legacy-restore >/dev/null"))
+		skip();
+	snprintf(ns, sizeof(ns), "hpn2-ut-%d", (int)getpid());
+	close(mkstemp(v4));
+	close(mkstemp(v6));
+	write_file(v4, every_v4);
+	write_file(v6, every_v6);
+	assert_int_equal(hp_netns_create(ns), 0);
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s iptables-legacy-restore <%s && "
+		 "ip netns exec %s ip6tables-legacy-restore <%s", ns, v4, ns, v6);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(hp_netns_enter(ns, &saved), 0);
+	assert_int_equal(ns_leave(saved, legacy_dump(&text, &len)), 0);
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s sh -c 'iptables-legacy-save -t nat; "
+		 "ip6tables-legacy-save -t nat' | grep -v '^#'", ns);
+	save = run(cmd);
+	mine = nat_blocks(text);
+	assert_string_equal(save, mine);
+	free(save);
+	free(mine);
+	free(text);
+	unlink(v4);
+	unlink(v6);
+	hp_netns_delete(ns);
+}
+
 /* A namespace without legacy tables: nothing read, nothing created. */
 static void no_tables_none_created(void **state)
 {
@@ -293,6 +358,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(inpod_goldens_from_kernel, teardown),
+		cmocka_unit_test_teardown(every_option_as_save_prints_it, teardown),
 		cmocka_unit_test_teardown(no_tables_none_created, teardown),
 	};
 
