@@ -180,58 +180,104 @@ static bool contains(const uint16_t *a, int n, uint16_t v)
 }
 
 /*
- * Ports listening in @owner_ns missing from @peer_ns's set: add them
- * (marked "sync"); or (@remove) the "sync" ports of that set no longer
- * listening in @owner_ns: remove them.  Returns the number of changes.
+ * One half during a sync: what listens there, and its set (the ports the
+ * other half owns) with the "sync" flag of each element.
  */
-static int sync_one(const char *owner_ns, const char *peer_ns,
-		    const char *other_owner_ns, uint8_t proto, bool remove)
-{
-	uint16_t listen[MAX_PORTS], mapped[MAX_PORTS], theirs[MAX_PORTS];
-	uint16_t add[MAX_PORTS], del[MAX_PORTS];
-	bool synced[MAX_PORTS];
-	struct scan s = { .ports = listen, .max = MAX_PORTS };
-	int nm, nt, ret = scan_ns(owner_ns, proto, &s);
-	size_t na = 0, nd = 0;
+struct view {
+	uint16_t listen[MAX_PORTS], set[MAX_PORTS];
+	bool synced[MAX_PORTS], gone[MAX_PORTS];
+	size_t nlisten;
+	int nset;
+};
 
-	if (ret)
-		return ret;
-	nm = ns_get_synced(peer_ns, proto, mapped, synced, MAX_PORTS);
-	if (nm < 0)
-		return nm;
-	/* ports the other half owns already stay there */
-	nt = ns_get(other_owner_ns, proto, theirs, MAX_PORTS);
-	if (nt < 0)
-		return nt;
-	for (size_t i = 0; !remove && i < s.n; i++)
-		if (!contains(mapped, nm, listen[i]) && !contains(theirs, nt, listen[i]))
-			add[na++] = listen[i];
-	for (int i = 0; remove && i < nm; i++)
-		if (synced[i] && !contains(listen, (int)s.n, mapped[i]))
-			del[nd++] = mapped[i];
-	ret = ns_set_synced(peer_ns, proto, add, na, true, true);
-	ret = ret ?: ns_set(peer_ns, proto, del, nd, false);
-	return ret ? ret : (int)(na + nd);
+static int view_load(const char *ns, uint8_t proto, struct view *v)
+{
+	struct scan s = { .ports = v->listen, .max = MAX_PORTS };
+	int ret = scan_ns(ns, proto, &s);
+
+	v->nlisten = s.n;
+	v->nset = ret ? ret : ns_get_synced(ns, proto, v->set, v->synced, MAX_PORTS);
+	memset(v->gone, 0, sizeof(v->gone));
+	return v->nset < 0 ? v->nset : 0;
+}
+
+/* "sync" ports of @h's set no longer listening in @o (their owner). */
+static size_t stale(struct view *h, const struct view *o, uint16_t *del)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < h->nset; i++) {
+		h->gone[i] = h->synced[i] &&
+			     !contains(o->listen, (int)o->nlisten, h->set[i]);
+		if (h->gone[i])
+			del[n++] = h->set[i];
+	}
+	return n;
+}
+
+static bool in_set(const struct view *v, uint16_t port)
+{
+	for (int i = 0; i < v->nset; i++)
+		if (v->set[i] == port && !v->gone[i])
+			return true;
+	return false;
+}
+
+/*
+ * Ports listening in @o mapped nowhere (after the removals): add to @h's
+ * set, and to @h's view (a port listening in both halves goes to the
+ * first half that claims it: the DPU, whose listeners are added first).
+ */
+static size_t fresh(struct view *h, const struct view *o, uint16_t *add)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->nlisten && h->nset < MAX_PORTS; i++) {
+		if (in_set(h, o->listen[i]) || in_set(o, o->listen[i]))
+			continue;
+		add[n++] = o->listen[i];
+		h->gone[h->nset] = false;
+		h->set[h->nset++] = o->listen[i];
+	}
+	return n;
+}
+
+/*
+ * One protocol: both halves are read once; removals go first, so a port
+ * whose listener moved to the other half changes sides in one sync.
+ */
+static int sync_proto(const char *cpu_ns, const char *dpu_ns, uint8_t proto)
+{
+	const char *ns[2] = { cpu_ns, dpu_ns };
+	struct view *v = calloc(2, sizeof(*v));
+	uint16_t *p = calloc(MAX_PORTS, sizeof(*p));
+	int ret = v && p ? 0 : -ENOMEM, total = 0;
+
+	for (int h = 0; !ret && h < 2; h++)
+		ret = view_load(ns[h], proto, &v[h]);
+	for (int h = 0; !ret && h < 2; h++) {
+		size_t n = stale(&v[h], &v[!h], p);
+
+		ret = ns_set(ns[h], proto, p, n, false);
+		total += (int)n;
+	}
+	for (int h = 0; !ret && h < 2; h++) {
+		size_t n = fresh(&v[h], &v[!h], p);
+
+		ret = ns_set_synced(ns[h], proto, p, n, true, true);
+		total += (int)n;
+	}
+	free(v);
+	free(p);
+	return ret ? ret : total;
 }
 
 int hpns_ports_sync(const char *cpu_ns, const char *dpu_ns)
 {
-	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
-	int total = 0;
+	int a = sync_proto(cpu_ns, dpu_ns, IPPROTO_TCP);
+	int b = a < 0 ? a : sync_proto(cpu_ns, dpu_ns, IPPROTO_UDP);
 
-	/* removals first, so that a port that moved is added on its new side */
-	for (int r = 1; r >= 0; r--) {
-		for (int i = 0; i < 2; i++) {
-			/* DPU listeners go to the CPU's set and vice versa */
-			int a = sync_one(dpu_ns, cpu_ns, dpu_ns, protos[i], r);
-			int b = a < 0 ? a : sync_one(cpu_ns, dpu_ns, cpu_ns, protos[i], r);
-
-			if (b < 0)
-				return b;
-			total += a + b;
-		}
-	}
-	return total;
+	return b < 0 ? b : a + b;
 }
 
 /* --- one half alone (a PU sees only its own half) ----------------------- */
