@@ -118,6 +118,22 @@ run_case vxlan 73 4789 "$g"
 if kind_works geneve; then run_case geneve 74 6081 "$g"
 else skip "geneve" "this kernel has no GENEVE (CONFIG_GENEVE); the same code path creates it"; fi
 
+# an IPv6 interconnect: the vxlan pod again (its namespaces, Istio's rules
+# and haproxy are still there), MTU 1400 - 70
+ip -n "$PUA" addr add fd00:1c::1/64 dev ic0 nodad && ip -n "$PUB" addr add fd00:1c::2/64 dev ic0 nodad
+v6="--link-kind vxlan --vni 77 --pod-ip $POD4,$POD6"
+check "v6 underlay: DPU half" ip netns exec "$PUB" $HPN half --half dpu --netns "$DPU" $v6 \
+	--underlay-local fd00:1c::2 --underlay-remote fd00:1c::1 --rules "$g"
+check "v6 underlay: CPU half" ip netns exec "$PUA" $HPN half --half cpu --netns "$CPU" $v6 \
+	--underlay-local fd00:1c::1 --underlay-remote fd00:1c::2
+expect "v6 underlay: MTU 1330" "mtu $((UL_MTU - 70))" ip -n "$CPU" link show hpn0
+$HPN ports --netns "$DPU" --add tcp/9080,tcp/9081 >/dev/null
+expect "v6 underlay: outbound through the proxy" "remote local=$REM4:8080" ask "$CPU" tcp $REM4 8080
+expect "v6 underlay: 4 MiB inbound through the proxy" "got 4194304" \
+	ip netns exec "$REM" "$PY" "$NETNS_DIR/bulk.py" send $POD4 9081 4194304
+check "v6 underlay: unhalf CPU" ip netns exec "$PUA" $HPN unhalf --netns "$CPU"
+check "v6 underlay: unhalf DPU" ip netns exec "$PUB" $HPN unhalf --netns "$DPU"
+
 # a wrong underlay address is named, and leaves nothing behind
 out=$(ip netns exec "$PUA" $HPN half --half cpu --netns "$CPU" --pod-ip $POD4 \
 	--link-kind vxlan --vni 75 --underlay-local 192.0.2.9 --underlay-remote $UL_B \
