@@ -15,7 +15,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -207,11 +206,6 @@ static const char *verdict_name(int v)
 	return NULL;
 }
 
-/*
- * Built-in chains run from hook_entry to their underflow (the policy
- * entry); a user chain starts after an ERROR entry carrying its name and
- * ends with an unconditional RETURN, the entry before the next ERROR.
- */
 /* Is @off where an entry starts (on the walk from offset 0)? */
 static bool entry_start(const struct tbl *t, unsigned int off)
 {
@@ -227,6 +221,11 @@ static bool entry_start(const struct tbl *t, unsigned int off)
 	return o == off;
 }
 
+/*
+ * Built-in chains run from hook_entry to their underflow (the policy
+ * entry); a user chain starts after an ERROR entry carrying its name and
+ * ends with an unconditional RETURN, the entry before the next ERROR.
+ */
 static int builtin_chains(const struct tbl *t, struct chains *cs)
 {
 	for (int h = 0; h < NF_INET_NUMHOOKS; h++) {
