@@ -85,7 +85,8 @@ static const char *const usage_text[] = {
 	"unhalf",
 	"usage: heteropod-netns unhalf --netns NETNS [--link IFNAME]\n"
 	"  Undo `half` in NETNS; delete the link if `half` created it (a tunnel,\n"
-	"  with its socket in the PU's namespace).  Safe to repeat.\n",
+	"  with its socket in the PU's namespace).  Safe to repeat, and when\n"
+	"  NETNS is gone (the kernel deleted the device with it).\n",
 };
 
 static int usage(const char *cmd, FILE *f, int status)
@@ -314,6 +315,8 @@ static int cmd_unhalf(struct opts *o)
 	if (!o->netns)
 		return usage("unhalf", stderr, 2);
 	ret = hpns_half_unconfigure(o->netns, o->link ? o->link : HPNS_LINK_NAME);
+	if (ret == -ENOENT)   /* the namespace is gone, and its devices with it */
+		ret = 0;
 	if (ret)
 		fprintf(stderr, "heteropod-netns: unhalf %s: %s\n", o->netns,
 			strerror(-ret));

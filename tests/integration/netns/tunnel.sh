@@ -161,3 +161,15 @@ ip netns exec "$PUA" $HPN half --half cpu --netns "$CPU" --pod-ip $POD4 --link-k
 if [ $rc = 1 ] && ! ip -n "$CPU" link show hpn0 >/dev/null 2>&1 && [ "$(pu_state "$PUA")" = "$pua" ]; then
 	pass "a failed half removes the device it created"; else
 	fail "failed half leaves nothing" "rc=$rc $(ip -n "$CPU" -br link | tr '\n' ' ')"; fi
+
+# the pod's namespace vanishes (pod deleted, crash): the kernel deletes the
+# device with it, its socket leaves the PU namespace; unhalf is then a no-op
+pua=$(pu_state "$PUA")
+check "half for a pod about to vanish" ip netns exec "$PUA" $HPN half --half cpu --netns "$CPU" \
+	--pod-ip $POD4 --link-kind vxlan --vni 78 --underlay-local $UL_A --underlay-remote $UL_B --rules "$g"
+for p in $(ip netns pids "$CPU"); do kill "$p"; done
+ip netns del "$CPU"
+for i in $(seq 40); do [ "$(pu_state "$PUA")" = "$pua" ] && break; sleep 0.05; done
+if [ "$(pu_state "$PUA")" = "$pua" ]; then pass "vanished half: no socket left in the PU namespace"; else
+	fail "vanished half" "$(diff <(echo "$pua") <(pu_state "$PUA") | tr '\n' ' ')"; fi
+check "unhalf of a vanished half exits 0" ip netns exec "$PUA" $HPN unhalf --netns "$CPU"
