@@ -22,7 +22,7 @@ GOLDEN=$SHARED/corpus/istio-inpod/iptables/default.golden
 [ -x "$HPN" ] || { echo "demo: build first (make)"; exit 1; }
 say() { printf '\n== %s\n' "$*"; }
 
-say "pod halves: CPU, DPU and a remote host (namespaces hpn-*-$$)"
+say "pod halves: CPU, DPU and a remote host (namespaces hpn2-*-$$)"
 topo_create || exit 1
 istio_install "$GOLDEN" || exit 1
 echo "Istio's default in-pod rules installed in the CPU half (iptables-restore, as istio-cni)"

@@ -109,6 +109,9 @@ static void fmt_match(struct sbuf *b, const struct match *m)
 	case MATCH_DPORT_SET:
 		sb_printf(b, "th dport @%s ", m->u.name);
 		break;
+	case MATCH_TCP_SYN:
+		sb_printf(b, "tcp flags & (syn | rst) == syn ");
+		break;
 	case MATCH_OTHER:
 		sb_printf(b, "%s ", m->u.name);
 		break;
@@ -161,6 +164,9 @@ static void fmt_action(struct sbuf *b, const struct rule *r)
 	}
 	case ACT_DNAT_SELF:
 		sb_printf(b, v6 ? "dnat ip6 to ip6 daddr" : "dnat ip to ip daddr");
+		break;
+	case ACT_MSS_CLAMP:
+		sb_printf(b, "tcp option maxseg size set rt mtu");
 		break;
 	case ACT_OTHER:
 		sb_printf(b, "%s", a->name);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "netns/rtnl.h"
 
@@ -35,21 +36,28 @@ struct prior {
 	int local4, local6;   /* the local-table rule was at pref 0 */
 	int port_lo, port_hi;
 	char peer4[INET_ADDRSTRLEN];   /* the link peer, "-" if none */
+	int made;             /* heteropod created the link (a tunnel) */
 };
 
 static void prior_format(const struct prior *p, char *buf, size_t size)
 {
 	snprintf(buf, size, "hp1 dpu=%d fwd4=%d fwd6=%d rpall=%d local4=%d "
-		 "local6=%d ports=%d-%d peer4=%s", p->dpu, p->fwd4, p->fwd6,
-		 p->rp_all, p->local4, p->local6, p->port_lo, p->port_hi, p->peer4);
+		 "local6=%d ports=%d-%d peer4=%s made=%d", p->dpu, p->fwd4,
+		 p->fwd6, p->rp_all, p->local4, p->local6, p->port_lo,
+		 p->port_hi, p->peer4, p->made);
 }
 
+/* "made=" is absent in comments written before tunnels existed. */
 static int prior_parse(const char *s, struct prior *p)
 {
-	return sscanf(s, "hp1 dpu=%d fwd4=%d fwd6=%d rpall=%d local4=%d "
-		      "local6=%d ports=%d-%d peer4=%15s", &p->dpu, &p->fwd4,
-		      &p->fwd6, &p->rp_all, &p->local4, &p->local6, &p->port_lo,
-		      &p->port_hi, p->peer4) == 9 ? 0 : -EINVAL;
+	int n;
+
+	p->made = 0;
+	n = sscanf(s, "hp1 dpu=%d fwd4=%d fwd6=%d rpall=%d local4=%d "
+		   "local6=%d ports=%d-%d peer4=%15s made=%d", &p->dpu, &p->fwd4,
+		   &p->fwd6, &p->rp_all, &p->local4, &p->local6, &p->port_lo,
+		   &p->port_hi, p->peer4, &p->made);
+	return n == 9 || n == 10 ? 0 : -EINVAL;
 }
 
 static int port_range_get(int *lo, int *hi)
@@ -173,6 +181,8 @@ static int configure_here(const struct hpns_half_conf *c,
 	if (ret)
 		return ret;
 	ret = prior_get(&nl, c, &prior);
+	if (c->tunnel.kind != HPNS_LINK_EXISTING)
+		prior.made = 1;
 	prior_format(&prior, comment, sizeof(comment));
 	ret = ret ?: nft_install(redo, comment);
 	ret = ret ?: rtnl_link_up(&nl, ifindex);
@@ -184,18 +194,113 @@ static int configure_here(const struct hpns_half_conf *c,
 	return ret;
 }
 
+int hpns_link_kind_parse(const char *text, enum hpns_link_kind *out)
+{
+	if (!strcmp(text, "veth"))
+		*out = HPNS_LINK_EXISTING;
+	else if (!strcmp(text, "geneve"))
+		*out = HPNS_LINK_GENEVE;
+	else if (!strcmp(text, "vxlan"))
+		*out = HPNS_LINK_VXLAN;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* One underlay family, the same at both ends; a 24-bit VNI. */
+static bool tunnel_valid(const struct hpns_tunnel *t)
+{
+	bool v4 = t->local.has_v4 && t->remote.has_v4;
+	bool v6 = t->local.has_v6 && t->remote.has_v6;
+
+	if (t->kind != HPNS_LINK_GENEVE && t->kind != HPNS_LINK_VXLAN)
+		return false;
+	if (t->local.has_v4 + t->local.has_v6 != 1 || v4 == v6)
+		return false;
+	return t->vni >= 1 && t->vni <= 0xffffff && t->mtu >= 0;
+}
+
+/* The device carrying the interconnect address, minus the encapsulation
+ * (outer IP + UDP + GENEVE/VXLAN header + inner Ethernet). */
+static int tunnel_mtu(struct nl *nl, const struct hpns_tunnel *t)
+{
+	int fam = t->local.has_v4 ? AF_INET : AF_INET6;
+	int ifindex, mtu;
+
+	if (t->mtu)
+		return t->mtu;
+	ifindex = rtnl_addr_ifindex(nl, fam, addr_of(&t->local, fam));
+	if (ifindex < 0)
+		return ifindex;
+	mtu = rtnl_link_mtu(nl, ifindex);
+	if (mtu < 0)
+		return mtu;
+	mtu -= (fam == AF_INET6 ? 40 : 20) + 8 + 8 + 14;
+	return mtu >= 1280 || (fam == AF_INET && mtu >= 576) ? mtu : -EMSGSIZE;
+}
+
+/*
+ * Create the tunnel from the calling thread's namespace straight into the
+ * half.  1 when created, 0 when the half has a link of that name already
+ * (an earlier configure), -errno.
+ */
+static int tunnel_create(const struct hpns_half_conf *c)
+{
+	int fd, mtu, ret;
+	struct nl nl;
+
+	if (!tunnel_valid(&c->tunnel))
+		return -EINVAL;
+	fd = hp_netns_open(c->netns);
+	if (fd < 0)
+		return fd;
+	ret = nl_open(&nl, NETLINK_ROUTE);
+	if (!ret) {
+		mtu = tunnel_mtu(&nl, &c->tunnel);
+		ret = mtu < 0 ? mtu : rtnl_tunnel_add(&nl, c->link, &c->tunnel, mtu, fd);
+		nl_close(&nl);
+	}
+	close(fd);
+	if (ret == -EEXIST)
+		return 0;
+	return ret ? ret : 1;
+}
+
+static int link_delete(const char *netns, const char *link)
+{
+	struct nl nl;
+	int saved, ret = hp_netns_enter(netns, &saved);
+
+	if (ret)
+		return ret;
+	ret = nl_open(&nl, NETLINK_ROUTE);
+	if (!ret) {
+		ret = rtnl_link_del(&nl, link);
+		nl_close(&nl);
+	}
+	return ns_leave(saved, ret);
+}
+
 int hpns_half_configure(const struct hpns_half_conf *conf,
 			const struct hpns_redo *redo)
 {
-	int saved, ret;
+	int saved, ret, made = 0;
 
 	if (!conf->netns || !conf->link || !redo || redo->half != conf->half)
 		return -EINVAL;
+	if (conf->tunnel.kind != HPNS_LINK_EXISTING) {
+		made = tunnel_create(conf);
+		if (made < 0)
+			return made;
+	}
 	ret = hp_netns_enter(conf->netns, &saved);
 	if (ret)
-		return ret;
-	ret = configure_here(conf, redo);
-	return ns_leave(saved, ret);
+		goto out;
+	ret = ns_leave(saved, configure_here(conf, redo));
+out:
+	if (ret && made)   /* created just now: leave no device behind */
+		link_delete(conf->netns, conf->link);
+	return ret;
 }
 
 /* Undo route_family() for one family, whatever part of it happened. */
@@ -237,6 +342,9 @@ static int unconfigure_here(const char *link)
 		snprintf(p, sizeof(p), "net/ipv4/conf/%s/accept_local", link);
 		sysctl_set(p, 0);   /* absent once the link is gone: fine */
 	}
+	/* a tunnel we made goes before the table that records it */
+	if (!ret && have && prior.made)
+		ret = rtnl_link_del(&nl, link);
 	ret = ret ?: nft_remove();
 	nl_close(&nl);
 	return ret;

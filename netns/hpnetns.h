@@ -25,6 +25,7 @@
 #define HPNETNS_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,10 +70,13 @@ int hpns_ruleset_parse_file(const char *path, hpns_report_fn report,
 			    void *arg, struct hpns_ruleset **out);
 /*
  * Read the rules installed in @netns back from nf_tables (Istio's native
- * `inet istio-ambient-*` tables and iptables-nft's tables; not
- * iptables-legacy).  Heteropod's own table is skipped.  Rules are named
- * `netns:NAME:HANDLE: table T chain C handle H` in refusals.  -ENOENT (and
- * a report) when there are none.
+ * `inet istio-ambient-*` tables and iptables-nft's tables; heteropod's own
+ * table is skipped; rules are named `netns:NAME:HANDLE: table T chain C
+ * handle H` in refusals).  When nf_tables holds none, the iptables-legacy
+ * nat and mangle tables that exist are read (getsockopt
+ * IPT_SO_GET_ENTRIES) as iptables-legacy-save text, named
+ * `netns:NAME:iptables-legacy:LINE`.  -ENOENT (and a report) when there
+ * are none.
  */
 int hpns_ruleset_from_netns(const char *netns, hpns_report_fn report,
 			    void *arg, struct hpns_ruleset **out);
@@ -82,6 +86,31 @@ size_t hpns_ruleset_count(const struct hpns_ruleset *rs);
 
 /* --- translation ------------------------------------------------------- */
 
+/* How a half gets its end of the per-pod link. */
+enum hpns_link_kind {
+	HPNS_LINK_EXISTING,   /* conf->link already exists in the half (veth) */
+	HPNS_LINK_GENEVE,     /* a GENEVE device over the interconnect */
+	HPNS_LINK_VXLAN,      /* a VXLAN device over the interconnect */
+};
+
+/*
+ * The per-pod link of a real host/DPU pair: each PU creates its own end, a
+ * GENEVE or VXLAN device whose underlay socket lives in the namespace of
+ * the calling thread (the PU's root namespace, which holds the
+ * interconnect) and which is moved into the half as it is created (the
+ * device never appears in the root namespace under its name).  Both PUs
+ * use the same VNI for a pod and each other's interconnect address.
+ */
+struct hpns_tunnel {
+	enum hpns_link_kind kind;
+	uint32_t vni;             /* one per pod, 1..16777215 */
+	struct hpns_addrs local;  /* this PU's interconnect address (one family) */
+	struct hpns_addrs remote; /* the other PU's, same family */
+	uint16_t dstport;         /* 0 = IANA default: 6081 GENEVE, 4789 VXLAN */
+	int mtu;                  /* 0 = MTU of the device holding @local
+				   * minus the encapsulation (50 v4, 70 v6) */
+};
+
 /* What a half needs to know to build its redo rules. */
 struct hpns_half_conf {
 	enum hpns_half half;
@@ -90,6 +119,7 @@ struct hpns_half_conf {
 	struct hpns_addrs pod;    /* the pod IP(s) */
 	struct hpns_addrs local;  /* this end's link addresses */
 	struct hpns_addrs peer;   /* the other end's link addresses */
+	struct hpns_tunnel tunnel; /* zero: the link exists (HPNS_LINK_EXISTING) */
 };
 
 /* The redo rules of one half: an nftables table and its routing needs. */
@@ -113,8 +143,11 @@ void hpns_redo_destroy(struct hpns_redo *redo);
 /* --- per-half operations (the primitive a host/DPU pair calls) ---------- */
 
 /*
- * Configure one half: the link @conf->link must already exist in
- * @conf->netns.  Brings it up, adds the link and (DPU) pod addresses,
+ * Configure one half.  With @conf->tunnel.kind HPNS_LINK_EXISTING the link
+ * @conf->link must already exist in @conf->netns; with GENEVE/VXLAN it is
+ * created first, from the calling thread's namespace (see struct
+ * hpns_tunnel; an existing device of that name is kept), and deleted
+ * again if configuring fails.  Brings it up, adds the link and (DPU) pod addresses,
  * routes, policy rules (moves the local-table rule below heteropod's),
  * sysctls, and installs @redo as one nftables batch (replacing a previous
  * heteropod table atomically).  Idempotent.  The previous values of
@@ -125,11 +158,29 @@ int hpns_half_configure(const struct hpns_half_conf *conf,
 			const struct hpns_redo *redo);
 /*
  * Undo hpns_half_configure() in @netns: delete the heteropod table, rules,
- * routes and addresses, restore sysctls and the local rule.  Rules not
- * added by heteropod are left exactly as they are.  Safe when nothing is
+ * routes and addresses, restore sysctls and the local rule, and delete
+ * the link if hpns_half_configure() created it (a tunnel; its underlay
+ * socket in the PU's namespace goes with it).  Rules not added by
+ * heteropod are left exactly as they are.  Safe when nothing is
  * configured (returns 0).
  */
 int hpns_half_unconfigure(const char *netns, const char *link);
+
+/* Parse "geneve", "vxlan" or "veth" (= HPNS_LINK_EXISTING).  -EINVAL. */
+int hpns_link_kind_parse(const char *text, enum hpns_link_kind *out);
+
+/*
+ * The port map seen from one half alone (a PU knows only its own half):
+ * the ports this half sends to the other half (its `peer_tcp`/`peer_udp`
+ * sets), and the ports listening here (sock_diag), which the other PU adds
+ * to its sets.  @proto is IPPROTO_TCP or IPPROTO_UDP.  Counts or -errno.
+ */
+int hpns_half_ports_get(const char *netns, uint8_t proto, uint16_t *ports,
+			size_t max);
+int hpns_half_ports_set(const char *netns, uint8_t proto,
+			const uint16_t *ports, size_t n, bool add);
+int hpns_half_listening(const char *netns, uint8_t proto, uint16_t *ports,
+			size_t max);
 
 /* --- both halves on one machine (veth link) ----------------------------- */
 
@@ -172,8 +223,12 @@ int hpns_ports_list(const char *cpu_ns, const char *dpu_ns,
 int hpns_ports_set(const char *cpu_ns, const char *dpu_ns,
 		   const struct hpns_port *p);
 /*
- * Rescan listening TCP and bound UDP sockets of both halves (sock_diag)
- * and add what is missing to the map.  Returns the number of ports added.
+ * Rescan listening TCP and bound UDP sockets of both halves (sock_diag):
+ * add the ports listening in a half that are not mapped yet, and remove
+ * the ports an earlier sync added that no longer listen in the half that
+ * owned them (set elements with the comment "sync"; ports declared by the
+ * rules or hpns_ports_set() are never removed by a sync).  Returns the
+ * number of ports added plus removed.
  */
 int hpns_ports_sync(const char *cpu_ns, const char *dpu_ns);
 

@@ -23,6 +23,7 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 
+#include "netns/legacy.h"
 #include "netns/nl.h"
 
 enum load { L_NONE, L_META, L_PAYLOAD, L_CT, L_IMM };
@@ -408,6 +409,33 @@ static int read_here(struct hpns_ruleset *rs)
 	return ret ?: k.err;
 }
 
+/*
+ * No nf_tables rules: the iptables-legacy tables, as iptables-legacy-save
+ * text parsed like a --rules file named `netns:NAME:iptables-legacy`
+ * (refusals name the line of that text and the rule).
+ */
+static int read_legacy(const char *netns, hpns_report_fn report, void *arg,
+		       struct hpns_ruleset **out)
+{
+	char name[300], *text = NULL;
+	size_t len = 0;
+	int saved, ret = hp_netns_enter(netns, &saved);
+
+	if (ret)
+		return ret;
+	ret = ns_leave(saved, legacy_dump(&text, &len));
+	snprintf(name, sizeof(name), "netns:%s:iptables-legacy", netns);
+	if (!ret && text)
+		ret = hpns_ruleset_parse(name, text, len, report, arg, out);
+	free(text);
+	if (!ret && (!*out || !(*out)->nrules)) {
+		hpns_ruleset_destroy(*out);
+		*out = NULL;
+		ret = -ENOENT;
+	}
+	return ret;
+}
+
 int hpns_ruleset_from_netns(const char *netns, hpns_report_fn report,
 			    void *arg, struct hpns_ruleset **out)
 {
@@ -424,9 +452,13 @@ int hpns_ruleset_from_netns(const char *netns, hpns_report_fn report,
 		ret = ns_leave(saved, ret);
 	}
 	if (!ret && !rs->nrules) {
-		report_fmt(report, arg, "%s: no nf_tables rules found (iptables-legacy "
-			   "rules are not read; pass --rules FILE)", rs->name);
-		ret = -ENOENT;
+		ret = read_legacy(netns, report, arg, out);
+		if (ret == -ENOENT)
+			report_fmt(report, arg, "%s: no interception rules found "
+				   "(nf_tables or iptables-legacy); pass --rules FILE",
+				   rs->name);
+		hpns_ruleset_destroy(rs);
+		return ret;
 	}
 	if (ret) {
 		hpns_ruleset_destroy(rs);

@@ -331,6 +331,16 @@ static void m_set(struct rb *b, const struct match *m)
 	add_expr(b, e);
 }
 
+/* tcp flags & (syn | rst) == syn (after a meta l4proto tcp match) */
+static void m_syn(struct rb *b)
+{
+	uint8_t mask = 0x06, zero = 0, syn = 0x02;
+
+	e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1);
+	e_bitwise(b, &mask, &zero, 1);
+	e_cmp(b, false, &syn, 1);
+}
+
 static int add_match(struct rb *b, const struct match *m)
 {
 	uint8_t fam;
@@ -370,6 +380,9 @@ static int add_match(struct rb *b, const struct match *m)
 		return 0;
 	case MATCH_DPORT_SET:
 		m_set(b, m);
+		return 0;
+	case MATCH_TCP_SYN:
+		m_syn(b);
 		return 0;
 	case MATCH_OTHER:
 		break;
@@ -446,6 +459,37 @@ static void a_snat4(struct rb *b, uint32_t addr)
 	add_expr(b, e);
 }
 
+/* tcp option maxseg size set rt mtu: the MSS the route (the link) allows;
+ * the kernel only ever lowers it */
+static void a_mss_clamp(struct rb *b)
+{
+	struct nftnl_expr *e = expr(b, "rt");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_RT_KEY, NFT_RT_TCPMSS);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_RT_DREG, REG);
+		add_expr(b, e);
+	}
+	e = expr(b, "byteorder");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, REG);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, REG);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 2);
+		add_expr(b, e);
+	}
+	e = expr(b, "exthdr");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_SREG, REG);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_EXTHDR_TYPE, 2);  /* TCPOPT_MAXSEG */
+		nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_OFFSET, 2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_LEN, 2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_OP, NFT_EXTHDR_OP_TCPOPT);
+		add_expr(b, e);
+	}
+}
+
 static int add_action(struct rb *b, const struct rule *src)
 {
 	const struct action *a = &src->act;
@@ -484,6 +528,9 @@ static int add_action(struct rb *b, const struct rule *src)
 		return 0;
 	case ACT_SNAT4:
 		a_snat4(b, a->value);
+		return 0;
+	case ACT_MSS_CLAMP:
+		a_mss_clamp(b);
 		return 0;
 	case ACT_OTHER:
 		break;
@@ -540,8 +587,23 @@ static void put_set(struct batch *bt, const char *name, uint32_t id)
 	nftnl_set_free(s);
 }
 
+#define SYNC_COMMENT "sync"
+
+/* The element comment nft shows (`9080 comment "sync"`). */
+static void elem_comment(struct batch *bt, struct nftnl_set_elem *e)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(32);
+
+	if (ud && nftnl_udata_put_strz(ud, NFTNL_UDATA_SET_ELEM_COMMENT, SYNC_COMMENT))
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_USERDATA,
+				   nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
+	else
+		bt->err = -ENOMEM;
+	nftnl_udata_buf_free(ud);
+}
+
 static void put_elems(struct batch *bt, const char *set, const uint16_t *ports,
-		      size_t n, bool add)
+		      size_t n, bool add, bool synced)
 {
 	struct nftnl_set *s;
 	struct nlmsghdr *nlh;
@@ -564,6 +626,8 @@ static void put_elems(struct batch *bt, const char *set, const uint16_t *ports,
 			break;
 		}
 		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &p, sizeof(p));
+		if (add && synced)
+			elem_comment(bt, e);
 		nftnl_set_elem_add(s, e);
 	}
 	nlh = batch_msg(bt, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
@@ -643,8 +707,8 @@ int nft_install(const struct hpns_redo *redo, const char *comment)
 	put_set(&bt, "peer_tcp", SET_ID_TCP);
 	put_set(&bt, "peer_udp", SET_ID_UDP);
 	if (redo->half == HPNS_HALF_CPU) {
-		put_elems(&bt, "peer_tcp", redo->dpu_ports, redo->ndpu_ports, true);
-		put_elems(&bt, "peer_udp", redo->dpu_ports, redo->ndpu_ports, true);
+		put_elems(&bt, "peer_tcp", redo->dpu_ports, redo->ndpu_ports, true, false);
+		put_elems(&bt, "peer_udp", redo->dpu_ports, redo->ndpu_ports, true, false);
 	}
 	for (size_t i = 0; i < redo->nchains; i++)
 		put_chain(&bt, &redo->chains[i]);
@@ -669,7 +733,8 @@ int nft_remove(void)
 	return ret == -ENOENT ? 0 : ret;
 }
 
-int nft_set_ports(const char *set, const uint16_t *ports, size_t n, bool add)
+int nft_set_ports(const char *set, const uint16_t *ports, size_t n, bool add,
+		  bool synced)
 {
 	struct batch bt;
 	int ret;
@@ -679,7 +744,7 @@ int nft_set_ports(const char *set, const uint16_t *ports, size_t n, bool add)
 	ret = batch_init(&bt, (uint32_t)rand());
 	if (ret)
 		return ret;
-	put_elems(&bt, set, ports, n, add);
+	put_elems(&bt, set, ports, n, add, synced);
 	return batch_send(&bt);
 }
 
@@ -745,8 +810,29 @@ int nft_comment(char *buf, size_t size)
 
 struct ports_ctx {
 	uint16_t *ports;
+	bool *synced;
 	size_t max, n;
 };
+
+static int elem_comment_attr(const struct nftnl_udata *attr, void *data)
+{
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_ELEM_COMMENT &&
+	    nftnl_udata_len(attr) == sizeof(SYNC_COMMENT) &&
+	    !memcmp(nftnl_udata_get(attr), SYNC_COMMENT, sizeof(SYNC_COMMENT)))
+		*(bool *)data = true;
+	return 0;
+}
+
+static bool elem_synced(struct nftnl_set_elem *e)
+{
+	uint32_t len = 0;
+	const void *ud = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len);
+	bool synced = false;
+
+	if (ud && len)
+		nftnl_udata_parse(ud, len, elem_comment_attr, &synced);
+	return synced;
+}
 
 static int elem_cb(const struct nlmsghdr *nlh, void *data)
 {
@@ -765,8 +851,11 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 		uint32_t len = 0;
 		const uint16_t *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
 
-		if (k && len == 2 && p->n < p->max)
-			p->ports[p->n++] = ntohs(*k);
+		if (!k || len != 2 || p->n >= p->max)
+			continue;
+		if (p->synced)
+			p->synced[p->n] = elem_synced(e);
+		p->ports[p->n++] = ntohs(*k);
 	}
 	nftnl_set_elems_iter_destroy(it);
 out:
@@ -774,10 +863,10 @@ out:
 	return MNL_CB_OK;
 }
 
-int nft_get_ports(const char *set, uint16_t *ports, size_t max)
+int nft_get_ports(const char *set, uint16_t *ports, bool *synced, size_t max)
 {
 	char req[MNL_SOCKET_BUFFER_SIZE];
-	struct ports_ctx p = { .ports = ports, .max = max };
+	struct ports_ctx p = { .ports = ports, .synced = synced, .max = max };
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh;
 	struct nl nl;

@@ -55,9 +55,15 @@ int nft_install(const struct hpns_redo *redo, const char *comment);
 int nft_remove(void);
 /* The table's comment (the recorded pre-split state); -ENOENT if absent. */
 int nft_comment(char *buf, size_t size);
-/* Add (or delete) ports to set @set ("peer_tcp"/"peer_udp"), one batch. */
-int nft_set_ports(const char *set, const uint16_t *ports, size_t n, bool add);
-/* Ports in set @set: up to @max into @ports; returns the count or -errno. */
-int nft_get_ports(const char *set, uint16_t *ports, size_t max);
+/*
+ * Add (or delete) ports to set @set ("peer_tcp"/"peer_udp"), one batch.
+ * Elements added with @synced carry the comment "sync" (hpns_ports_sync()
+ * found them listening, and removes them when they no longer are).
+ */
+int nft_set_ports(const char *set, const uint16_t *ports, size_t n, bool add,
+		  bool synced);
+/* Ports in set @set: up to @max into @ports, and whether each was added
+ * by a sync into @synced (may be NULL); returns the count or -errno. */
+int nft_get_ports(const char *set, uint16_t *ports, bool *synced, size_t max);
 
 #endif

@@ -4,8 +4,10 @@
  * heteropod table, the ports the *other* half owns; connections to the pod
  * IP on those ports cross the link.  The map is the union of both halves'
  * sets.  hpns_ports_sync() adds what sock_diag shows listening in a half
- * and is not yet mapped; it never removes (a port stays owned until
- * hpns_ports_set() moves it).
+ * and is not yet mapped (those elements carry the comment "sync"), and
+ * removes the "sync" elements whose port no longer listens in the half
+ * that owned it.  Ports declared otherwise (the proxy's ports from the
+ * rules, hpns_ports_set()) stay until hpns_ports_set() moves them.
  */
 #include <errno.h>
 #include <linux/inet_diag.h>
@@ -25,25 +27,37 @@ static const char *set_name(uint8_t proto)
 }
 
 /* Ports in @ns's set for @proto. */
-static int ns_get(const char *ns, uint8_t proto, uint16_t *ports, size_t max)
+static int ns_get_synced(const char *ns, uint8_t proto, uint16_t *ports,
+			 bool *synced, size_t max)
 {
 	int saved, ret = hp_netns_enter(ns, &saved);
 
 	if (ret)
 		return ret;
-	ret = nft_get_ports(set_name(proto), ports, max);
+	ret = nft_get_ports(set_name(proto), ports, synced, max);
+	return ns_leave(saved, ret);
+}
+
+static int ns_get(const char *ns, uint8_t proto, uint16_t *ports, size_t max)
+{
+	return ns_get_synced(ns, proto, ports, NULL, max);
+}
+
+static int ns_set_synced(const char *ns, uint8_t proto, const uint16_t *ports,
+			 size_t n, bool add, bool synced)
+{
+	int saved, ret = hp_netns_enter(ns, &saved);
+
+	if (ret)
+		return ret;
+	ret = nft_set_ports(set_name(proto), ports, n, add, synced);
 	return ns_leave(saved, ret);
 }
 
 static int ns_set(const char *ns, uint8_t proto, const uint16_t *ports,
 		  size_t n, bool add)
 {
-	int saved, ret = hp_netns_enter(ns, &saved);
-
-	if (ret)
-		return ret;
-	ret = nft_set_ports(set_name(proto), ports, n, add);
-	return ns_leave(saved, ret);
+	return ns_set_synced(ns, proto, ports, n, add, false);
 }
 
 static int cmp_port(const void *a, const void *b)
@@ -165,45 +179,134 @@ static bool contains(const uint16_t *a, int n, uint16_t v)
 	return false;
 }
 
-/* Ports listening in @owner_ns missing from @peer_ns's set: add them. */
-static int sync_one(const char *owner_ns, const char *peer_ns,
-		    const char *other_owner_ns, uint8_t proto)
-{
-	uint16_t listen[MAX_PORTS], mapped[MAX_PORTS], theirs[MAX_PORTS];
-	uint16_t add[MAX_PORTS];
-	struct scan s = { .ports = listen, .max = MAX_PORTS };
-	int nm, nt, ret = scan_ns(owner_ns, proto, &s);
-	size_t na = 0;
+/*
+ * One half during a sync: what listens there, and its set (the ports the
+ * other half owns) with the "sync" flag of each element.
+ */
+struct view {
+	uint16_t listen[MAX_PORTS], set[MAX_PORTS];
+	bool synced[MAX_PORTS], gone[MAX_PORTS];
+	size_t nlisten;
+	int nset;
+};
 
-	if (ret)
-		return ret;
-	nm = ns_get(peer_ns, proto, mapped, MAX_PORTS);
-	if (nm < 0)
-		return nm;
-	/* ports the other half owns already stay there */
-	nt = ns_get(other_owner_ns, proto, theirs, MAX_PORTS);
-	if (nt < 0)
-		return nt;
-	for (size_t i = 0; i < s.n; i++)
-		if (!contains(mapped, nm, listen[i]) && !contains(theirs, nt, listen[i]))
-			add[na++] = listen[i];
-	ret = ns_set(peer_ns, proto, add, na, true);
-	return ret ? ret : (int)na;
+static int view_load(const char *ns, uint8_t proto, struct view *v)
+{
+	struct scan s = { .ports = v->listen, .max = MAX_PORTS };
+	int ret = scan_ns(ns, proto, &s);
+
+	v->nlisten = s.n;
+	v->nset = ret ? ret : ns_get_synced(ns, proto, v->set, v->synced, MAX_PORTS);
+	memset(v->gone, 0, sizeof(v->gone));
+	return v->nset < 0 ? v->nset : 0;
+}
+
+/* "sync" ports of @h's set no longer listening in @o (their owner). */
+static size_t stale(struct view *h, const struct view *o, uint16_t *del)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < h->nset; i++) {
+		h->gone[i] = h->synced[i] &&
+			     !contains(o->listen, (int)o->nlisten, h->set[i]);
+		if (h->gone[i])
+			del[n++] = h->set[i];
+	}
+	return n;
+}
+
+static bool in_set(const struct view *v, uint16_t port)
+{
+	for (int i = 0; i < v->nset; i++)
+		if (v->set[i] == port && !v->gone[i])
+			return true;
+	return false;
+}
+
+/*
+ * Ports listening in @o mapped nowhere (after the removals): add to @h's
+ * set, and to @h's view (a port listening in both halves goes to the
+ * first half that claims it: the DPU, whose listeners are added first).
+ */
+static size_t fresh(struct view *h, const struct view *o, uint16_t *add)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->nlisten && h->nset < MAX_PORTS; i++) {
+		if (in_set(h, o->listen[i]) || in_set(o, o->listen[i]))
+			continue;
+		add[n++] = o->listen[i];
+		h->gone[h->nset] = false;
+		h->set[h->nset++] = o->listen[i];
+	}
+	return n;
+}
+
+/*
+ * One protocol: both halves are read once; removals go first, so a port
+ * whose listener moved to the other half changes sides in one sync.
+ */
+static int sync_proto(const char *cpu_ns, const char *dpu_ns, uint8_t proto)
+{
+	const char *ns[2] = { cpu_ns, dpu_ns };
+	struct view *v = calloc(2, sizeof(*v));
+	uint16_t *p = calloc(MAX_PORTS, sizeof(*p));
+	int ret = v && p ? 0 : -ENOMEM, total = 0;
+
+	for (int h = 0; !ret && h < 2; h++)
+		ret = view_load(ns[h], proto, &v[h]);
+	for (int h = 0; !ret && h < 2; h++) {
+		size_t n = stale(&v[h], &v[!h], p);
+
+		ret = ns_set(ns[h], proto, p, n, false);
+		total += (int)n;
+	}
+	for (int h = 0; !ret && h < 2; h++) {
+		size_t n = fresh(&v[h], &v[!h], p);
+
+		ret = ns_set_synced(ns[h], proto, p, n, true, true);
+		total += (int)n;
+	}
+	free(v);
+	free(p);
+	return ret ? ret : total;
 }
 
 int hpns_ports_sync(const char *cpu_ns, const char *dpu_ns)
 {
-	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
-	int total = 0;
+	int a = sync_proto(cpu_ns, dpu_ns, IPPROTO_TCP);
+	int b = a < 0 ? a : sync_proto(cpu_ns, dpu_ns, IPPROTO_UDP);
 
-	for (int i = 0; i < 2; i++) {
-		/* DPU listeners go to the CPU's set and vice versa */
-		int a = sync_one(dpu_ns, cpu_ns, dpu_ns, protos[i]);
-		int b = a < 0 ? a : sync_one(cpu_ns, dpu_ns, cpu_ns, protos[i]);
+	return b < 0 ? b : a + b;
+}
 
-		if (b < 0)
-			return b;
-		total += a + b;
-	}
-	return total;
+/* --- one half alone (a PU sees only its own half) ----------------------- */
+
+static bool proto_ok(uint8_t proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+}
+
+int hpns_half_ports_get(const char *netns, uint8_t proto, uint16_t *ports,
+			size_t max)
+{
+	return proto_ok(proto) ? ns_get(netns, proto, ports, max) : -EINVAL;
+}
+
+int hpns_half_ports_set(const char *netns, uint8_t proto,
+			const uint16_t *ports, size_t n, bool add)
+{
+	return proto_ok(proto) ? ns_set(netns, proto, ports, n, add) : -EINVAL;
+}
+
+int hpns_half_listening(const char *netns, uint8_t proto, uint16_t *ports,
+			size_t max)
+{
+	struct scan s = { .ports = ports, .max = max };
+	int ret;
+
+	if (!proto_ok(proto))
+		return -EINVAL;
+	ret = scan_ns(netns, proto, &s);
+	return ret ? ret : (int)s.n;
 }

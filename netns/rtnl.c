@@ -6,6 +6,7 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -210,4 +211,134 @@ int rtnl_rule_exists(struct nl *nl, int fam, uint32_t pref, uint32_t table)
 	fr->family = (uint8_t)fam;
 	ret = nl_dump(nl, nlh, rule_cb, &f);
 	return ret ? ret : f.found;
+}
+
+static void put_vxlan(struct nlmsghdr *nlh, const struct hpns_tunnel *t,
+		      uint16_t port)
+{
+	bool v6 = t->local.has_v6 && !t->local.has_v4;
+
+	mnl_attr_put_u32(nlh, IFLA_VXLAN_ID, t->vni);
+	if (v6) {
+		mnl_attr_put(nlh, IFLA_VXLAN_GROUP6, 16, &t->remote.v6);
+		mnl_attr_put(nlh, IFLA_VXLAN_LOCAL6, 16, &t->local.v6);
+	} else {
+		mnl_attr_put(nlh, IFLA_VXLAN_GROUP, 4, &t->remote.v4);
+		mnl_attr_put(nlh, IFLA_VXLAN_LOCAL, 4, &t->local.v4);
+	}
+	mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(port));
+	mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 0);  /* one peer, fixed */
+}
+
+static void put_geneve(struct nlmsghdr *nlh, const struct hpns_tunnel *t,
+		       uint16_t port)
+{
+	bool v6 = t->remote.has_v6 && !t->remote.has_v4;
+
+	mnl_attr_put_u32(nlh, IFLA_GENEVE_ID, t->vni);
+	if (v6)
+		mnl_attr_put(nlh, IFLA_GENEVE_REMOTE6, 16, &t->remote.v6);
+	else
+		mnl_attr_put(nlh, IFLA_GENEVE_REMOTE, 4, &t->remote.v4);
+	mnl_attr_put_u16(nlh, IFLA_GENEVE_PORT, htons(port));
+}
+
+int rtnl_tunnel_add(struct nl *nl, const char *name,
+		    const struct hpns_tunnel *t, int mtu, int dst_nsfd)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	bool geneve = t->kind == HPNS_LINK_GENEVE;
+	uint16_t port = t->dstport ? t->dstport : geneve ? 6081 : 4789;
+	struct nlattr *linkinfo, *data;
+
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	mnl_attr_put_u32(nlh, IFLA_MTU, (uint32_t)mtu);
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)dst_nsfd);
+	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, geneve ? "geneve" : "vxlan");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	if (geneve)
+		put_geneve(nlh, t, port);
+	else
+		put_vxlan(nlh, t, port);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, linkinfo);
+	return nl_request(nl, nlh);
+}
+
+struct addr_find {
+	int fam;
+	const void *a;
+	int ifindex;
+};
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	struct addr_find *f = data;
+	const struct nlattr *a;
+
+	if (ifa->ifa_family != f->fam)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
+		int type = mnl_attr_get_type(a);
+
+		if ((type == IFA_LOCAL || type == IFA_ADDRESS) &&
+		    mnl_attr_get_payload_len(a) == alen(f->fam) &&
+		    !memcmp(mnl_attr_get_payload(a), f->a, alen(f->fam)))
+			f->ifindex = (int)ifa->ifa_index;
+	}
+	return MNL_CB_OK;
+}
+
+int rtnl_addr_ifindex(struct nl *nl, int fam, const void *a)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = msg(buf, RTM_GETADDR, 0);
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	struct addr_find f = { .fam = fam, .a = a };
+	int ret;
+
+	ifa->ifa_family = (uint8_t)fam;
+	ret = nl_dump(nl, nlh, addr_cb, &f);
+	if (ret)
+		return ret;
+	return f.ifindex ? f.ifindex : -EADDRNOTAVAIL;
+}
+
+struct mtu_find {
+	int ifindex, mtu;
+};
+
+/* A dump lists every link: take the one asked for. */
+static int mtu_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	struct mtu_find *f = data;
+	const struct nlattr *a;
+
+	if (ifi->ifi_index != f->ifindex)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*ifi))
+		if (mnl_attr_get_type(a) == IFLA_MTU)
+			f->mtu = (int)mnl_attr_get_u32(a);
+	return MNL_CB_OK;
+}
+
+int rtnl_link_mtu(struct nl *nl, int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = msg(buf, RTM_GETLINK, 0);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	struct mtu_find f = { .ifindex = ifindex };
+	int ret;
+
+	ifi->ifi_family = AF_UNSPEC;
+	ret = nl_dump(nl, nlh, mtu_cb, &f);
+	if (ret)
+		return ret;
+	return f.mtu > 0 ? f.mtu : -ENODEV;
 }

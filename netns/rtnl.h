@@ -15,6 +15,17 @@
 /* Create veth @name here with peer @peer in the namespace of @peer_nsfd. */
 int rtnl_veth_add(struct nl *nl, const char *name, const char *peer,
 		  int peer_nsfd);
+/*
+ * Create tunnel @name (GENEVE/VXLAN per @t) here, with MTU @mtu, moved into
+ * the namespace of @dst_nsfd as it is created; its underlay socket stays
+ * here.  -EEXIST when the name exists (in the half, or here).
+ */
+int rtnl_tunnel_add(struct nl *nl, const char *name,
+		    const struct hpns_tunnel *t, int mtu, int dst_nsfd);
+/* Index of the device holding address @a (family @fam) here; -EADDRNOTAVAIL. */
+int rtnl_addr_ifindex(struct nl *nl, int fam, const void *a);
+/* MTU of @ifindex, or -errno. */
+int rtnl_link_mtu(struct nl *nl, int ifindex);
 int rtnl_link_del(struct nl *nl, const char *name);
 int rtnl_link_up(struct nl *nl, int ifindex);
 

@@ -41,6 +41,7 @@ enum match_kind {
 	MATCH_CT_NEW,    /* ct state new (redo only) */
 	MATCH_CT_ORIG,   /* ct direction original; neg = reply (redo only) */
 	MATCH_DPORT_SET, /* th dport @u.name (redo only, port map) */
+	MATCH_TCP_SYN,   /* tcp flags syn / syn,rst (redo only) */
 	MATCH_OTHER,     /* u.name = original text */
 };
 
@@ -81,6 +82,7 @@ enum act_kind {
 	ACT_MARK_SET,    /* mark = (mark & ~mask) | value (redo only) */
 	ACT_DNAT_SELF,   /* identity dnat: a nat binding that changes nothing */
 	ACT_SNAT4,       /* snat ip to value (network order; loopback direct calls) */
+	ACT_MSS_CLAMP,   /* tcp option maxseg size set rt mtu (redo only) */
 	ACT_OTHER,       /* name = original text */
 };
 

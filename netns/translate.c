@@ -443,6 +443,29 @@ static int skel_loopback(struct tctx *t)
 	return 0;
 }
 
+/*
+ * TCP over the link: SYNs leaving through it carry at most the MSS its MTU
+ * allows.  Both halves see the pod IP as local, so a socket's MSS comes
+ * from the loopback route, and a tunnel over the interconnect has a smaller
+ * MTU than anything else on the path.
+ */
+static int skel_mss(struct tctx *t)
+{
+	struct rule *r = add_chain(t->redo, "post_mss", HOOK_POSTROUTING,
+				   "filter", 0) ? NULL : skel(t, "post_mss");
+	struct match *m;
+
+	if (!r)
+		return -ENOMEM;
+	m = add_m(r, MATCH_OIF, false);
+	snprintf(m->u.name, sizeof(m->u.name), "%s", t->conf->link);
+	m = add_m(r, MATCH_L4PROTO, false);
+	m->u.proto = IPPROTO_TCP;
+	add_m(r, MATCH_TCP_SYN, false);
+	r->act.kind = ACT_MSS_CLAMP;
+	return 0;
+}
+
 /* Identity DNAT for ORIG connections: Istio's REDIRECT must not bind. */
 static int skel_dnat_self(struct tctx *t, const char *chain)
 {
@@ -509,6 +532,7 @@ static int translate_cpu(struct tctx *t)
 	ret = ret ?: skel_loopback(t);
 	ret = ret ?: copy_hook(t, HOOK_OUTPUT, "out_class", &g_out);
 	ret = ret ?: skel_route(t, "out_route");
+	ret = ret ?: skel_mss(t);
 	return ret ?: skel_dnat_self(t, "out_nat");
 }
 
@@ -530,6 +554,7 @@ static int translate_dpu(struct tctx *t)
 	ret = ret ?: copy_hook(t, HOOK_PREROUTING, "pre_nat", &g_ext);
 	ret = ret ?: skel_portmap(t, "out_class", false);
 	ret = ret ?: skel_loopback(t);
+	ret = ret ?: skel_mss(t);
 	return ret ?: skel_route(t, "out_route");
 }
 

@@ -36,10 +36,31 @@ if [ $rc = 2 ] && [ "${out%%: bad port*}" = "$f:2:26" ]; then
 out=$($HPN translate --half cpu --pod-ip nonsense "$f" 2>&1); rc=$?
 [ $rc = 2 ] && pass "translate: bad --pod-ip exits 2" || fail "bad --pod-ip" "rc=$rc"
 
-for c in translate split unsplit ports; do
+for c in translate split unsplit ports half unhalf; do
 	out=$($HPN $c --help); rc=$?
 	if [ $rc = 0 ] && echo "$out" | grep -q "usage: heteropod-netns $c"; then
 		pass "$c --help"; else fail "$c --help" "rc=$rc"; fi
 done
 $HPN split --cpu x >/dev/null 2>&1; rc=$?
 [ $rc = 2 ] && pass "split without required options exits 2" || fail "split usage" "rc=$rc"
+
+# half: option errors name the option and what is accepted (exit 2)
+bad_opt() { # NAME WANT ARGS...: exit 2 and stderr containing WANT
+	local name=$1 want=$2 out rc
+	shift 2
+	out=$($HPN half --half cpu --netns x --pod-ip 10.0.0.5 "$@" 2>&1 >/dev/null); rc=$?
+	if [ $rc = 2 ] && [[ $out == *"$want"* ]]; then pass "half: $name"; else
+		fail "half: $name" "rc=$rc $out"; fi
+}
+T="--vni 7 --underlay-local 192.0.2.1 --underlay-remote 192.0.2.2"
+bad_opt "unknown link kind" "bad --link-kind 'gre', accepted: veth, geneve, vxlan" --link-kind gre $T
+bad_opt "VNI out of range" "bad --vni '16777216', accepted: 1..16777215" \
+	--link-kind vxlan --vni 16777216 --underlay-local 192.0.2.1 --underlay-remote 192.0.2.2
+bad_opt "underlay families differ" "bad --underlay-remote 'fd00::2', accepted: an address of --underlay-local's family" \
+	--link-kind geneve --vni 7 --underlay-local 192.0.2.1 --underlay-remote fd00::2
+bad_opt "tunnel options without a tunnel" "bad --link-kind 'veth'" $T
+bad_opt "tunnel without --vni" "usage: heteropod-netns half" --link-kind vxlan \
+	--underlay-local 192.0.2.1 --underlay-remote 192.0.2.2
+out=$($HPN ports --netns x --add tcp/70000 2>&1); rc=$?
+if [ $rc = 2 ] && [[ $out == *"bad --add 'tcp/70000', accepted: tcp/PORT or udp/PORT"* ]]; then
+	pass "ports --netns: bad port exits 2"; else fail "ports --add bad" "rc=$rc $out"; fi
