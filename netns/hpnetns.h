@@ -81,6 +81,15 @@ int hpns_ruleset_parse_file(const char *path, hpns_report_fn report,
 int hpns_ruleset_from_netns(const char *netns, hpns_report_fn report,
 			    void *arg, struct hpns_ruleset **out);
 void hpns_ruleset_destroy(struct hpns_ruleset *rs);
+/*
+ * The rule set as a blob for the other PU of a host/DPU pair (the PU that
+ * reads the CPU half's rules sends them with the DPU half's creation).
+ * The layout is this build's (same release on both PUs); import validates
+ * the header, sizes and every field and returns -EINVAL on anything else.
+ * Export's *buf is malloc'd.  0 or -errno.
+ */
+int hpns_ruleset_export(const struct hpns_ruleset *rs, void **buf, size_t *len);
+int hpns_ruleset_import(const void *buf, size_t len, struct hpns_ruleset **out);
 /* Number of rules (not chain declarations) parsed. */
 size_t hpns_ruleset_count(const struct hpns_ruleset *rs);
 

@@ -6,6 +6,7 @@
  * sets either translate or are refused with FILE:LINE naming the rule.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -309,6 +310,58 @@ static void only_own_table(void **state)
 	hpns_ruleset_destroy(rs);
 }
 
+/* The rule set blob the host sends with CreateHalf: the DPU's translation
+ * of the imported copy is the host's translation of the original; a
+ * damaged blob is refused. */
+static char *redo_text(const struct hpns_ruleset *rs, enum hpns_half half)
+{
+	struct hpns_half_conf c = conf(half);
+	struct hpns_redo *redo = NULL;
+	char *text;
+
+	assert_int_equal(hpns_translate(rs, &c, NULL, NULL, &redo), 0);
+	text = hpns_redo_format(redo);
+	hpns_redo_destroy(redo);
+	return text;
+}
+
+static void export_import(void **state)
+{
+	static const char *const goldens[] = { "iptables/default.golden",
+		"nftables/default_ipv6.golden", "iptables/ingress.golden" };
+	struct hpns_ruleset *rs = NULL, *back = NULL;
+	char path[512], *a, *b;
+	unsigned char *blob;
+	size_t len, i;
+
+	(void)state;
+	for (i = 0; i < sizeof(goldens) / sizeof(goldens[0]); i++) {
+		snprintf(path, sizeof(path), "%s/corpus/istio-inpod/%s", shared(), goldens[i]);
+		assert_int_equal(hpns_ruleset_parse_file(path, NULL, NULL, &rs), 0);
+		assert_int_equal(hpns_ruleset_export(rs, (void **)&blob, &len), 0);
+		assert_int_equal(hpns_ruleset_import(blob, len, &back), 0);
+		assert_int_equal(hpns_ruleset_count(back), hpns_ruleset_count(rs));
+		for (int h = HPNS_HALF_CPU; h <= HPNS_HALF_DPU; h++) {
+			a = redo_text(rs, h);
+			b = redo_text(back, h);
+			assert_string_equal(a, b);
+			free(a);
+			free(b);
+		}
+		hpns_ruleset_destroy(back);
+		assert_int_equal(hpns_ruleset_import(blob, len - 1, &back), -EINVAL);
+		assert_null(back);
+		blob[0] ^= 1;	/* magic */
+		assert_int_equal(hpns_ruleset_import(blob, len, &back), -EINVAL);
+		blob[0] ^= 1;
+		((struct rule *)(blob + len - rs->nchains * sizeof(struct chain_decl) -
+				 sizeof(struct rule)))->nmatch = MAX_MATCHES + 1;
+		assert_int_equal(hpns_ruleset_import(blob, len, &back), -EINVAL);
+		free(blob);
+		hpns_ruleset_destroy(rs);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +369,7 @@ int main(void)
 		cmocka_unit_test(sidecar_translate_or_refuse),
 		cmocka_unit_test(refusal_reasons),
 		cmocka_unit_test(only_own_table),
+		cmocka_unit_test(export_import),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
