@@ -47,6 +47,8 @@ const struct hp_cfg_field agent_cfg_fields[] = {
 	HP_CFG_DURATION(struct agent_opts, backoff_max_ms, "kube.backoff-max", 1, 3600000, "retry delay ceiling"),
 	HP_CFG_STR(struct agent_opts, agent_namespace, "namespace", "the agent's namespace (heteropod-leader Lease)"),
 	HP_CFG_DURATION(struct agent_opts, waypoint_ms, "waypoint.interval", 100, 3600000, "period of the leader's waypoint placement pass"),
+	HP_CFG_STR(struct agent_opts, link_kind, "link.kind", "per-pod link between the halves: geneve or vxlan"),
+	HP_CFG_INT(struct agent_opts, link_dstport, "link.dstport", 0, 65535, "UDP port of the per-pod link (0: 6081 geneve, 4789 vxlan)"),
 	HP_CFG_DURATION(struct agent_opts, ack_timeout_ms, "zds.ack-timeout", 100, 600000, "host: longest wait for the DPU before acking istio-cni"),
 	{ 0 }
 };
@@ -73,6 +75,7 @@ void agent_opts_defaults(struct agent_opts *o)
 	o->ack_timeout_ms = 5000;
 	o->agent_namespace = strdup("heteropod-system");
 	o->waypoint_ms = 10000;
+	o->link_kind = strdup("geneve");
 }
 
 int64_t agent_now_ms(void)

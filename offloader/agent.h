@@ -43,6 +43,8 @@ struct agent_opts {
 	long ack_timeout_ms;
 	char *agent_namespace;	/* where the heteropod-leader Lease lives */
 	long waypoint_ms;	/* period of the waypoint placement pass */
+	char *link_kind;	/* per-pod link: geneve | vxlan */
+	long link_dstport;	/* 0: the kind's IANA port */
 };
 
 extern const struct hp_cfg_field agent_cfg_fields[];

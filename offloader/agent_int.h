@@ -20,6 +20,7 @@
 #include "offloader/local.h"
 #include "offloader/peer.h"
 #include "offloader/placement.h"
+#include "offloader/split.h"
 #include "offloader/state.h"
 #include "offloader/store.h"
 #include "offloader/watch.h"
@@ -83,6 +84,7 @@ struct agent {
 
 	unsigned zds_epoch;	/* snapshot counter of the istio-cni connection */
 	const struct agent_actions *actions;	/* NULL: no split backend */
+	struct agent_actions actions_impl;	/* libhpnetns, ctx = this agent */
 	bool label_down;
 	int64_t label_retry_ms;	/* a failed label PATCH is retried from then */
 	bool leader;
@@ -104,6 +106,12 @@ void agent_set_error(struct agent *a, const char *fmt, ...)
 
 /* Peer plumbing shared by both roles. */
 int agent_peer_send_hello(struct agent *a, int fd);
+/* Port map: send this PU's listening set of @p's half when it changed;
+ * apply a received PortMapUpdate to @p's half (peerlink.c). */
+void agent_ports_push(struct agent *a, struct agent_pod_rec *p, const char *netns,
+		      Heteropod__Peer__Half owner);
+int agent_ports_keys(const Heteropod__Peer__PortMapUpdate *u, uint32_t *keys,
+		     size_t max);
 void agent_peer_close(struct agent *a);
 
 /* Roles: set-up, fds to poll, once per tick, after every wake-up. */

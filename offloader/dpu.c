@@ -53,7 +53,7 @@ static int create_half(struct agent *a, const Heteropod__Peer__CreateHalf *c,
 	int ret;
 
 	if (p && p->netns_fd >= 0)
-		return 0;	/* idempotent */
+		return c->rules.len ? agent_dpu_configure(a->o, p->netns, c, err, errlen) : 0;
 	if (!p && a->st.n >= (size_t)a->o->max_halves) {
 		snprintf(err, errlen, "DPU full (%ld halves)", a->o->max_halves);
 		return -ENOSPC;
@@ -76,6 +76,11 @@ static int create_half(struct agent *a, const Heteropod__Peer__CreateHalf *c,
 	p->split = AGENT_SPLIT_SPLIT;
 	p->half = true;
 	p->netns_fd = hp_netns_open(name);
+	if (c->rules.len) {
+		ret = agent_dpu_configure(a->o, name, c, err, errlen);
+		if (ret)
+			return ret;	/* the namespace stays: a retry configures it */
+	}
 	zds_msg_of(p, &zm);
 	if (agent_zds_server_send(a->zsrv, &zm))
 		hp_warn("zds-client-lost", "during=add uid=%s", p->uid);
@@ -91,6 +96,11 @@ static int delete_half(struct agent *a, const char *uid, char *err, size_t errle
 	int ret;
 
 	half_name(a, uid, name, sizeof(name));
+	/* Delete the per-pod device now: a namespace kept alive by an open
+	 * fd (ztunnel's) would keep its VNI busy. */
+	ret = agent_half_unconfigure(name);
+	if (ret)
+		hp_warn("half-unconfigure", "netns=%s error=\"%s\"", name, strerror(-ret));
 	snprintf(zm.uid, sizeof(zm.uid), "%s", uid);
 	if (p && agent_zds_server_send(a->zsrv, &zm))
 		hp_warn("zds-client-lost", "during=del uid=%s", uid);
@@ -164,6 +174,25 @@ static void on_hello(struct agent *a, const Heteropod__Peer__Hello *h)
 	hp_info("peer-up", "node=%s", h->node);
 }
 
+/* The CPU half's listening ports: this half sends them over the link. */
+static void on_port_map(struct agent *a, const Heteropod__Peer__PortMapUpdate *u)
+{
+	struct agent_pod_rec *p = agent_state_find(&a->st, u->uid);
+	uint32_t keys[256];
+	int n, ret;
+
+	if (!p || p->netns_fd < 0 || u->generation <= p->ports_gen_rx)
+		return;
+	n = agent_ports_keys(u, keys, 256);
+	if (n < 0)
+		return agent_set_error(a, "peer: bad port map for %s", u->uid);
+	ret = agent_ports_replace(p->netns, keys, (size_t)n);
+	if (ret)
+		agent_set_error(a, "%s/%s: port map: %s", p->ns, p->name, strerror(-ret));
+	else
+		p->ports_gen_rx = u->generation;
+}
+
 static void handle(struct agent *a, const agent_peer_msg *m)
 {
 	char err[256] = "";
@@ -183,6 +212,9 @@ static void handle(struct agent *a, const agent_peer_msg *m)
 	case HETEROPOD__PEER__PEER_MESSAGE__BODY_DELETE_HALF:
 		ret = delete_half(a, m->delete_half->uid, err, sizeof(err));
 		send_result(a, m->delete_half->req_id, m->delete_half->uid, ret, err);
+		break;
+	case HETEROPOD__PEER__PEER_MESSAGE__BODY_PORT_MAP:
+		on_port_map(a, m->port_map);
 		break;
 	case HETEROPOD__PEER__PEER_MESSAGE__BODY_ERROR:
 		agent_set_error(a, "peer: %s", m->error->message);
@@ -333,6 +365,10 @@ void agent_dpu_tick(struct agent *a)
 	a->st.dpu.mem_free_bytes = mem_available();
 	if (a->peer_fd >= 0 && a->peer_hello)
 		send_heartbeat(a);
+	for (size_t i = 0; i < a->st.n && a->peer_hello; i++)
+		if (a->st.pods[i].netns_fd >= 0)
+			agent_ports_push(a, &a->st.pods[i], a->st.pods[i].netns,
+					 HETEROPOD__PEER__HALF__HALF_DPU);
 }
 
 void agent_dpu_reconcile(struct agent *a)

@@ -15,19 +15,6 @@
 #include "lib/log.h"
 #include "offloader/agent_int.h"
 
-#define LINK_MTU 1450
-
-/* ---- peer messages ---- */
-
-static uint32_t vni_of(const char *uid)
-{
-	uint32_t h = 2166136261u;
-
-	while (*uid)
-		h = (h ^ (uint8_t)*uid++) * 16777619u;
-	return (h & 0xffffff) ?: 1;
-}
-
 static void pod_ips(json_t *pod, char **ips, size_t *n)
 {
 	json_t *it;
@@ -40,6 +27,22 @@ static void pod_ips(json_t *pod, char **ips, size_t *n)
 		if (ip && *n < 4)
 			ips[(*n)++] = (char *)ip;
 	}
+}
+
+/* "IPv4[,IPv6]" for libhpnetns (first address of each family). */
+static void pod_ips_text(json_t *pod, char *buf, size_t n)
+{
+	char *ips[4], *v4 = NULL, *v6 = NULL;
+	size_t k, i;
+
+	pod_ips(pod, ips, &k);
+	for (i = 0; i < k; i++) {
+		if (strchr(ips[i], ':') && !v6)
+			v6 = ips[i];
+		else if (!strchr(ips[i], ':') && !v4)
+			v4 = ips[i];
+	}
+	snprintf(buf, n, "%s%s%s", v4 ?: "", v4 && v6 ? "," : "", v6 ?: "");
 }
 
 static void sock_addrs(int fd, char *local, char *remote, size_t n)
@@ -62,7 +65,9 @@ static void sock_addrs(int fd, char *local, char *remote, size_t n)
 	}
 }
 
-static void send_create(struct agent *a, struct agent_pod_rec *p, json_t *pod)
+/* CreateHalf; @rules (an export blob, may be NULL) configure the half. */
+static void send_create(struct agent *a, struct agent_pod_rec *p, json_t *pod,
+			void *rules, size_t rules_len)
 {
 	agent_peer_msg m = HETEROPOD__PEER__PEER_MESSAGE__INIT;
 	Heteropod__Peer__CreateHalf ch = HETEROPOD__PEER__CREATE_HALF__INIT;
@@ -77,10 +82,14 @@ static void send_create(struct agent *a, struct agent_pod_rec *p, json_t *pod)
 	wid.namespace_ = p->ns;
 	wid.name = p->name;
 	wid.service_account = (char *)(hp_json_str(pod, "spec", "serviceAccountName", NULL) ?: "");
-	lp.vni = vni_of(p->uid);
+	lp.vni = agent_vni_of(p->uid);
 	lp.local_addr = local;
 	lp.peer_addr = remote;
-	lp.mtu = LINK_MTU;
+	lp.mtu = 0;	/* each PU: its interconnect's MTU minus the encapsulation */
+	lp.kind = a->o->link_kind;
+	lp.dstport = (uint32_t)a->o->link_dstport;
+	ch.rules.data = rules;
+	ch.rules.len = rules_len;
 	ch.req_id = ++a->next_req;
 	ch.workload = &wid;
 	ch.n_pod_ips = nips;
@@ -94,6 +103,7 @@ static void send_create(struct agent *a, struct agent_pod_rec *p, json_t *pod)
 	}
 	p->inflight = ch.req_id;
 	p->inflight_create = true;
+	p->inflight_rules = rules_len > 0;
 }
 
 static void send_delete(struct agent *a, const char *uid, struct agent_pod_rec *p)
@@ -114,6 +124,7 @@ static void send_delete(struct agent *a, const char *uid, struct agent_pod_rec *
 	if (p) {
 		p->inflight = dh.req_id;
 		p->inflight_create = false;
+		p->inflight_rules = false;
 	}
 }
 
@@ -140,6 +151,7 @@ static void on_half_list(struct agent *a, const Heteropod__Peer__HalfList *hl)
 
 	for (i = 0; i < a->st.n; i++) {
 		a->st.pods[i].half = false;
+		a->st.pods[i].half_rules = false;	/* re-sent: configuring is idempotent */
 		a->st.pods[i].inflight = 0;
 	}
 	for (i = 0; i < hl->n_uids; i++) {
@@ -165,6 +177,29 @@ static void on_result(struct agent *a, const Heteropod__Peer__Result *r)
 		return;
 	}
 	p->half = p->inflight_create;
+	p->half_rules = p->inflight_create && p->inflight_rules;
+}
+
+/* The DPU half's listening ports: the CPU half sends them over the link. */
+static void on_port_map(struct agent *a, const Heteropod__Peer__PortMapUpdate *u)
+{
+	struct agent_pod_rec *p = agent_state_find(&a->st, u->uid);
+	char netns[300];
+	uint32_t keys[256];
+	int n, ret;
+
+	if (!p || p->split != AGENT_SPLIT_SPLIT || u->generation <= p->ports_gen_rx)
+		return;
+	n = agent_ports_keys(u, keys, 256);
+	if (n < 0)
+		return agent_set_error(a, "peer: bad port map for %s", u->uid);
+	agent_cpu_netns(p, netns, sizeof(netns));
+	ret = agent_ports_follow(netns, keys, (size_t)n, p->added, &p->n_added,
+				 sizeof(p->added) / sizeof(p->added[0]));
+	if (ret)
+		agent_set_error(a, "%s/%s: port map: %s", p->ns, p->name, strerror(-ret));
+	else
+		p->ports_gen_rx = u->generation;
 }
 
 static void handle(struct agent *a, const agent_peer_msg *m)
@@ -186,6 +221,9 @@ static void handle(struct agent *a, const agent_peer_msg *m)
 		break;
 	case HETEROPOD__PEER__PEER_MESSAGE__BODY_RESULT:
 		on_result(a, m->result);
+		break;
+	case HETEROPOD__PEER__PEER_MESSAGE__BODY_PORT_MAP:
+		on_port_map(a, m->port_map);
 		break;
 	case HETEROPOD__PEER__PEER_MESSAGE__BODY_ERROR:
 		agent_set_error(a, "peer: %s", m->error->message);
@@ -345,6 +383,7 @@ static void observe_pod(struct agent *a, json_t *pod, json_t *nss)
 		bad_annotation(a, &v, pod, ns);
 	snprintf(p->ns, sizeof(p->ns), "%s", nsname);
 	snprintf(p->name, sizeof(p->name), "%s", hp_json_str(pod, "metadata", "name", NULL));
+	pod_ips_text(pod, p->ips, sizeof(p->ips));
 	p->cls = v.cls;
 	p->mode = v.mode;
 	p->mode_src = v.mode_src;
@@ -370,6 +409,8 @@ static void undo(struct agent *a, struct agent_pod_rec *p, bool drop_half)
 	if (drop_half && p->half && !p->inflight && a->peer_hello)
 		send_delete(a, p->uid, p);
 	p->split = AGENT_SPLIT_NONE;
+	p->n_added = 0;		/* unconfigure removed the sets */
+	p->ports_sig = 0;
 }
 
 /*
@@ -383,6 +424,41 @@ static void keep_on_cpu(struct agent *a, struct agent_pod_rec *p, bool fallback,
 	undo(a, p, !fallback);
 	p->place = AGENT_PLACE_CPU;
 	snprintf(p->reason, sizeof(p->reason), "%s", why);
+}
+
+static void set_split(struct agent_pod_rec *p, enum agent_split s, const char *why)
+{
+	p->split = s;
+	snprintf(p->reason, sizeof(p->reason), "%s", why);
+}
+
+/*
+ * Ask for the DPU half with the CPU half's rules.  Without readable rules
+ * the half is still created (the DPU's ztunnel can enter it) but the pod
+ * cannot be split: that is reported, and retried on every pass.
+ */
+static void half_with_rules(struct agent *a, struct agent_pod_rec *p, json_t *pod,
+			    uint32_t *new_halves)
+{
+	char netns[300], err[200], why[240];
+	void *blob = NULL;
+	size_t len = 0;
+	int ret;
+
+	agent_cpu_netns(p, netns, sizeof(netns));
+	ret = agent_cpu_rules(netns, &blob, &len, err, sizeof(err));
+	if (!p->half || !ret) {
+		if (!p->half)
+			(*new_halves)++;
+		send_create(a, p, pod, blob, len);
+	}
+	free(blob);
+	if (ret) {
+		snprintf(why, sizeof(why), "CPU half: %s", err);
+		set_split(p, AGENT_SPLIT_ERROR, why);
+	} else {
+		set_split(p, AGENT_SPLIT_PENDING, "waiting for the DPU half");
+	}
 }
 
 /* An ambient app pod handed over with its netns: split it or not. */
@@ -402,21 +478,19 @@ static void decide_app(struct agent *a, struct agent_pod_rec *p, json_t *pod,
 	p->place = AGENT_PLACE_DPU;
 	if (p->split == AGENT_SPLIT_ERROR && !p->inflight && !p->half)
 		return;	/* reported; retried when the pod or the DPU changes */
-	if (!p->half) {
-		if (!p->inflight) {
-			send_create(a, p, pod);
-			(*new_halves)++;
-		}
-		p->split = AGENT_SPLIT_PENDING;
-		snprintf(p->reason, sizeof(p->reason), "waiting for the DPU half");
-	} else if (!a->actions) {
-		p->split = AGENT_SPLIT_PENDING;
-		snprintf(p->reason, sizeof(p->reason), "DPU half ready; %s", AGENT_NO_SPLIT_BACKEND);
-	} else if (p->split != AGENT_SPLIT_SPLIT) {
+	if (p->inflight) {
+		if (!p->half)
+			set_split(p, AGENT_SPLIT_PENDING, "waiting for the DPU half");
+		return;
+	}
+	if (!p->half || !p->half_rules)
+		return half_with_rules(a, p, pod, new_halves);
+	if (p->split != AGENT_SPLIT_SPLIT) {
 		int ret = a->actions->split_cpu(a->actions->ctx, p, err, sizeof(err));
 
-		p->split = ret ? AGENT_SPLIT_ERROR : AGENT_SPLIT_SPLIT;
-		snprintf(p->reason, sizeof(p->reason), "%s", ret ? err : "");
+		set_split(p, ret ? AGENT_SPLIT_ERROR : AGENT_SPLIT_SPLIT, ret ? err : "");
+		if (ret)
+			agent_set_error(a, "%s/%s: %s", p->ns, p->name, err);
 	}
 }
 
@@ -644,6 +718,20 @@ static void send_heartbeat(struct agent *a)
 		agent_peer_close(a);
 }
 
+/* Each split pod's CPU listeners to the DPU half's port map, on change. */
+static void push_ports(struct agent *a)
+{
+	char netns[300];
+	size_t i;
+
+	for (i = 0; i < a->st.n && a->peer_hello; i++) {
+		if (a->st.pods[i].split != AGENT_SPLIT_SPLIT)
+			continue;
+		agent_cpu_netns(&a->st.pods[i], netns, sizeof(netns));
+		agent_ports_push(a, &a->st.pods[i], netns, HETEROPOD__PEER__HALF__HALF_CPU);
+	}
+}
+
 void agent_host_tick(struct agent *a)
 {
 	int64_t now = agent_now_ms();
@@ -655,6 +743,7 @@ void agent_host_tick(struct agent *a)
 	try_connect(a);
 	if (a->peer_fd >= 0 && a->peer_hello)
 		send_heartbeat(a);
+	push_ports(a);
 }
 
 void agent_host_poll(struct agent *a)
@@ -672,9 +761,14 @@ void agent_host_poll(struct agent *a)
 
 int agent_host_start(struct agent *a, char *err, size_t errlen)
 {
-	(void)err, (void)errlen;
+	int ret = agent_link_check(a->o, err, errlen);
+
+	if (ret)
+		return ret;
 	a->start_ms = agent_now_ms();
-	a->actions = NULL;	/* see action.h */
+	a->actions_impl = agent_hpns_actions;
+	a->actions_impl.ctx = a;
+	a->actions = &a->actions_impl;
 	try_connect(a);
 	return 0;
 }

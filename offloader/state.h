@@ -53,6 +53,14 @@ struct agent_pod_rec {
 	unsigned zds_epoch;	/* host: ZDS snapshot that last named the pod */
 	uint64_t inflight;	/* req_id of a peer request awaiting Result, 0 */
 	bool inflight_create;	/* that request is a CreateHalf */
+	bool half_rules;	/* host: the DPU half was configured with rules */
+	bool inflight_rules;	/* the CreateHalf in flight carries rules */
+	char ips[96];		/* pod IPs "IPv4[,IPv6]" (status.podIPs) */
+	/* port map, never persisted (re-sent after a restart or reconnect) */
+	uint64_t ports_sig;	/* hash of the listening set last sent, 0 none */
+	uint64_t ports_gen_tx, ports_gen_rx;
+	uint32_t added[32];	/* host: (proto << 16 | port) it added itself */
+	unsigned n_added;
 };
 
 struct agent_dpu_state {
