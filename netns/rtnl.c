@@ -243,9 +243,32 @@ static void put_geneve(struct nlmsghdr *nlh, const struct hpns_tunnel *t,
 	mnl_attr_put_u16(nlh, IFLA_GENEVE_PORT, htons(port));
 }
 
+/*
+ * A fixed MAC per (VNI, this PU's address): an end re-created after a
+ * fallback or a crash keeps the address the other half's neighbour cache
+ * holds, so traffic resumes at once instead of after the entry goes stale.
+ * Locally administered unicast (02:...).
+ */
+static void tunnel_mac(const struct hpns_tunnel *t, uint8_t mac[6])
+{
+	const uint8_t *p = t->local.has_v6 && !t->local.has_v4 ?
+			   (const uint8_t *)&t->local.v6 : (const uint8_t *)&t->local.v4;
+	size_t n = t->local.has_v6 && !t->local.has_v4 ? 16 : 4, i;
+	uint64_t h = 14695981039346656037ull;
+
+	for (i = 0; i < 4; i++)
+		h = (h ^ ((t->vni >> (8 * i)) & 0xff)) * 1099511628211ull;
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	mac[0] = 0x02;
+	for (i = 1; i < 6; i++)
+		mac[i] = (uint8_t)(h >> (8 * i));
+}
+
 int rtnl_tunnel_add(struct nl *nl, const char *name,
 		    const struct hpns_tunnel *t, int mtu, int dst_nsfd)
 {
+	uint8_t mac[6];
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
 	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
@@ -257,6 +280,8 @@ int rtnl_tunnel_add(struct nl *nl, const char *name,
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	mnl_attr_put_u32(nlh, IFLA_MTU, (uint32_t)mtu);
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)dst_nsfd);
+	tunnel_mac(t, mac);
+	mnl_attr_put(nlh, IFLA_ADDRESS, sizeof(mac), mac);
 	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, geneve ? "geneve" : "vxlan");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
