@@ -20,6 +20,7 @@
 
 #include "lib/log.h"
 #include "offloader/agent_int.h"
+#include "proto/nodestate.pb-c.h"
 
 #define AGENT_MIN_PASS_MS 20
 
@@ -47,6 +48,9 @@ const struct hp_cfg_field agent_cfg_fields[] = {
 	HP_CFG_DURATION(struct agent_opts, backoff_max_ms, "kube.backoff-max", 1, 3600000, "retry delay ceiling"),
 	HP_CFG_STR(struct agent_opts, agent_namespace, "namespace", "the agent's namespace (heteropod-leader Lease)"),
 	HP_CFG_DURATION(struct agent_opts, waypoint_ms, "waypoint.interval", 100, 3600000, "period of the leader's waypoint placement pass"),
+	HP_CFG_STR(struct agent_opts, extender, "extender.url", "heteropod-extender: URL to push image and DPU state to"),
+	HP_CFG_STR(struct agent_opts, extender_node, "extender.node", "node name reported to the extender (host: node; dpu: node-dpu)"),
+	HP_CFG_DURATION(struct agent_opts, extender_ms, "extender.interval", 100, 3600000, "keepalive period of the state push"),
 	HP_CFG_STR(struct agent_opts, link_kind, "link.kind", "per-pod link between the halves: geneve or vxlan"),
 	HP_CFG_INT(struct agent_opts, link_dstport, "link.dstport", 0, 65535, "UDP port of the per-pod link (0: 6081 geneve, 4789 vxlan)"),
 	HP_CFG_DURATION(struct agent_opts, ack_timeout_ms, "zds.ack-timeout", 100, 600000, "host: longest wait for the DPU before acking istio-cni"),
@@ -76,6 +80,7 @@ void agent_opts_defaults(struct agent_opts *o)
 	o->agent_namespace = strdup("heteropod-system");
 	o->waypoint_ms = 10000;
 	o->link_kind = strdup("geneve");
+	o->extender_ms = 10000;
 }
 
 int64_t agent_now_ms(void)
@@ -281,6 +286,8 @@ static void update_metrics(struct agent *a)
 	pthread_mutex_unlock(&m->lock);
 }
 
+static void push_state(struct agent *a);
+
 static void reconcile(struct agent *a)
 {
 	a->dirty = false;
@@ -288,6 +295,7 @@ static void reconcile(struct agent *a)
 		agent_host_reconcile(a);
 	else
 		agent_dpu_reconcile(a);
+	push_state(a);
 	checkpoint(a);
 	update_metrics(a);
 }
@@ -336,6 +344,68 @@ static int make_fds(struct agent *a)
 	return timerfd_settime(a->tfd, 0, &its, NULL) ? -errno : 0;
 }
 
+/* ---- state push to the extender ---- */
+
+static int start_push(struct agent *a, char *err, size_t errlen)
+{
+	const struct agent_opts *o = a->o;
+	char url[1024], node[256], source[400];
+	const char *host = o->extender ? strstr(o->extender, "://") : NULL;
+	int ret;
+
+	if (!o->extender)
+		return 0;
+	if (!host || (strncmp(o->extender, "http://", 7) && strncmp(o->extender, "https://", 8))) {
+		snprintf(err, errlen, "extender URL '%s': accepted: http://HOST:PORT[/PATH], "
+			 "https://...", o->extender);
+		return -EINVAL;
+	}
+	/* Without a path, the extender's default state path. */
+	snprintf(url, sizeof(url), "%s%s", o->extender, strchr(host + 3, '/') ? "" : "/v1/state");
+	if (o->extender_node)
+		snprintf(node, sizeof(node), "%s", o->extender_node);
+	else
+		snprintf(node, sizeof(node), "%s%s", o->node,
+			 o->role == AGENT_ROLE_DPU ? "-dpu" : "");
+	snprintf(source, sizeof(source), "heteropod-agent/%s/%s", agent_role_names[o->role],
+		 node);
+	ret = agent_push_start(url, source, node, o->extender_ms, &a->push);
+	if (ret)
+		snprintf(err, errlen, "extender push: %s", strerror(-ret));
+	return ret;
+}
+
+/* Hand this PU's current state to the push thread; note its outcome. */
+static void push_state(struct agent *a)
+{
+	const char *node = a->o->extender_node;
+	struct agent_push_stats s;
+	char name[256];
+	json_t *nodes, *images;
+	int dpu;
+
+	if (!a->push)
+		return;
+	snprintf(name, sizeof(name), "%s%s", node ?: a->o->node,
+		 !node && a->o->role == AGENT_ROLE_DPU ? "-dpu" : "");
+	nodes = agent_store_snapshot(a->store, AGENT_KIND_NODE);
+	images = json_object_get(json_object_get(json_object_get(nodes, name), "status"),
+				 "images");
+	if (a->o->role == AGENT_ROLE_DPU)
+		dpu = HETEROPOD__NODESTATE__DPU_STATE__DPU_UP;	/* this is it */
+	else if (a->st.dpu.healthy)
+		dpu = HETEROPOD__NODESTATE__DPU_STATE__DPU_UP;
+	else if (agent_now_ms() - a->start_ms < a->o->heartbeat_ms * a->o->heartbeat_misses)
+		dpu = HETEROPOD__NODESTATE__DPU_STATE__DPU_UNKNOWN;
+	else
+		dpu = HETEROPOD__NODESTATE__DPU_STATE__DPU_DOWN;
+	agent_push_set(a->push, images, dpu);
+	json_decref(nodes);
+	agent_push_stats(a->push, &s);
+	snprintf(a->st.extender, sizeof(a->st.extender), "node %.64s: %s, generation %llu",
+		 name, s.last[0] ? s.last : "not pushed yet", (unsigned long long)s.generation);
+}
+
 static int setup(struct agent *a, char *err, size_t errlen)
 {
 	const struct agent_opts *o = a->o;
@@ -365,6 +435,9 @@ static int setup(struct agent *a, char *err, size_t errlen)
 			return ret;
 		}
 	}
+	ret = start_push(a, err, errlen);
+	if (ret)
+		return ret;
 	return o->role == AGENT_ROLE_HOST ? agent_host_start(a, err, errlen)
 					  : agent_dpu_start(a, err, errlen);
 }
@@ -381,6 +454,7 @@ static void teardown(struct agent *a)
 	if (a->peer_lfd >= 0)
 		close(a->peer_lfd);
 	agent_http_stop(a->http);
+	agent_push_stop(a->push);
 	for (k = 0; k < AGENT_KIND__N; k++)
 		agent_watch_stop(a->watches[k]);
 	agent_local_destroy(a->local);

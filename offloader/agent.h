@@ -43,6 +43,9 @@ struct agent_opts {
 	long ack_timeout_ms;
 	char *agent_namespace;	/* where the heteropod-leader Lease lives */
 	long waypoint_ms;	/* period of the waypoint placement pass */
+	char *extender;		/* URL of heteropod-extender's state endpoint */
+	char *extender_node;	/* node name reported (default: see README) */
+	long extender_ms;	/* keepalive period */
 	char *link_kind;	/* per-pod link: geneve | vxlan */
 	long link_dstport;	/* 0: the kind's IANA port */
 };

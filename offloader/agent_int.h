@@ -20,6 +20,7 @@
 #include "offloader/local.h"
 #include "offloader/peer.h"
 #include "offloader/placement.h"
+#include "offloader/push.h"
 #include "offloader/split.h"
 #include "offloader/state.h"
 #include "offloader/store.h"
@@ -60,6 +61,7 @@ struct agent {
 	struct agent_local *local;
 	struct agent_events *events;
 	struct agent_http *http;
+	struct agent_push *push;	/* NULL: no extender configured */
 	struct agent_metrics metrics;
 	int evfd, sigfd, tfd;
 	bool stop;

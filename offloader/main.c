@@ -17,6 +17,7 @@ static const char usage[] =
 "                      (--kubeconfig FILE | --in-cluster | --local DIR)\n"
 "                      [--config FILE] [--state-dir DIR] [--listen ADDR:PORT]\n"
 "                      [--peer ADDR:PORT] [--cni-zds PATH] [--zds-socket PATH]\n"
+"                      [--extender URL]\n"
 "  heteropod-agent status [--state-dir DIR] [--json]\n"
 "  heteropod-agent --help\n"
 "\n"
@@ -36,6 +37,8 @@ static const char usage[] =
 "                       only when given)\n"
 "  --zds-socket PATH    dpu: ZDS socket for the DPU's ztunnel\n"
 "                       (default /var/run/ztunnel/ztunnel.sock)\n"
+"  --extender URL       push this PU's images and DPU state to heteropod-extender\n"
+"                       (http://HOST:PORT[/PATH]; path default /v1/state)\n"
 "status options:\n"
 "  --state-dir DIR      as for run\n"
 "  --json               the checkpoint as JSON instead of a table\n";
@@ -64,7 +67,7 @@ static void set_str(char **dst, const char *v)
 
 enum {
 	OPT_ROLE = 256, OPT_NODE, OPT_KUBECONFIG, OPT_IN_CLUSTER, OPT_LOCAL, OPT_CONFIG,
-	OPT_STATE_DIR, OPT_LISTEN, OPT_PEER, OPT_CNI_ZDS, OPT_ZDS_SOCKET, OPT_JSON,
+	OPT_STATE_DIR, OPT_LISTEN, OPT_PEER, OPT_CNI_ZDS, OPT_ZDS_SOCKET, OPT_EXTENDER, OPT_JSON,
 	OPT_HELP,
 };
 
@@ -80,6 +83,7 @@ static const struct option long_opts[] = {
 	{ "peer", required_argument, NULL, OPT_PEER },
 	{ "cni-zds", required_argument, NULL, OPT_CNI_ZDS },
 	{ "zds-socket", required_argument, NULL, OPT_ZDS_SOCKET },
+	{ "extender", required_argument, NULL, OPT_EXTENDER },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -142,6 +146,7 @@ static int apply_flags(struct cli *c)
 	if (FLAG(OPT_PEER)) set_str(&o->peer, FLAG(OPT_PEER));
 	if (FLAG(OPT_CNI_ZDS)) set_str(&o->cni_zds, FLAG(OPT_CNI_ZDS));
 	if (FLAG(OPT_ZDS_SOCKET)) set_str(&o->zds_socket, FLAG(OPT_ZDS_SOCKET));
+	if (FLAG(OPT_EXTENDER)) set_str(&o->extender, FLAG(OPT_EXTENDER));
 	o->in_cluster = FLAG(OPT_IN_CLUSTER) != NULL;
 #undef FLAG
 	return 0;

@@ -101,11 +101,11 @@ json_t *agent_state_to_json(const struct agent_state *st)
 
 	for (i = 0; i < st->n; i++)
 		json_array_append_new(pods, pod_json(&st->pods[i]));
-	return json_pack("{s:i, s:s, s:s, s:I, s:o, s:o, s:s}",
+	return json_pack("{s:i, s:s, s:s, s:I, s:o, s:o, s:s, s:s}",
 			 "version", AGENT_STATE_VERSION, "role", st->role,
 			 "node", st->node, "generation", (json_int_t)st->generation,
 			 "pods", pods, "dpu", dpu_json(&st->dpu),
-			 "last_error", st->last_error);
+			 "last_error", st->last_error, "extender", st->extender);
 }
 
 static int name_index(const char *const *names, const char *s)
@@ -312,4 +312,5 @@ void agent_status_print(FILE *out, const json_t *doc, bool as_json)
 	json_array_foreach(json_object_get(doc, "pods"), i, p)
 		print_pod(out, p);
 	print_dpu(out, json_object_get(doc, "dpu"), hp_json_str(doc, "last_error", NULL));
+	fprintf(out, "extender: %s\n", hp_json_str(doc, "extender", NULL) ?: "not configured");
 }

@@ -129,6 +129,10 @@ static json_t *slim(const json_t *obj, enum agent_kind kind)
 		keep(st, json_object_get(obj, "status"), "phase");
 		json_object_set_new(out, "spec", spec);
 		json_object_set_new(out, "status", st);
+	} else if (kind == AGENT_KIND_NODE) {
+		st = json_object();	/* the images the state push reports */
+		keep(st, json_object_get(obj, "status"), "images");
+		json_object_set_new(out, "status", st);
 	}
 	return out;
 }

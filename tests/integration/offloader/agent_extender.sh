@@ -1,0 +1,86 @@
+#!/bin/bash
+# State push to the real heteropod-extender: both roles in local mode push
+# their PU's images (the Node manifests' status.images) and the DPU state;
+# the extender's prioritize and filter answers follow: image added/removed
+# (deltas), extender restarted (NEED_SNAPSHOT -> snapshot), DPU lost.
+. "$TOP/tests/lib.sh"
+. "$TOP/tests/integration/offloader/lib-agent.bash"
+require_root || exit 0
+EXT=$BUILD/scheduler-plugin/heteropod-extender
+[ -x "$EXT" ] || { skip all "heteropod-extender not built"; exit 0; }
+
+agent_tmp T
+mkdir -p "$T/m" "$T/host" "$T/dpu"
+HALF=hpa2-$$-e-
+at_exit del_halves "$HALF"
+EPORT=$((PORT_BASE + 2))
+URL=http://127.0.0.1:$EPORT
+printf 'listen: 127.0.0.1:%d\nstaleAfter: 30s\n' $EPORT >"$T/ext.yaml"
+
+start_ext() {
+	"$EXT" serve --config "$T/ext.yaml" 2>>"$T/ext.log" &
+	EXTPID=$!
+	at_exit kill $EXTPID
+	wait_for 5 curl -sf "$URL/healthz"
+}
+
+# node NAME IMAGE...: a Node manifest with these images (1000 MiB each).
+node() {
+	local f=$T/m/node-$1.yaml name=$1 i
+	shift
+	printf 'apiVersion: v1\nkind: Node\nmetadata: {name: %s}\nstatus:\n  images:\n' "$name" >"$f.tmp"
+	for i in "$@"; do
+		printf '  - names: ["docker.io/library/%s", "%s"]\n    sizeBytes: 1048576000\n' "$i" "$i" >>"$f.tmp"
+	done
+	[ $# -gt 0 ] || printf '  []\n' >>"$f.tmp"
+	mv "$f.tmp" "$f"
+}
+
+cat >"$T/pod.json" <<'EOJ'
+{"Pod":{"metadata":{"name":"web","namespace":"shop","annotations":{"heteropod.io/offload":"all"}},
+ "spec":{"containers":[{"name":"web","image":"nginx:1.25"}]}},
+ "NodeNames":["n1","n1-dpu","n9"]}
+EOJ
+prio() { curl -sS --data-binary @"$T/pod.json" "$URL/prioritize"; }
+filt() { curl -sS --data-binary @"$T/pod.json" "$URL/filter"; }
+score_is() { # NODE SCORE
+	prio | grep -q "{\"Host\":\"$1\",\"Score\":$2}"
+}
+
+node n1 nginx:1.25 busybox:1.36
+node n1-dpu envoy:1.30
+printf 'dpu:\n  half-prefix: %s\nheartbeat:\n  interval: 100ms\n  misses: 3\nextender:\n  interval: 300ms\n' \
+	"$HALF" >"$T/cfg.yaml"
+start_ext || { fail "extender did not start" "$(cat "$T/ext.log")"; exit 0; }
+start_agent DPU "$T/dpu.log" --role dpu --node n1 --local "$T/m" --config "$T/cfg.yaml" \
+	--state-dir "$T/dpu" --peer "127.0.0.1:$PORT_BASE" --zds-socket "$T/zt.sock" --extender "$URL"
+start_agent HOST "$T/host.log" --role host --node n1 --local "$T/m" --config "$T/cfg.yaml" \
+	--state-dir "$T/host" --peer "127.0.0.1:$PORT_BASE" --extender "$URL/v1/state"
+
+# n1 holds nginx:1.25 (1000 MiB; 1 of 2 known nodes): 10*(500-23)/(1000-23) = 4
+if wait_for 10 score_is n1 4; then pass "prioritize: n1 scores its pushed image (4)"
+else fail "prioritize after the push" "$(prio; tail -3 "$T/host.log")"; fi
+check "prioritize: the DPU's node (other images) and an unknown node score 0" \
+	sh -c "$(declare -f prio); URL=$URL T=$T; prio | grep -q '\"n1-dpu\",\"Score\":0}.*\"n9\",\"Score\":0}'"
+filt_ok() { filt | grep -q '"NodeNames":\["n1","n1-dpu"\]'; }
+check "filter: the DPU pod passes n1 (DPU up, pushed by the host) and n1-dpu" wait_for 5 filt_ok
+check "status shows the push" sh -c "\"$AGENT\" status --state-dir \"$T/host\" | grep -E '^extender: node n1: (applied|keepalive)'"
+check "dpu role pushes its own PU as n1-dpu" sh -c "\"$AGENT\" status --state-dir \"$T/dpu\" | grep -E '^extender: node n1-dpu: (applied|keepalive)'"
+
+# a delta: the image leaves n1, then comes back
+node n1 busybox:1.36
+check "delta: image removed -> n1 scores 0" wait_for 5 score_is n1 0
+node n1 nginx:1.25 busybox:1.36
+check "delta: image back -> n1 scores 4" wait_for 5 score_is n1 4
+
+# the extender restarts and forgets everything: NEED_SNAPSHOT, then a snapshot
+kill $EXTPID; wait $EXTPID 2>/dev/null
+start_ext || fail "extender restart"
+check "after an extender restart the agents re-send a snapshot (n1 scores 4)" wait_for 5 score_is n1 4
+check "the host was asked for a snapshot" grep -q "extender-need-snapshot" "$T/host.log"
+
+# the DPU is lost: the host pushes DPU_DOWN, the filter fails n1
+kill -9 $DPU; wait $DPU 2>/dev/null
+filt_down() { filt | grep -q '"n1":"heteropod: the node'"'"'s DPU is down'; }
+if wait_for 5 filt_down; then pass "DPU lost: the filter fails n1 for DPU pods"
+else fail "DPU lost: filter" "$(filt; "$AGENT" status --state-dir "$T/host" | tail -1; grep -i extender "$T/host.log" | tail -3; tail -3 "$T/ext.log")"; fi
