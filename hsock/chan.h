@@ -67,6 +67,12 @@
  *   - Close/shutdown(SHUT_WR) sets wr_shut before the real call; R returns
  *     EOF once the ring is empty and wr_shut is set or TCP EOF was seen.
  *
+ * STALE OBJECTS: the last holder of a side clears its cookie and unlinks
+ * the object when the other cookie is clear too; a process that exits
+ * releases its channels from a destructor.  Objects of killed processes
+ * are removed by hsock_sweep() (hsock-run calls it) once no process named
+ * in pid[] is alive.
+ *
  * LOCKS: rd_lock/wr_lock serialise readers (writers) of one direction
  * across threads and forked processes; they are never held while sleeping.
  */
@@ -117,6 +123,7 @@ struct hsock_chan {
 	uint32_t ring_size;
 	_Atomic uint64_t cookie[2];	/* socket inode of each attached side */
 	_Atomic uint32_t holders[2];	/* processes holding each side */
+	_Atomic int32_t pid[2];		/* attaching process (stale sweep) */
 	struct hsock_dir dir[2];
 };
 
@@ -143,5 +150,8 @@ void chan_unlock(_Atomic uint32_t *l);
 struct sockaddr;
 int chan_name(char *out, size_t len, const struct sockaddr *client,
 	      const struct sockaddr *server);
+
+/* Unlink stale channel objects of this uid in @dir; returns how many. */
+int hsock_sweep(const char *dir);
 
 #endif

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -101,24 +102,50 @@ void hs_track(int fd, int side, bool pending)
 	atomic_store_explicit(&hs.tab[fd], c, memory_order_release);
 }
 
+/* ::ffff:a.b.c.d -> a.b.c.d, so a v6 listener and a v4 client agree. */
+static void unmap_v4(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 s6 = *(struct sockaddr_in6 *)ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+	if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6.sin6_addr))
+		return;
+	memset(ss, 0, sizeof(*ss));
+	s4->sin_family = AF_INET;
+	s4->sin_port = s6.sin6_port;
+	memcpy(&s4->sin_addr, &s6.sin6_addr.s6_addr[12], 4);
+}
+
+/* The original destination of a REDIRECTed connection, if any. */
+static int original_dst(int fd, struct sockaddr_storage *sv)
+{
+	socklen_t l = sizeof(*sv);
+
+	if (!getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, sv, &l))
+		return 0;
+	l = sizeof(*sv);
+	return getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, sv, &l) ? -errno : 0;
+}
+
 /* Client and server endpoints as both ends compute them. */
 static int endpoints(int fd, int side, struct sockaddr_storage *cl,
 		     struct sockaddr_storage *sv)
 {
 	struct sockaddr_storage loc, peer;
-	socklen_t l1 = sizeof(loc), l2 = sizeof(peer), l3 = sizeof(*sv);
+	socklen_t l1 = sizeof(loc), l2 = sizeof(peer);
 
 	if (getsockname(fd, (void *)&loc, &l1) || getpeername(fd, (void *)&peer, &l2))
 		return -errno;
 	if (side == 0) {
 		*cl = loc;
 		*sv = peer;
-		return 0;
+	} else {
+		*cl = peer;
+		if (original_dst(fd, sv))
+			*sv = loc;
 	}
-	*cl = peer;
-	if (loc.ss_family != AF_INET ||
-	    getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, sv, &l3))
-		*sv = loc;
+	unmap_v4(cl);
+	unmap_v4(sv);
 	return 0;
 }
 
@@ -148,6 +175,9 @@ static void init_chan(struct hsock_chan *ch, uint32_t ring)
 {
 	ch->version = 1;
 	ch->ring_size = ring;
+	/* readers start armed: an app may wait in poll before its first read */
+	atomic_store(&ch->dir[0].bell, 1);
+	atomic_store(&ch->dir[1].bell, 1);
 	atomic_store_explicit((_Atomic uint64_t *)&ch->magic, HSOCK_MAGIC,
 			      memory_order_release);
 }
@@ -196,6 +226,7 @@ static int claim(struct hs_conn *c)
 
 	if (atomic_compare_exchange_strong(ck, &z, c->ino)) {
 		atomic_fetch_add(&c->ch->holders[c->side], 1);
+		atomic_store(&c->ch->pid[c->side], getpid());
 		return 0;
 	}
 	return z == c->ino ? 0 : -ESTALE;
@@ -267,6 +298,19 @@ static void release(struct hs_conn *c, int fd)
 		ial_unmap(hs.ial, ch, c->map_len);
 	}
 	free(c);
+}
+
+/* At exit: the kernel closes our sockets; release their channels first. */
+void hs_release_all(void)
+{
+	struct hs_conn *c;
+	int fd;
+
+	for (fd = 0; hs.tab && fd < hs.tab_len; fd++) {
+		c = atomic_load_explicit(&hs.tab[fd], memory_order_relaxed);
+		if (c)
+			hs_put(fd);
+	}
 }
 
 /* close(fd): drop the entry; the last fd of the socket releases the channel. */

@@ -105,6 +105,8 @@ static inline struct hs_conn *hs_get(int fd)
 void hs_track(int fd, int side, bool pending);
 int hs_attach(struct hs_conn *c, int fd);
 void hs_put(int fd);
+void hs_release_all(void);
+void hs_ep_forget(int fd);
 void hs_dup(int oldfd, int newfd);
 void hs_refuse(struct hs_conn *c);
 void hs_fork_hold(int delta);
@@ -117,6 +119,9 @@ ssize_t hs_sendfile(struct hs_conn *c, int out, int in, off_t *off, size_t count
 int hs_fionread(struct hs_conn *c, int fd, int *val);
 void hs_shutdown_wr(struct hs_conn *c);
 void hs_release_io(struct hs_conn *c, int fd);
+
+bool hs_rx_ready(struct hs_conn *c);
+void *dlsym_next(const char *name);
 
 /* stats.c */
 void hs_stats_dump(void);

@@ -364,6 +364,16 @@ static bool switched_rx(struct hs_conn *c)
 	       atomic_load(&d->tcp_rcvd) >= atomic_load(&d->tcp_n);
 }
 
+/* Ring bytes are readable now (no doorbell may announce them). */
+bool hs_rx_ready(struct hs_conn *c)
+{
+	struct hsock_dir *d = rxd(c);
+
+	return switched_rx(c) &&
+	       atomic_load_explicit(&d->head, memory_order_acquire) !=
+	       atomic_load_explicit(&d->tail, memory_order_relaxed);
+}
+
 ssize_t hs_rx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
 	      int flags)
 {

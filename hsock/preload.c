@@ -43,6 +43,11 @@ static void say(const char *what)
 		hs.real.write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
+void *dlsym_next(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
 #define RESOLVE(f) (hs.real.f = (typeof(hs.real.f))dlsym(RTLD_NEXT, #f))
 
 static void resolve(void)
@@ -141,6 +146,8 @@ __attribute__((destructor)) static void hs_dtor(void)
 {
 	if (hs.enabled)
 		hs_stats_dump();
+	if (hs.enabled)
+		hs_release_all();
 }
 
 #define REAL(f) (hs.ready ? hs.real.f : (hs_init(), hs.real.f))
@@ -346,8 +353,10 @@ EXPORT int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 
 EXPORT int close(int fd)
 {
-	if (hs.tab)
+	if (hs.tab) {
 		hs_put(fd);
+		hs_ep_forget(fd);
+	}
 	return REAL(close)(fd);
 }
 

@@ -8,6 +8,7 @@
  * process of CMD's tree at its exit.
  */
 #include "hsock/allow.h"
+#include "hsock/chan.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -130,6 +131,7 @@ int main(int argc, char **argv)
 	}
 	if (setup_preload())
 		return 2;
+	hsock_sweep(getenv("HSOCK_SHM_DIR") ? getenv("HSOCK_SHM_DIR") : "/dev/shm");
 	execvp(argv[optind], argv + optind);
 	fprintf(stderr, "hsock-run: %s: %s\n", argv[optind], strerror(errno));
 	return 127;

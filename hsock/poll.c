@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Readiness of the shared-memory ring for poll/ppoll/select/pselect and
+ * epoll_wait/epoll_pwait.  The kernel sees doorbells only (chan.h); a
+ * blocking read that busy-polled with WANT cleared may return while bytes
+ * published during its spin are still in the ring without a doorbell.
+ * These wrappers report such fds readable before entering the kernel, so
+ * an application waiting right after a short read never misses them.
+ * epoll sets are tracked from epoll_ctl for accelerated fds (events, data,
+ * EPOLLONESHOT disarming); an epoll fd nested in another waiter relies on
+ * the doorbells alone.
+ */
+#include "hsock/hsock_int.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+struct ep_item {
+	int epfd, fd;
+	struct epoll_event ev;
+	bool disabled;			/* EPOLLONESHOT fired, awaiting MOD */
+};
+
+static struct {
+	_Atomic uint32_t lock;
+	struct ep_item *items;
+	size_t n, cap;
+} eps;
+
+static typeof(poll) *real_poll;
+static typeof(ppoll) *real_ppoll;
+static typeof(select) *real_select;
+static typeof(pselect) *real_pselect;
+static typeof(epoll_ctl) *real_epoll_ctl;
+static typeof(epoll_pwait) *real_epoll_pwait;
+
+static void resolve(void)
+{
+	if (real_poll)
+		return;
+	hs_init();
+	real_ppoll = dlsym_next("ppoll");
+	real_select = dlsym_next("select");
+	real_pselect = dlsym_next("pselect");
+	real_epoll_ctl = dlsym_next("epoll_ctl");
+	real_epoll_pwait = dlsym_next("epoll_pwait");
+	real_poll = dlsym_next("poll");
+}
+
+/* Bytes sit in the ring of @fd's read direction (no doorbell needed). */
+static bool ring_ready(int fd)
+{
+	struct hs_conn *c = hs_get(fd);
+
+	return c && !c->plain && c->ch && hs_rx_ready(c);
+}
+
+static int merge_poll(struct pollfd *fds, nfds_t n, int r)
+{
+	nfds_t i;
+
+	if (r < 0)
+		return r;
+	for (i = 0, r = 0; i < n; i++) {
+		if ((fds[i].events & POLLIN) && ring_ready(fds[i].fd))
+			fds[i].revents |= POLLIN;
+		r += fds[i].revents != 0;
+	}
+	return r;
+}
+
+static bool any_poll(const struct pollfd *fds, nfds_t n)
+{
+	nfds_t i;
+
+	for (i = 0; i < n; i++)
+		if ((fds[i].events & POLLIN) && ring_ready(fds[i].fd))
+			return true;
+	return false;
+}
+
+EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	resolve();
+	if (hs.tab && any_poll(fds, n))
+		return merge_poll(fds, n, real_poll(fds, n, 0));
+	return real_poll(fds, n, timeout);
+}
+
+EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		 const sigset_t *mask)
+{
+	static const struct timespec zero;
+
+	resolve();
+	if (hs.tab && any_poll(fds, n))
+		return merge_poll(fds, n, real_ppoll(fds, n, &zero, mask));
+	return real_ppoll(fds, n, ts, mask);
+}
+
+/* Ring-ready fds of @rd (limited to nfds), as a set; count returned. */
+static int ring_set(int nfds, const fd_set *rd, fd_set *out)
+{
+	int fd, k = 0;
+
+	FD_ZERO(out);
+	if (!rd || !hs.tab)
+		return 0;
+	for (fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
+		if (FD_ISSET(fd, rd) && ring_ready(fd)) {
+			FD_SET(fd, out);
+			k++;
+		}
+	return k;
+}
+
+static int merge_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
+			const fd_set *extra, int r)
+{
+	int fd;
+
+	if (r < 0)
+		return r;
+	for (fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
+		if (FD_ISSET(fd, extra) && !FD_ISSET(fd, rd)) {
+			FD_SET(fd, rd);
+			r++;
+		}
+	(void)wr;
+	(void)ex;
+	return r;
+}
+
+EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
+{
+	struct timeval zero = { 0, 0 };
+	fd_set extra;
+
+	resolve();
+	if (!ring_set(nfds, rd, &extra))
+		return real_select(nfds, rd, wr, ex, tv);
+	return merge_select(nfds, rd, wr, ex, &extra, real_select(nfds, rd, wr, ex, &zero));
+}
+
+EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
+		   const struct timespec *ts, const sigset_t *mask)
+{
+	static const struct timespec zero;
+	fd_set extra;
+
+	resolve();
+	if (!ring_set(nfds, rd, &extra))
+		return real_pselect(nfds, rd, wr, ex, ts, mask);
+	return merge_select(nfds, rd, wr, ex, &extra, real_pselect(nfds, rd, wr, ex, &zero, mask));
+}
+
+/* ---- epoll ---- */
+
+/* close(fd): epoll drops a closed fd (or a closed epoll fd) by itself. */
+void hs_ep_forget(int fd)
+{
+	size_t i;
+
+	if (!eps.n)
+		return;
+	chan_lock(&eps.lock);
+	for (i = 0; i < eps.n;)
+		if (eps.items[i].fd == fd || eps.items[i].epfd == fd)
+			eps.items[i] = eps.items[--eps.n];
+		else
+			i++;
+	chan_unlock(&eps.lock);
+}
+
+static struct ep_item *ep_find(int epfd, int fd)
+{
+	size_t i;
+
+	for (i = 0; i < eps.n; i++)
+		if (eps.items[i].epfd == epfd && eps.items[i].fd == fd)
+			return &eps.items[i];
+	return NULL;
+}
+
+static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev)
+{
+	struct ep_item *it, *n;
+
+	chan_lock(&eps.lock);
+	it = ep_find(epfd, fd);
+	if (op == EPOLL_CTL_DEL && it)
+		*it = eps.items[--eps.n];
+	else if (op != EPOLL_CTL_DEL && ev) {
+		if (!it && eps.n == eps.cap) {
+			eps.cap = eps.cap ? 2 * eps.cap : 64;
+			n = realloc(eps.items, eps.cap * sizeof(*n));
+			if (!n)
+				goto out;
+			eps.items = n;
+		}
+		if (!it)
+			it = &eps.items[eps.n++];
+		*it = (struct ep_item){ epfd, fd, *ev, false };
+	}
+out:
+	chan_unlock(&eps.lock);
+}
+
+EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	int r;
+
+	resolve();
+	r = real_epoll_ctl(epfd, op, fd, ev);
+	if (r == 0 && hs.tab && (hs_get(fd) || op == EPOLL_CTL_DEL))
+		ep_track(epfd, op, fd, ev);
+	return r;
+}
+
+/* Append ring-ready tracked items of @epfd not already reported. */
+static int ep_merge(int epfd, struct epoll_event *evs, int max, int r)
+{
+	size_t i;
+	int k;
+
+	if (r < 0)
+		return r;
+	chan_lock(&eps.lock);
+	for (i = 0; i < eps.n && r < max; i++) {
+		struct ep_item *it = &eps.items[i];
+
+		if (it->epfd != epfd || it->disabled || !(it->ev.events & EPOLLIN) ||
+		    !ring_ready(it->fd))
+			continue;
+		for (k = 0; k < r && memcmp(&evs[k].data, &it->ev.data, sizeof(it->ev.data)); k++)
+			;
+		if (k < r) {
+			evs[k].events |= EPOLLIN;
+			continue;
+		}
+		evs[r].events = EPOLLIN;
+		evs[r++].data = it->ev.data;
+		if (it->ev.events & EPOLLONESHOT)
+			it->disabled = true;
+	}
+	chan_unlock(&eps.lock);
+	return r;
+}
+
+static bool ep_any(int epfd)
+{
+	bool any = false;
+	size_t i;
+
+	chan_lock(&eps.lock);
+	for (i = 0; i < eps.n && !any; i++)
+		any = eps.items[i].epfd == epfd && !eps.items[i].disabled &&
+		      (eps.items[i].ev.events & EPOLLIN) && ring_ready(eps.items[i].fd);
+	chan_unlock(&eps.lock);
+	return any;
+}
+
+EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
+		       const sigset_t *mask)
+{
+	resolve();
+	if (max > 0 && eps.n && ep_any(epfd))
+		return ep_merge(epfd, evs, max, real_epoll_pwait(epfd, evs, max, 0, mask));
+	return real_epoll_pwait(epfd, evs, max, timeout, mask);
+}
+
+EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
+{
+	return epoll_pwait(epfd, evs, max, timeout, NULL);
+}
