@@ -322,7 +322,7 @@ static bool rx_spin(struct hs_conn *c)
 		if (!(i & 63) && now_ns() > end)
 			break;
 		/* more threads than CPUs: let the peer run */
-		if (!(i & 1023))
+		if (!(i & 127))
 			sched_yield();
 	}
 	if (c->spin_ns > 8000)
