@@ -81,6 +81,8 @@ struct hs_global {
 	struct hsock_allow *allow;	/* NULL: any link */
 	uint32_t ring;
 	uint32_t spin_max_ns;
+	_Atomic int spinners;		/* threads busy-polling now */
+	int max_spinners;
 	_Atomic(struct hs_conn *) *tab;
 	int tab_len;
 	struct hs_conn *conns;

@@ -303,15 +303,11 @@ static ssize_t rx_step(struct hs_conn *c, int fd, const struct iovec *iov,
 	return r == -EAGAIN ? rx_empty(c, fd, mode) : r;
 }
 
-/* Busy-poll for ring data, bounded by the adaptive budget; true on data. */
-static bool rx_spin(struct hs_conn *c)
+static bool spin_loop(struct hs_conn *c, struct hsock_dir *d, uint64_t tail,
+		      uint64_t end)
 {
-	struct hsock_dir *d = rxd(c);
-	uint64_t tail = atomic_load_explicit(&d->tail, memory_order_relaxed);
-	uint64_t end = now_ns() + c->spin_ns;
 	unsigned int i;
 
-	rx_disarm(d);
 	for (i = 1;; i++) {
 		if (atomic_load_explicit(&d->head, memory_order_acquire) != tail) {
 			HS_STAT(S_SPIN_HITS, 1);
@@ -329,6 +325,27 @@ static bool rx_spin(struct hs_conn *c)
 		c->spin_ns /= 2;
 	return false;
 }
+
+/* Busy-poll for ring data, bounded by the adaptive budget; true on data. */
+static bool rx_spin(struct hs_conn *c)
+{
+	struct hsock_dir *d = rxd(c);
+	uint64_t tail = atomic_load_explicit(&d->tail, memory_order_relaxed);
+	uint64_t end;
+	bool hit;
+
+	/* a bounded number of spinners per process: CPUs are shared */
+	if (atomic_fetch_add(&hs.spinners, 1) >= hs.max_spinners) {
+		atomic_fetch_sub(&hs.spinners, 1);
+		return false;
+	}
+	rx_disarm(d);
+	end = now_ns() + c->spin_ns;
+	hit = spin_loop(c, d, tail, end);
+	atomic_fetch_sub(&hs.spinners, 1);
+	return hit;
+}
+
 
 static int rcv_timeout_ms(int fd)
 {

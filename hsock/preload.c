@@ -6,7 +6,8 @@
  * so unrelated fds pay one table load.  Environment (read once, at load):
  *   HSOCK_GSHM  backend (ial.h)       HSOCK_ALLOW  allowlist file (allow.h)
  *   HSOCK_STATS stats file            HSOCK_RING   ring bytes per direction
- *   HSOCK_POLL_US busy-poll budget    HSOCK_DISABLE=1 pass everything through
+ *   HSOCK_POLL_US busy-poll budget    HSOCK_SPINNERS busy-pollers per process
+ *   HSOCK_DISABLE=1 pass everything through
  * Start-up problems (bad allowlist, missing device) are reported once on
  * stderr with the prefix "hsock:", the only output of the library: it runs
  * inside programs that do not know about it and has no other channel.
@@ -104,6 +105,10 @@ static void load_config(void)
 	s = getenv("HSOCK_POLL_US");
 	us = s ? atol(s) : 200;
 	hs.spin_max_ns = (uint32_t)(us < 1 ? 1000 : us > 100000 ? 100000000 : us * 1000);
+	s = getenv("HSOCK_SPINNERS");
+	hs.max_spinners = s ? atoi(s) : (int)sysconf(_SC_NPROCESSORS_ONLN) / 2;
+	if (hs.max_spinners < 1)
+		hs.max_spinners = 1;
 	s = getenv("HSOCK_STATS");
 	if (s)
 		snprintf(hs.stats_path, sizeof(hs.stats_path), "%s", s);
