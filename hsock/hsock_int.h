@@ -123,6 +123,11 @@ void hs_shutdown_wr(struct hs_conn *c);
 void hs_release_io(struct hs_conn *c, int fd);
 
 bool hs_rx_ready(struct hs_conn *c);
+void hs_rx_quiet(struct hs_conn *c);
+bool hs_rx_rearm(struct hs_conn *c, int fd);
+bool hs_spin_enter(void);
+void hs_spin_exit(void);
+uint64_t hs_now_ns(void);
 void *dlsym_next(const char *name);
 
 /* stats.c */

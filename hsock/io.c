@@ -335,14 +335,12 @@ static bool rx_spin(struct hs_conn *c)
 	bool hit;
 
 	/* a bounded number of spinners per process: CPUs are shared */
-	if (atomic_fetch_add(&hs.spinners, 1) >= hs.max_spinners) {
-		atomic_fetch_sub(&hs.spinners, 1);
+	if (!hs_spin_enter())
 		return false;
-	}
 	rx_disarm(d);
 	end = now_ns() + c->spin_ns;
 	hit = spin_loop(c, d, tail, end);
-	atomic_fetch_sub(&hs.spinners, 1);
+	hs_spin_exit();
 	return hit;
 }
 
@@ -389,6 +387,48 @@ bool hs_rx_ready(struct hs_conn *c)
 	return switched_rx(c) &&
 	       atomic_load_explicit(&d->head, memory_order_acquire) !=
 	       atomic_load_explicit(&d->tail, memory_order_relaxed);
+}
+
+/*
+ * U-NAPI for poll/epoll users: stop doorbells while the caller busy-polls
+ * (hs_rx_quiet), then arm again before it sleeps in the kernel
+ * (hs_rx_rearm returns true when bytes arrived meanwhile: do not sleep).
+ */
+void hs_rx_quiet(struct hs_conn *c)
+{
+	if (switched_rx(c))
+		rx_disarm(rxd(c));
+}
+
+bool hs_rx_rearm(struct hs_conn *c, int fd)
+{
+	struct hsock_dir *d = rxd(c);
+	bool empty;
+
+	if (!switched_rx(c))
+		return false;
+	chan_lock(&d->rd_lock);
+	empty = rx_arm(c, fd);
+	chan_unlock(&d->rd_lock);
+	return !empty;
+}
+
+bool hs_spin_enter(void)
+{
+	if (atomic_fetch_add(&hs.spinners, 1) < hs.max_spinners)
+		return true;
+	atomic_fetch_sub(&hs.spinners, 1);
+	return false;
+}
+
+void hs_spin_exit(void)
+{
+	atomic_fetch_sub(&hs.spinners, 1);
+}
+
+uint64_t hs_now_ns(void)
+{
+	return now_ns();
 }
 
 ssize_t hs_rx(struct hs_conn *c, int fd, const struct iovec *iov, int n,

@@ -267,12 +267,70 @@ static bool ep_any(int epfd)
 	return any;
 }
 
+/* Apply quiet (disarm) or rearm to the accelerated fds of @epfd. */
+static bool ep_each(int epfd, bool rearm)
+{
+	bool data = false;
+	size_t i;
+
+	chan_lock(&eps.lock);
+	for (i = 0; i < eps.n; i++) {
+		struct ep_item *it = &eps.items[i];
+		struct hs_conn *c = hs_get(it->fd);
+
+		if (it->epfd != epfd || !c || c->plain || !c->ch)
+			continue;
+		if (!rearm)
+			hs_rx_quiet(c);
+		else if (hs_rx_rearm(c, it->fd) && !it->disabled)
+			data = true;
+	}
+	chan_unlock(&eps.lock);
+	return data;
+}
+
+/*
+ * Busy-poll the rings (and, every few microseconds, the kernel for other
+ * fds) for up to the poll budget; doorbells are off meanwhile.  Returns
+ * the events found, or 0 to go to sleep (doorbells re-armed).
+ */
+static int ep_spin(int epfd, struct epoll_event *evs, int max, const sigset_t *mask)
+{
+	uint64_t end = hs_now_ns() + hs.spin_max_ns;
+	unsigned int i;
+	int r = 0;
+
+	if (!hs_spin_enter())
+		return 0;
+	ep_each(epfd, false);
+	for (i = 1; !r; i++) {
+		if (ep_any(epfd))
+			r = ep_merge(epfd, evs, max, real_epoll_pwait(epfd, evs, max, 0, mask));
+		else if (!(i & 255))
+			r = real_epoll_pwait(epfd, evs, max, 0, mask);
+		if (r || hs_now_ns() > end)
+			break;
+		__builtin_ia32_pause();
+	}
+	hs_spin_exit();
+	if (!r && ep_each(epfd, true))
+		r = ep_merge(epfd, evs, max, real_epoll_pwait(epfd, evs, max, 0, mask));
+	return r;
+}
+
 EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
 		       const sigset_t *mask)
 {
+	int r;
+
 	resolve();
 	if (max > 0 && eps.n && ep_any(epfd))
 		return ep_merge(epfd, evs, max, real_epoll_pwait(epfd, evs, max, 0, mask));
+	if (max > 0 && eps.n && timeout != 0) {
+		r = ep_spin(epfd, evs, max, mask);
+		if (r)
+			return r;
+	}
 	return real_epoll_pwait(epfd, evs, max, timeout, mask);
 }
 
