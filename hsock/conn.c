@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -208,11 +209,13 @@ static int map_chan(struct hs_conn *c)
 {
 	int ret;
 
-	c->ring = hs.ring;
-	c->map_len = chan_size(hs.ring);
+	c->ring = hs.reserve ? hs.reserve : hs.ring;
+	c->map_len = chan_size(c->ring);
 	ret = ial_map(hs.ial, c->name, c->map_len, IAL_CREATE, (void **)&c->ch);
+	if (!ret && hs.reserve)	/* baseline: the whole reserve held up front */
+		madvise(c->ch, c->map_len, MADV_POPULATE_WRITE);
 	if (!ret)
-		init_chan(c->ch, hs.ring);
+		init_chan(c->ch, c->ring);
 	else if (ret == -EEXIST)
 		ret = map_existing(c);
 	return ret;

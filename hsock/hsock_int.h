@@ -80,6 +80,7 @@ struct hs_global {
 	struct ial *ial;
 	struct hsock_allow *allow;	/* NULL: any link */
 	uint32_t ring;
+	uint32_t reserve;		/* HSOCK_RESERVE: ring populated at attach */
 	uint32_t spin_max_ns;
 	_Atomic int spinners;		/* threads busy-polling now */
 	int max_spinners;

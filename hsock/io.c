@@ -318,7 +318,7 @@ static bool spin_loop(struct hs_conn *c, struct hsock_dir *d, uint64_t tail,
 		if (!(i & 63) && now_ns() > end)
 			break;
 		/* more threads than CPUs: let the peer run */
-		if (!(i & 127))
+		if (!(i & 31))
 			sched_yield();
 	}
 	if (c->spin_ns > 8000)

@@ -6,6 +6,7 @@
  * so unrelated fds pay one table load.  Environment (read once, at load):
  *   HSOCK_GSHM  backend (ial.h)       HSOCK_ALLOW  allowlist file (allow.h)
  *   HSOCK_STATS stats file            HSOCK_RING   ring bytes per direction
+ *   HSOCK_RESERVE fixed per-connection reserve, populated up front (baseline)
  *   HSOCK_POLL_US busy-poll budget    HSOCK_SPINNERS busy-pollers per process
  *   HSOCK_DISABLE=1 pass everything through
  * Start-up problems (bad allowlist, missing device) are reported once on
@@ -102,6 +103,7 @@ static void load_config(void)
 	long us;
 
 	hs.ring = env_size("HSOCK_RING", 1u << 20, 4096, 1u << 28);
+	hs.reserve = env_size("HSOCK_RESERVE", 0, 4096, 1u << 28);
 	s = getenv("HSOCK_POLL_US");
 	us = s ? atol(s) : 200;
 	hs.spin_max_ns = (uint32_t)(us < 1 ? 1000 : us > 100000 ? 100000000 : us * 1000);
