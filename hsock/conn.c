@@ -286,7 +286,12 @@ void hs_refuse(struct hs_conn *c)
 	HS_STAT(S_FB_PEER_ABSENT, 1);
 }
 
-static void release(struct hs_conn *c, int fd)
+/*
+ * Give up our side of the channel.  At exit (@keep_mapping) other threads
+ * may still be inside a call on it: the shared state is released but the
+ * mapping and the struct stay until the process is gone.
+ */
+static void release(struct hs_conn *c, int fd, bool keep_mapping)
 {
 	struct hsock_chan *ch = c->ch;
 
@@ -298,6 +303,8 @@ static void release(struct hs_conn *c, int fd)
 			if (!atomic_load(&ch->cookie[1 - c->side]))
 				ial_unlink(hs.ial, c->name);
 		}
+		if (keep_mapping)
+			return;
 		ial_unmap(hs.ial, ch, c->map_len);
 	}
 	free(c);
@@ -311,8 +318,8 @@ void hs_release_all(void)
 
 	for (fd = 0; hs.tab && fd < hs.tab_len; fd++) {
 		c = atomic_load_explicit(&hs.tab[fd], memory_order_relaxed);
-		if (c)
-			hs_put(fd);
+		if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+			release(c, fd, true);
 	}
 }
 
@@ -325,7 +332,7 @@ void hs_put(int fd)
 		return;
 	c = atomic_exchange(&hs.tab[fd], NULL);
 	if (c && atomic_fetch_sub(&c->refs, 1) == 1)
-		release(c, fd);
+		release(c, fd, false);
 }
 
 void hs_dup(int oldfd, int newfd)
