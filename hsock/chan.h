@@ -67,6 +67,14 @@
  *   - Close/shutdown(SHUT_WR) sets wr_shut before the real call; R returns
  *     EOF once the ring is empty and wr_shut is set or TCP EOF was seen.
  *
+ * IDLE TRIM (GShm held follows bytes in flight): W holds WR_BUSY in state
+ * while it copies into the ring.  R, asleep 100 ms on an empty ring that
+ * has carried at least 64 KiB since its last trim, CASes state SWITCHED ->
+ * SWITCHED|TRIM (fails while W copies), re-checks head == tail, returns
+ * the ring's pages to the backend (MADV_REMOVE) and clears TRIM; W waits
+ * for TRIM to clear before copying (probing a peer that might have died
+ * inside its trim).  An idle connection holds its header page only.
+ *
  * STALE OBJECTS: the last holder of a side clears its cookie and unlinks
  * the object when the other cookie is clear too; a process that exits
  * releases its channels from a destructor.  Objects of killed processes
@@ -92,6 +100,8 @@ enum {
 	ST_SWITCHED = 1u << 0,
 	ST_RD_BUSY  = 1u << 1,
 	ST_REFUSED  = 1u << 2,
+	ST_WR_BUSY  = 1u << 3,	/* W is copying into the ring */
+	ST_TRIM     = 1u << 4,	/* R is returning idle ring pages */
 };
 
 #define CL __attribute__((aligned(64)))

@@ -52,7 +52,7 @@ enum hs_stat {
 	S_SEEN, S_ATTACHED, S_ACCEL, S_FB_NOT_ALLOWED, S_FB_PEER_ABSENT,
 	S_FB_NO_GSHM, S_FB_ERROR, S_GSHM_TX, S_GSHM_RX, S_TCP_TX, S_TCP_RX,
 	S_BELLS, S_DRAINED, S_SPIN_HITS, S_RX_SLEEPS, S_TX_SLEEPS, S_WAKEUPS,
-	S_PROBES, S__COUNT
+	S_PROBES, S_TRIMS, S__COUNT
 };
 
 struct hs_conn {
@@ -67,6 +67,7 @@ struct hs_conn {
 	int err;			/* sticky errno of a broken connection */
 	uint32_t ring;			/* ring size, from our own attach */
 	uint32_t spin_ns;		/* adaptive busy-poll budget */
+	uint64_t trim_mark;		/* rx tail at the last idle trim */
 	uint64_t ino;
 	struct hsock_chan *ch;
 	size_t map_len;
@@ -126,6 +127,8 @@ void hs_release_io(struct hs_conn *c, int fd);
 bool hs_rx_ready(struct hs_conn *c);
 void hs_rx_quiet(struct hs_conn *c);
 bool hs_rx_rearm(struct hs_conn *c, int fd);
+void hs_rx_idle(struct hs_conn *c);
+#define HS_IDLE_MS 100		/* idle time before a ring's pages go back */
 bool hs_spin_enter(void);
 void hs_spin_exit(void);
 uint64_t hs_now_ns(void);

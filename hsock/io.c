@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -355,6 +356,40 @@ static int rcv_timeout_ms(int fd)
 	return (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
 }
 
+/* Going idle: give the ring's pages back (chan.h, IDLE TRIM). */
+static void rx_trim(struct hs_conn *c)
+{
+	struct hsock_dir *d = rxd(c);
+	uint64_t tail = atomic_load_explicit(&d->tail, memory_order_relaxed);
+	uint32_t st = ST_SWITCHED;
+
+	if (hs.reserve || tail - c->trim_mark < 65536 ||
+	    atomic_load(&d->tcp_rcvd) < atomic_load(&d->tcp_n))
+		return;
+	if (!atomic_compare_exchange_strong(&d->state, &st, ST_SWITCHED | ST_TRIM))
+		return;
+	if (atomic_load(&d->head) == tail) {
+		madvise(chan_ring(c->ch, 1 - c->side), c->ring, MADV_REMOVE);
+		c->trim_mark = tail;
+		HS_STAT(S_TRIMS, 1);
+	}
+	atomic_fetch_and(&d->state, ~ST_TRIM);
+}
+
+/* poll() that trims the ring once the connection stayed idle 100 ms. */
+static int idle_poll(struct hs_conn *c, struct pollfd *p)
+{
+	int t = rcv_timeout_ms(p->fd), r;
+
+	if (t >= 0 && t <= HS_IDLE_MS)
+		return poll(p, 1, t);
+	r = poll(p, 1, HS_IDLE_MS);
+	if (r)
+		return r;
+	hs_rx_idle(c);
+	return poll(p, 1, t < 0 ? -1 : t - HS_IDLE_MS);
+}
+
 /* Sleep in the kernel on the real fd: bells, FIN and RST all wake us. */
 static int rx_sleep(struct hs_conn *c, int fd)
 {
@@ -364,7 +399,7 @@ static int rx_sleep(struct hs_conn *c, int fd)
 
 	HS_STAT(S_RX_SLEEPS, 1);
 	chan_unlock(&d->rd_lock);
-	r = poll(&p, 1, rcv_timeout_ms(fd));
+	r = idle_poll(c, &p);
 	chan_lock(&d->rd_lock);
 	if (r < 0)
 		return -errno;
@@ -411,6 +446,18 @@ bool hs_rx_rearm(struct hs_conn *c, int fd)
 	empty = rx_arm(c, fd);
 	chan_unlock(&d->rd_lock);
 	return !empty;
+}
+
+/* The caller's wait found @c idle for a while: return its ring pages. */
+void hs_rx_idle(struct hs_conn *c)
+{
+	struct hsock_dir *d = rxd(c);
+
+	if (!switched_rx(c))
+		return;
+	chan_lock(&d->rd_lock);
+	rx_trim(c);
+	chan_unlock(&d->rd_lock);
 }
 
 bool hs_spin_enter(void)
@@ -571,6 +618,43 @@ static int tx_wait(struct hs_conn *c, int fd, bool block)
 	return r == -EINTR ? -EINTR : 0;
 }
 
+static int tx_probe(struct hs_conn *c, int fd, struct hsock_dir *d);
+
+/*
+ * Announce a copy into the ring; waits out a reader's trim (chan.h).  A
+ * reader killed inside its trim never clears TRIM: probe the peer every
+ * 100 ms, a dead one answers with an error.
+ */
+static int wr_enter(struct hs_conn *c, int fd, struct hsock_dir *d)
+{
+	uint32_t st = atomic_load_explicit(&d->state, memory_order_relaxed);
+	uint64_t probe = 0;
+	int r;
+
+	for (;;) {
+		if (!(st & ST_TRIM)) {
+			if (atomic_compare_exchange_weak(&d->state, &st, st | ST_WR_BUSY))
+				return 0;
+			continue;
+		}
+		if (!probe)
+			probe = now_ns() + 100000000ull;
+		else if (now_ns() > probe) {
+			r = tx_probe(c, fd, d);
+			if (r)
+				return r;
+			probe = 0;
+		}
+		sched_yield();
+		st = atomic_load(&d->state);
+	}
+}
+
+static void wr_exit(struct hsock_dir *d)
+{
+	atomic_fetch_and_explicit(&d->state, ~ST_WR_BUSY, memory_order_release);
+}
+
 static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 		       int n, int flags)
 {
@@ -596,8 +680,12 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 		}
 		k = space < total - sent ? space : total - sent;
 		head = atomic_load_explicit(&d->head, memory_order_relaxed);
+		r = wr_enter(c, fd, d);
+		if (r)
+			break;
 		ring_copy(c, c->side, head, iov, n, sent, k, false);
 		atomic_store_explicit(&d->head, head + k, memory_order_release);
+		wr_exit(d);
 		ring_bell(fd, d);
 		HS_STAT(S_GSHM_TX, k);
 		sent += k;

@@ -267,6 +267,21 @@ static bool ep_any(int epfd)
 	return any;
 }
 
+/* The set stayed idle HS_IDLE_MS: return the rings' pages (chan.h). */
+static void ep_idle(int epfd)
+{
+	size_t i;
+
+	chan_lock(&eps.lock);
+	for (i = 0; i < eps.n; i++) {
+		struct hs_conn *c = hs_get(eps.items[i].fd);
+
+		if (eps.items[i].epfd == epfd && c && !c->plain && c->ch)
+			hs_rx_idle(c);
+	}
+	chan_unlock(&eps.lock);
+}
+
 /* Apply quiet (disarm) or rearm to the accelerated fds of @epfd. */
 static bool ep_each(int epfd, bool rearm)
 {
@@ -330,6 +345,13 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
 		r = ep_spin(epfd, evs, max, mask);
 		if (r)
 			return r;
+		if (timeout < 0 || timeout > HS_IDLE_MS) {
+			r = real_epoll_pwait(epfd, evs, max, HS_IDLE_MS, mask);
+			if (r)
+				return r;
+			ep_idle(epfd);
+			timeout = timeout < 0 ? -1 : timeout - HS_IDLE_MS;
+		}
 	}
 	return real_epoll_pwait(epfd, evs, max, timeout, mask);
 }

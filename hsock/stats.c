@@ -32,6 +32,7 @@ static const char *const names[S__COUNT] = {
 	[S_TX_SLEEPS] = "sleeps_tx",
 	[S_WAKEUPS] = "wakeups",
 	[S_PROBES] = "liveness_probes",
+	[S_TRIMS] = "idle_trims",
 };
 
 static void parse(char *buf, uint64_t *acc)

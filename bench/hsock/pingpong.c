@@ -3,8 +3,8 @@
  * pingpong MODE ENDPOINT SIZE SECONDS [CONNS]
  *   MODE lat: ping-pong of SIZE-byte messages; prints "p50_us avg_us"
  *   MODE bw:  one-way stream of SIZE-byte writes; prints "MB_per_s"
- *   MODE mem: CONNS connections each move SIZE bytes both ways and stay
- *             open; prints "ready" and waits for stdin to close
+ *   MODE mem: CONNS connections each exchange SIZE bytes twice and stay
+ *             open, idle in epoll sets; prints "ready", waits for stdin EOF
  *   ENDPOINT: tcp:PORT (loopback) or unix:PATH
  * The server is a forked child; the same binary runs under hsock-run or
  * not, so TCP, Unix socket and hsock are measured by one program.
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -135,6 +136,19 @@ static void bw(int fd, size_t size, double secs)
 	printf("%.1f\n", bytes / (now() - t0) / 1e6);
 }
 
+/* Idle connections wait the way servers do: in an epoll set. */
+static void park(int ep, int fd)
+{
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &(struct epoll_event){ EPOLLIN, { .fd = fd } });
+}
+
+static void wait_idle(int ep)
+{
+	struct epoll_event ev[16];
+
+	epoll_wait(ep, ev, 16, 300);
+}
+
 static void server(int l, const char *mode, size_t size, int conns)
 {
 	char *buf = malloc(size > 65536 ? size : 65536);
@@ -142,11 +156,16 @@ static void server(int l, const char *mode, size_t size, int conns)
 	ssize_t r;
 
 	if (!strcmp(mode, "mem")) {
+		int ep = epoll_create1(0);
+
 		for (i = 0; i < conns; i++) {
 			fd = accept(l, NULL, NULL);
-			if (full(fd, buf, size, 0) || full(fd, buf, size, 1))
-				exit(6);
+			for (int k = 0; k < 2; k++)	/* the second one crosses GShm */
+				if (full(fd, buf, size, 0) || full(fd, buf, size, 1))
+					exit(6);
+			park(ep, fd);
 		}
+		wait_idle(ep);
 		pause();
 	}
 	fd = accept(l, NULL, NULL);
@@ -164,13 +183,17 @@ static void server(int l, const char *mode, size_t size, int conns)
 static void mem(size_t size, int conns)
 {
 	char *buf = calloc(1, size), c;
-	int i, fd;
+	int i, fd, ep = epoll_create1(0);
 
 	for (i = 0; i < conns; i++) {
 		fd = dial();
-		if (full(fd, buf, size, 1) || full(fd, buf, size, 0))
-			exit(4);
+		for (int k = 0; k < 2; k++)
+			if (full(fd, buf, size, 1) || full(fd, buf, size, 0))
+				exit(4);
+		park(ep, fd);
 	}
+	wait_idle(ep);
+	sleep(1);	/* the server parks its side too */
 	printf("ready\n");
 	fflush(stdout);
 	while (read(0, &c, 1) > 0)

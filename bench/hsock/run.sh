@@ -63,8 +63,8 @@ a=$(ticks); sleep 2; b=$(ticks)
 printf 'idle accelerated connection: %s%% CPU over 2 s (both ends)\n' "$(awk -v d=$((b - a)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", d / hz / 2 * 100 }')"
 wait $idle 2>/dev/null
 
-# GShm held by 1000 concurrent connections, each having moved 64 KiB each
-# way: the lazily touched ring vs the fixed-reserve baseline (HSOCK_RESERVE)
+# GShm held by 1000 concurrent idle connections, each having exchanged 64 KiB
+# twice each way: rings with idle trim vs the fixed-reserve baseline
 ulimit -n 8192 2>/dev/null
 printf '\n%-28s | %-14s | %s\n' "1000 connections" "GShm held MiB" "stream MB/s, 64 KiB writes"
 for mode in "HSOCK_RING=1048576" "HSOCK_RING=65536" "HSOCK_RESERVE=262144" "HSOCK_RESERVE=1048576"; do
