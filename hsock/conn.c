@@ -348,6 +348,19 @@ void hs_dup(int oldfd, int newfd)
 	atomic_store_explicit(&hs.tab[newfd], c, memory_order_release);
 }
 
+/* Nested waits were just discovered: arm every ring (chan.h, DOORBELLS). */
+void hs_arm_all(void)
+{
+	struct hs_conn *c;
+	int fd;
+
+	for (fd = 0; hs.tab && fd < hs.tab_len; fd++) {
+		c = atomic_load_explicit(&hs.tab[fd], memory_order_relaxed);
+		if (c && !c->plain && c->ch)
+			hs_rx_rearm(c, fd);
+	}
+}
+
 /* fork(): the child holds every attached channel too. */
 void hs_fork_hold(int delta)
 {

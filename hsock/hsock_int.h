@@ -84,6 +84,7 @@ struct hs_global {
 	uint32_t reserve;		/* HSOCK_RESERVE: ring populated at attach */
 	uint32_t spin_max_ns;
 	_Atomic int spinners;		/* threads busy-polling now */
+	_Atomic bool nested_wait;	/* an epoll fd waited on by another waiter */
 	int max_spinners;
 	_Atomic(struct hs_conn *) *tab;
 	int tab_len;
@@ -128,6 +129,7 @@ bool hs_rx_ready(struct hs_conn *c);
 void hs_rx_quiet(struct hs_conn *c);
 bool hs_rx_rearm(struct hs_conn *c, int fd);
 void hs_rx_idle(struct hs_conn *c);
+void hs_arm_all(void);
 #define HS_IDLE_MS 100		/* idle time before a ring's pages go back */
 bool hs_spin_enter(void);
 void hs_spin_exit(void);

@@ -182,6 +182,22 @@ static bool rx_arm(struct hs_conn *c, int fd)
 	return true;
 }
 
+/*
+ * Ring emptied without arming: discard the bells rung before a snapshot
+ * that is followed by an empty ring (their bytes are consumed), so that
+ * no stale bell stays readable - or turns our close into an RST.
+ */
+static void rx_settle(struct hs_conn *c, int fd)
+{
+	struct hsock_dir *d = rxd(c);
+	uint64_t b = atomic_load(&d->bell) >> 1;
+
+	if (b == atomic_load_explicit(&d->drained, memory_order_relaxed))
+		return;
+	if (atomic_load(&d->head) == atomic_load_explicit(&d->tail, memory_order_relaxed))
+		drain(c, fd, b);
+}
+
 static void rx_disarm(struct hsock_dir *d)
 {
 	uint64_t b = atomic_load_explicit(&d->bell, memory_order_relaxed);
@@ -224,8 +240,15 @@ static ssize_t rx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 	atomic_thread_fence(memory_order_seq_cst);
 	wake_writer(d);
 	HS_STAT(S_GSHM_RX, k);
-	if (k == avail)
+	/*
+	 * Every wait we can see (our read, poll/select/epoll wrappers) arms
+	 * before it sleeps; only a wait we cannot see (an epoll set nested in
+	 * another waiter) needs the ring armed as soon as it is empty.
+	 */
+	if (k == avail && atomic_load_explicit(&hs.nested_wait, memory_order_relaxed))
 		rx_arm(c, fd);
+	else if (k == avail)
+		rx_settle(c, fd);
 	return k;
 }
 

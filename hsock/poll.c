@@ -7,8 +7,9 @@
  * These wrappers report such fds readable before entering the kernel, so
  * an application waiting right after a short read never misses them.
  * epoll sets are tracked from epoll_ctl for accelerated fds (events, data,
- * EPOLLONESHOT disarming); an epoll fd nested in another waiter relies on
- * the doorbells alone.
+ * EPOLLONESHOT disarming).  Each wrapper arms the rings it is about to
+ * sleep on; once an epoll fd is itself waited on (nested), rings are armed
+ * whenever a read empties them, since that wait is not visible here.
  */
 #include "hsock/hsock_int.h"
 
@@ -76,20 +77,44 @@ static int merge_poll(struct pollfd *fds, nfds_t n, int r)
 	return r;
 }
 
-static bool any_poll(const struct pollfd *fds, nfds_t n)
+/* Epoll fds, so that an epoll set waited on by another waiter is seen. */
+static _Atomic uint8_t is_ep[1 << 16];
+
+static bool is_epoll(int fd)
 {
+	return fd >= 0 && fd < (1 << 16) && is_ep[fd];
+}
+
+static void note_nested(int fd)
+{
+	if (is_epoll(fd) && !atomic_exchange(&hs.nested_wait, true))
+		hs_arm_all();
+}
+
+/*
+ * Ring bytes in a polled fd?  With @arm (the caller will sleep), arm each
+ * accelerated fd first: bytes published after this re-check ring a bell.
+ */
+static bool any_poll(const struct pollfd *fds, nfds_t n, bool arm)
+{
+	struct hs_conn *c;
+	bool any = false;
 	nfds_t i;
 
-	for (i = 0; i < n; i++)
-		if ((fds[i].events & POLLIN) && ring_ready(fds[i].fd))
-			return true;
-	return false;
+	for (i = 0; i < n; i++) {
+		note_nested(fds[i].fd);
+		if (!(fds[i].events & POLLIN) || !(c = hs_get(fds[i].fd)) || c->plain || !c->ch)
+			continue;
+		if (arm ? hs_rx_rearm(c, fds[i].fd) : hs_rx_ready(c))
+			any = true;
+	}
+	return any;
 }
 
 EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	resolve();
-	if (hs.tab && any_poll(fds, n))
+	if (hs.tab && any_poll(fds, n, timeout != 0))
 		return merge_poll(fds, n, real_poll(fds, n, 0));
 	return real_poll(fds, n, timeout);
 }
@@ -100,24 +125,31 @@ EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 	static const struct timespec zero;
 
 	resolve();
-	if (hs.tab && any_poll(fds, n))
+	if (hs.tab && any_poll(fds, n, !ts || ts->tv_sec || ts->tv_nsec))
 		return merge_poll(fds, n, real_ppoll(fds, n, &zero, mask));
 	return real_ppoll(fds, n, ts, mask);
 }
 
 /* Ring-ready fds of @rd (limited to nfds), as a set; count returned. */
-static int ring_set(int nfds, const fd_set *rd, fd_set *out)
+static int ring_set(int nfds, const fd_set *rd, fd_set *out, bool arm)
 {
 	int fd, k = 0;
 
 	FD_ZERO(out);
 	if (!rd || !hs.tab)
 		return 0;
-	for (fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
-		if (FD_ISSET(fd, rd) && ring_ready(fd)) {
+	for (fd = 0; fd < nfds && fd < FD_SETSIZE; fd++) {
+		struct hs_conn *c;
+
+		if (!FD_ISSET(fd, rd))
+			continue;
+		note_nested(fd);
+		c = hs_get(fd);
+		if (c && !c->plain && c->ch && (arm ? hs_rx_rearm(c, fd) : hs_rx_ready(c))) {
 			FD_SET(fd, out);
 			k++;
 		}
+	}
 	return k;
 }
 
@@ -144,7 +176,7 @@ EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *
 	fd_set extra;
 
 	resolve();
-	if (!ring_set(nfds, rd, &extra))
+	if (!ring_set(nfds, rd, &extra, !tv || tv->tv_sec || tv->tv_usec))
 		return real_select(nfds, rd, wr, ex, tv);
 	return merge_select(nfds, rd, wr, ex, &extra, real_select(nfds, rd, wr, ex, &zero));
 }
@@ -156,7 +188,7 @@ EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
 	fd_set extra;
 
 	resolve();
-	if (!ring_set(nfds, rd, &extra))
+	if (!ring_set(nfds, rd, &extra, !ts || ts->tv_sec || ts->tv_nsec))
 		return real_pselect(nfds, rd, wr, ex, ts, mask);
 	return merge_select(nfds, rd, wr, ex, &extra, real_pselect(nfds, rd, wr, ex, &zero, mask));
 }
@@ -219,6 +251,10 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 
 	resolve();
 	r = real_epoll_ctl(epfd, op, fd, ev);
+	if (r == 0 && epfd >= 0 && epfd < (1 << 16))
+		is_ep[epfd] = 1;
+	if (r == 0 && op == EPOLL_CTL_ADD)
+		note_nested(fd);
 	if (r == 0 && hs.tab && (hs_get(fd) || op == EPOLL_CTL_DEL))
 		ep_track(epfd, op, fd, ev);
 	return r;
@@ -328,8 +364,6 @@ static int ep_spin(int epfd, struct epoll_event *evs, int max, const sigset_t *m
 		__builtin_ia32_pause();
 	}
 	hs_spin_exit();
-	if (!r && ep_each(epfd, true))
-		r = ep_merge(epfd, evs, max, real_epoll_pwait(epfd, evs, max, 0, mask));
 	return r;
 }
 
@@ -345,6 +379,8 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
 		r = ep_spin(epfd, evs, max, mask);
 		if (r)
 			return r;
+		if (ep_each(epfd, true))	/* armed; bytes came meanwhile */
+			return ep_merge(epfd, evs, max, real_epoll_pwait(epfd, evs, max, 0, mask));
 		if (timeout < 0 || timeout > HS_IDLE_MS) {
 			r = real_epoll_pwait(epfd, evs, max, HS_IDLE_MS, mask);
 			if (r)
