@@ -7,6 +7,7 @@
 run=$BUILD/hsock/hsock-run
 tmp=$(mktemp -d)
 at_exit rm -rf "$tmp"
+at_exit "$run" -- true	# sweeps the objects of the killed clients
 port=$((23000 + $$ % 1000))
 
 out=$(timeout 60 "$run" --stats "$tmp/stats" -- "$BUILD/hsock/hsock-stress" "$port" 4 2>&1)
