@@ -46,7 +46,32 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int listen_on(void)
+static bool v6;
+
+static int listen_on6(void)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+				  .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int one = 1, fd = socket(AF_INET6, SOCK_STREAM, 0);
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, 64))
+		die("listen6");
+	return fd;
+}
+
+static int dial6(void)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+				  .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+
+	if (connect(fd, (void *)&a, sizeof(a)))
+		die("connect6");
+	return fd;
+}
+
+static int listen_on4(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -58,7 +83,12 @@ static int listen_on(void)
 	return fd;
 }
 
-static int dial(void)
+static int listen_on(void)
+{
+	return v6 ? listen_on6() : listen_on4();
+}
+
+static int dial4(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -67,6 +97,11 @@ static int dial(void)
 	if (connect(fd, (void *)&a, sizeof(a)))
 		die("connect");
 	return fd;
+}
+
+static int dial(void)
+{
+	return v6 ? dial6() : dial4();
 }
 
 static uint8_t pat(uint64_t i)
@@ -734,6 +769,10 @@ int main(int argc, char **argv)
 	}
 	if (argc != 3)
 		return fprintf(stderr, "usage: hsock-probe CASE PORT\n"), 2;
+	if (!strcmp(argv[1], "ipv6")) {	/* the stream case over [::1] */
+		v6 = true;
+		argv[1] = "stream";
+	}
 	port = atoi(argv[2]);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (!strcmp(argv[1], cases[i].name))

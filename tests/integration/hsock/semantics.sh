@@ -9,7 +9,7 @@ tmp=$(mktemp -d)
 at_exit rm -rf "$tmp"
 port=$((20000 + $$ % 1000 * 4))
 
-cases="stream prefix close-inflight peek waitall nonblock shutdown death-reader
+cases="stream ipv6 prefix close-inflight peek waitall nonblock shutdown death-reader
 death-writer sigpipe eintr iov sendfile fork-dup exec threads poll ppoll select
 pselect epoll epoll-et oneshot nested two-sets"
 
