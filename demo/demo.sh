@@ -39,6 +39,7 @@ t0=$(date +%s%N)
 $HPN split --cpu "$CPU" --dpu "$DPU" --pod-ip $POD4 --rules "$GOLDEN" || exit 1
 echo "split took $(( ($(date +%s%N) - t0) / 1000 )) us (CLI process included)"
 bg "$DPU" "$hlog" haproxy -f "$hlog.cfg" -db
+HAPROXY=$!
 wait_port "$DPU" tcp 15001 && wait_port "$DPU" udp 15053 || exit 1
 $HPN ports --cpu "$CPU" --dpu "$DPU" --sync | tr '\n' ' ' | sed 's/^/port map: /'; echo
 
@@ -91,9 +92,41 @@ printf '%-28s %10s %10s\n' "proxy in the DPU half" "$s50" "$s99"
 awk -v s="$s50" -v u="$u50" 'BEGIN { printf "split / unsplit (median): %.2fx\n", s / u }'
 sleep 0.2
 echo "connections handled: haproxy in the DPU half $(( $(grep -c outbound "$hlog") - d0 )), same haproxy unsplit in the CPU half $(grep -c outbound "$hlog.cpu")"
-if [ -x "$BUILD/bin/hsock-run" ]; then
-	echo "hsock: hsock-run found; the app<->proxy link figure needs the hsock demo hook (not wired yet)"
+
+# hsock on the app<->proxy link.  The request/response rounds above open a
+# connection per request; hsock accelerates established connections, so
+# this part measures a 16 B ping-pong on one long-lived connection: app ->
+# remote sockperf server, captured by Istio's rules into haproxy in the DPU
+# half.  Only the app<->proxy hop can use shared memory (the remote host is
+# another machine in a cluster), so the same proxy serves both columns: a
+# plain client stays TCP to it, a client under hsock-run switches.
+HSR=$BUILD/hsock/hsock-run
+sockperf_p50() { # ns, [wrapper...]: median round trip, us
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@" sockperf pp --tcp -i $REM4 -p 11111 -m 16 -t 2 2>&1 |
+		sed -n 's/.*percentile 50.000 = *\([0-9.]*\).*/\1/p'
+}
+if [ -x "$HSR" ] && command -v sockperf >/dev/null; then
+	say "hsock on the app<->proxy link: 16 B ping-pong on one connection through haproxy (median round trip, us)"
+	kill "$HAPROXY" 2>/dev/null
+	hst=$(mktemp); at_exit rm -f "$hst" "$hst.app"
+	bg "$DPU" "$hlog" "$HSR" --stats "$hst" -- haproxy -f "$hlog.cfg" -db
+	bg "$REM" /dev/null sockperf sr --tcp -i 0.0.0.0 -p 11111
+	wait_port "$DPU" tcp 15001 && wait_port "$REM" tcp 11111 || exit 1
+	tcp= hs=
+	for r in 1 2 3; do
+		tcp="$tcp $(sockperf_p50 "$CPU")"
+		hs="$hs $(sockperf_p50 "$CPU" "$HSR" --stats "$hst.app" --)"
+	done
+	med() { tr ' ' '\n' | grep . | sort -n | sed -n 2p; }
+	t50=$(echo "$tcp" | med) h50=$(echo "$hs" | med)
+	printf '%-40s %10s\n' "app -> proxy over TCP (split netns)" "$t50"
+	printf '%-40s %10s\n' "app -> proxy over hsock (split netns)" "$h50"
+	awk -v t="$t50" -v h="$h50" 'BEGIN { if (h > 0) printf "TCP / hsock (median): %.2fx\n", t / h }'
+	echo "app's bytes over shared memory: $(awk '$1 == "bytes_gshm_tx" { s += $2 } END { print s + 0 }' "$hst.app")" \
+		"(hsock stats; the proxy->remote hop stays TCP)"
 else
-	echo "hsock: not built in this tree; the app<->proxy link under hsock-run is not shown"
+	echo "hsock: not built in this tree (make), or sockperf missing; the app<->proxy link under hsock-run is not shown"
 fi
 say "cleaning up (namespaces, processes)"

@@ -184,7 +184,7 @@ expect "full Node objects seed unreported nodes" \
 	"$(post "$P" "$tmp/seed.json")"
 
 # --- the shipped kube-scheduler configuration ---
-check "kube-scheduler-config.yaml is a v1 KubeSchedulerConfiguration with the extender" python3 -c '
+check "kube-scheduler-config.yaml is a v1 KubeSchedulerConfiguration with the extender" /usr/bin/python3 -c '
 import sys, yaml
 c = yaml.safe_load(open(sys.argv[1]))
 assert c["apiVersion"] == "kubescheduler.config.k8s.io/v1", c["apiVersion"]

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pingpong MODE ENDPOINT SIZE SECONDS [CONNS]
+ *   MODE lat: ping-pong of SIZE-byte messages; prints "p50_us avg_us"
+ *   MODE bw:  one-way stream of SIZE-byte writes; prints "MB_per_s"
+ *   MODE mem: CONNS connections each exchange SIZE bytes twice and stay
+ *             open, idle in epoll sets; prints "ready", waits for stdin EOF
+ *   ENDPOINT: tcp:PORT (loopback) or unix:PATH
+ * The server is a forked child; the same binary runs under hsock-run or
+ * not, so TCP, Unix socket and hsock are measured by one program.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *ep;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static socklen_t addr(struct sockaddr_storage *ss, int *fam)
+{
+	struct sockaddr_in *in = (void *)ss;
+	struct sockaddr_un *un = (void *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!strncmp(ep, "unix:", 5)) {
+		*fam = AF_UNIX;
+		un->sun_family = AF_UNIX;
+		snprintf(un->sun_path, sizeof(un->sun_path), "%s", ep + 5);
+		return sizeof(*un);
+	}
+	*fam = AF_INET;
+	in->sin_family = AF_INET;
+	in->sin_port = htons(atoi(ep + 4));
+	in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sizeof(*in);
+}
+
+static int listener(void)
+{
+	struct sockaddr_storage ss;
+	int fam, one = 1, fd;
+	socklen_t l = addr(&ss, &fam);
+
+	fd = socket(fam, SOCK_STREAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fam == AF_UNIX)
+		unlink(ep + 5);
+	if (bind(fd, (void *)&ss, l) || listen(fd, 4096))
+		exit(2);
+	return fd;
+}
+
+static int dial(void)
+{
+	struct sockaddr_storage ss;
+	int fam, one = 1, fd;
+	socklen_t l = addr(&ss, &fam);
+
+	fd = socket(fam, SOCK_STREAM, 0);
+	if (connect(fd, (void *)&ss, l))
+		exit(3);
+	if (fam == AF_INET)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static int full(int fd, char *buf, size_t n, int wr)
+{
+	size_t off = 0;
+	ssize_t r;
+
+	while (off < n) {
+		r = wr ? write(fd, buf + off, n - off) : read(fd, buf + off, n - off);
+		if (r <= 0)
+			return -1;
+		off += r;
+	}
+	return 0;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void lat(int fd, size_t size, double secs)
+{
+	char *buf = calloc(1, size);
+	static double s[2000000];
+	double end = now() + secs, t, sum = 0;
+	size_t n = 0;
+
+	while (n < sizeof(s) / sizeof(s[0]) && (t = now()) < end) {
+		if (full(fd, buf, size, 1) || full(fd, buf, size, 0))
+			exit(4);
+		s[n] = (now() - t) / 2 * 1e6;	/* one-way, as sockperf reports */
+		sum += s[n++];
+	}
+	qsort(s, n, sizeof(s[0]), cmp);
+	printf("%.3f %.3f\n", s[n / 2], sum / n);
+}
+
+static void bw(int fd, size_t size, double secs)
+{
+	char *buf = calloc(1, size), ack;
+	double t0 = now(), end = t0 + secs;
+	unsigned long long bytes = 0;
+
+	while (now() < end) {
+		if (full(fd, buf, size, 1))
+			exit(4);
+		bytes += size;
+	}
+	shutdown(fd, SHUT_WR);
+	if (read(fd, &ack, 1) != 1)	/* the server has read everything */
+		exit(5);
+	printf("%.1f\n", bytes / (now() - t0) / 1e6);
+}
+
+/* Idle connections wait the way servers do: in an epoll set. */
+static void park(int ep, int fd)
+{
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &(struct epoll_event){ EPOLLIN, { .fd = fd } });
+}
+
+static void wait_idle(int ep)
+{
+	struct epoll_event ev[16];
+
+	epoll_wait(ep, ev, 16, 300);
+}
+
+static void server(int l, const char *mode, size_t size, int conns)
+{
+	char *buf = malloc(size > 65536 ? size : 65536);
+	int fd, i;
+	ssize_t r;
+
+	if (!strcmp(mode, "mem")) {
+		int ep = epoll_create1(0);
+
+		for (i = 0; i < conns; i++) {
+			fd = accept(l, NULL, NULL);
+			for (int k = 0; k < 2; k++)	/* the second one crosses GShm */
+				if (full(fd, buf, size, 0) || full(fd, buf, size, 1))
+					exit(6);
+			park(ep, fd);
+		}
+		wait_idle(ep);
+		pause();
+	}
+	fd = accept(l, NULL, NULL);
+	if (!strcmp(mode, "lat")) {
+		while (!full(fd, buf, size, 0) && !full(fd, buf, size, 1))
+			;
+	} else {
+		while ((r = read(fd, buf, 65536)) > 0)
+			;
+		full(fd, buf, 1, 1);
+	}
+	exit(0);
+}
+
+static void mem(size_t size, int conns)
+{
+	char *buf = calloc(1, size), c;
+	int i, fd, ep = epoll_create1(0);
+
+	for (i = 0; i < conns; i++) {
+		fd = dial();
+		for (int k = 0; k < 2; k++)
+			if (full(fd, buf, size, 1) || full(fd, buf, size, 0))
+				exit(4);
+		park(ep, fd);
+	}
+	wait_idle(ep);
+	sleep(1);	/* the server parks its side too */
+	printf("ready\n");
+	fflush(stdout);
+	while (read(0, &c, 1) > 0)
+		;
+}
+
+int main(int argc, char **argv)
+{
+	size_t size;
+	pid_t pid;
+	int l;
+
+	if (argc < 5)
+		return fprintf(stderr, "usage: pingpong lat|bw|mem tcp:PORT|unix:PATH SIZE SECONDS [CONNS]\n"), 2;
+	ep = argv[2];
+	size = strtoul(argv[3], NULL, 0);
+	l = listener();
+	pid = fork();
+	if (pid == 0)
+		server(l, argv[1], size, argc > 5 ? atoi(argv[5]) : 1);
+	close(l);
+	if (!strcmp(argv[1], "mem"))
+		mem(size, atoi(argv[5]));
+	else {
+		int fd = dial();
+
+		if (!strcmp(argv[1], "lat"))
+			lat(fd, size, atof(argv[4]));
+		else
+			bw(fd, size, atof(argv[4]));
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	return 0;
+}

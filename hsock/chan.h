@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hsock channel: the shared-memory layout and the switch-over protocol.
+ * This comment is the one place both are specified.
+ *
+ * RENDEZVOUS (the registry)
+ *   The registry is the GShm namespace of the IAL backend (shm: /dev/shm).
+ *   A connection's channel object is named by what both ends compute:
+ *	hsock-<uid>-<client addr>_<client port>-<server addr>_<server port>
+ *   The client uses (local, peer); the server uses (peer, SO_ORIGINAL_DST,
+ *   or local when the socket was not redirected).  Both ends open the name
+ *   with O_CREAT|O_EXCL, mode 0600; the winner sizes and initialises it and
+ *   publishes `magic` last (release), the loser waits for `magic`.  Each
+ *   side then stores its socket's inode number in cookie[side] (side 0 =
+ *   client, 1 = server).  A cookie already set for our side with another
+ *   inode means a stale object of an older connection with the same
+ *   4-tuple: it is unlinked and re-created once.  Exec re-attaches by
+ *   finding its own inode in cookie[].  A peer that never attaches (no
+ *   preload, not allowed, no shared GShm) never lets anyone switch: the
+ *   connection stays plain TCP.
+ *
+ * LAYOUT (one object per connection, all offsets fixed):
+ *	[0, 4096)			struct hsock_chan (header, below)
+ *	[4096, 4096 + R)		ring of dir[0], client -> server
+ *	[4096 + R, 4096 + 2R)		ring of dir[1], server -> client
+ *   R = ring_size, a power of two fixed at creation (HSOCK_RING).  head and
+ *   tail are free-running byte counters; a ring offset is counter & (R-1),
+ *   so no value read from shared memory can index outside the ring.  A
+ *   reader that sees head - tail > R declares the connection broken
+ *   (ECONNRESET) - a misbehaving peer can only break its own connection.
+ *
+ * SWITCH (per direction; W = writer side, R = reader side)
+ *   state is one atomic word: SWITCHED (W), RD_BUSY and REFUSED (R or W).
+ *   - W switches only when the peer is attached: it stores tcp_n = bytes it
+ *     wrote over TCP, then CAS state 0 -> SWITCHED.  The CAS fails while R
+ *     is inside a TCP recv (RD_BUSY) or after REFUSED; W then writes this
+ *     chunk over TCP (counted in tcp_sent) and retries on its next write.
+ *   - R reads TCP only non-blocking and only inside RD_BUSY (CAS 0 ->
+ *     RD_BUSY, recv, clear), so a recv can never return bytes written after
+ *     the switch.  Once SWITCHED, R reads exactly tcp_n - tcp_rcvd more TCP
+ *     bytes, then the ring.  Order and content are TCP's.
+ *   - A side that learns its peer is not hsock (TCP data arrived while the
+ *     peer is not attached) sets REFUSED on both directions: plain TCP
+ *     forever, and the channel is released.
+ *
+ * DOORBELLS (the kernel socket stays the notification path)
+ *   After the switch every TCP byte beyond tcp_n is a doorbell.  A bell
+ *   makes the real fd readable, so poll/select/epoll (any mode, nested,
+ *   several sets), peer death (FIN/RST) and blocking all keep working on
+ *   the real kernel socket.  bell = (bells rung << 1) | WANT:
+ *   - R sets WANT (atomic OR, which also snapshots the count b) whenever
+ *     it leaves the ring empty, then re-checks head (seq_cst: Dekker with
+ *     W's publish-then-check).  Only when the re-check finds the ring
+ *     empty does R discard bells, and only bells numbered <= b (rung
+ *     before its WANT): a bell that consumed this WANT stays in the kernel
+ *     queue, so "ring non-empty => a bell is pending" always holds for an
+ *     application waiting in the kernel.  A spurious bell costs a wake-up;
+ *     a lost bell is impossible.
+ *   - W, after publishing head, rings (CAS clears WANT and counts the
+ *     bell, then sends one byte) only if WANT is set: the peer pays for a
+ *     wake-up only when the reader is armed (U-NAPI).  A reader busy-polls
+ *     a bounded adaptive time with WANT cleared before it arms and sleeps
+ *     in poll() on the real fd: an idle connection costs no CPU.
+ *   - W waiting for ring space sets wr_want and futex-waits on wake_seq;
+ *     R bumps wake_seq and wakes only if wr_want was set.  Every 100 ms the
+ *     waiting W sends a counted probe bell: a dead peer answers with RST.
+ *   - Close/shutdown(SHUT_WR) sets wr_shut before the real call; R returns
+ *     EOF once the ring is empty and wr_shut is set or TCP EOF was seen.
+ *
+ * IDLE TRIM (GShm held follows bytes in flight): W holds WR_BUSY in state
+ * while it copies into the ring.  R, asleep 100 ms on an empty ring that
+ * has carried at least 64 KiB since its last trim, CASes state SWITCHED ->
+ * SWITCHED|TRIM (fails while W copies), re-checks head == tail, returns
+ * the ring's pages to the backend (MADV_REMOVE) and clears TRIM; W waits
+ * for TRIM to clear before copying (probing a peer that might have died
+ * inside its trim).  An idle connection holds its header page only.
+ *
+ * STALE OBJECTS: the last holder of a side clears its cookie and unlinks
+ * the object when the other cookie is clear too; a process that exits
+ * releases its channels from a destructor.  Objects of killed processes
+ * are removed by hsock_sweep() (hsock-run calls it) once no process named
+ * in pid[] is alive.
+ *
+ * LOCKS: rd_lock/wr_lock serialise readers (writers) of one direction
+ * across threads and forked processes; they are never held while sleeping.
+ */
+#ifndef HSOCK_CHAN_H
+#define HSOCK_CHAN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HSOCK_MAGIC	0x31766b636f736868ULL	/* "hhsockv1" */
+#define HSOCK_HDR	4096u
+#define HSOCK_NAME_MAX	128
+
+enum {
+	ST_SWITCHED = 1u << 0,
+	ST_RD_BUSY  = 1u << 1,
+	ST_REFUSED  = 1u << 2,
+	ST_WR_BUSY  = 1u << 3,	/* W is copying into the ring */
+	ST_TRIM     = 1u << 4,	/* R is returning idle ring pages */
+};
+
+#define CL __attribute__((aligned(64)))
+
+struct hsock_dir {
+	/* switch line */
+	_Atomic uint32_t state CL;
+	_Atomic uint32_t wr_shut;	/* W shut down its write side */
+	_Atomic uint64_t tcp_n;		/* N: valid once SWITCHED */
+	_Atomic uint64_t tcp_sent;	/* W: TCP data bytes before the switch */
+	_Atomic uint32_t wr_lock;
+	/* producer line */
+	_Atomic uint64_t head CL;
+	_Atomic uint64_t bell;		/* (bells << 1) | WANT */
+	/* consumer line */
+	_Atomic uint64_t tail CL;
+	_Atomic uint64_t tcp_rcvd;	/* R: TCP data bytes consumed */
+	_Atomic uint64_t drained;	/* R: bells discarded */
+	_Atomic uint32_t rd_shut;	/* R closed: W gets EPIPE */
+	_Atomic uint32_t rd_lock;
+	/* writer sleep line */
+	_Atomic uint32_t wr_want CL;
+	_Atomic uint32_t wake_seq;
+};
+
+struct hsock_chan {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t ring_size;
+	_Atomic uint64_t cookie[2];	/* socket inode of each attached side */
+	_Atomic uint32_t holders[2];	/* processes holding each side */
+	_Atomic int32_t pid[2];		/* attaching process (stale sweep) */
+	struct hsock_dir dir[2];
+};
+
+_Static_assert(sizeof(struct hsock_chan) <= HSOCK_HDR, "header fits a page");
+
+static inline unsigned char *chan_ring(struct hsock_chan *ch, int d)
+{
+	return (unsigned char *)ch + HSOCK_HDR + (size_t)d * ch->ring_size;
+}
+
+static inline size_t chan_size(uint32_t ring)
+{
+	return HSOCK_HDR + 2 * (size_t)ring;
+}
+
+/* Spin lock in shared memory; never held across a sleep. */
+void chan_lock(_Atomic uint32_t *l);
+void chan_unlock(_Atomic uint32_t *l);
+
+/*
+ * Compose the registry name of a connection from the client and server
+ * endpoints (sockaddr_in/in6).  Returns 0 or -EAFNOSUPPORT.
+ */
+struct sockaddr;
+int chan_name(char *out, size_t len, const struct sockaddr *client,
+	      const struct sockaddr *server);
+
+/* Unlink stale channel objects of this uid in @dir; returns how many. */
+int hsock_sweep(const char *dir);
+
+#endif

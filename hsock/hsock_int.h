@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Internals shared by the files of libhsock.so (never installed).  The
+ * library has one process-wide context, `hs`, because an LD_PRELOAD
+ * library is per process by nature; everything per connection lives in
+ * struct hs_conn, reached from the per-fd table.
+ */
+#ifndef HSOCK_INT_H
+#define HSOCK_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "hsock/chan.h"
+
+struct ial;
+struct hsock_allow;
+
+/* The libc functions we interpose, resolved with dlsym(RTLD_NEXT). */
+struct hs_real {
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*close)(int);
+	int (*close_range)(unsigned int, unsigned int, int);
+	int (*shutdown)(int, int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*fcntl)(int, int, ...);
+	int (*ioctl)(int, unsigned long, ...);
+	pid_t (*fork)(void);
+};
+
+/* Per-process counters, merged into the --stats file at exit. */
+enum hs_stat {
+	S_SEEN, S_ATTACHED, S_ACCEL, S_FB_NOT_ALLOWED, S_FB_PEER_ABSENT,
+	S_FB_NO_GSHM, S_FB_ERROR, S_GSHM_TX, S_GSHM_RX, S_TCP_TX, S_TCP_RX,
+	S_BELLS, S_DRAINED, S_SPIN_HITS, S_RX_SLEEPS, S_TX_SLEEPS, S_WAKEUPS,
+	S_PROBES, S_TRIMS, S__COUNT
+};
+
+struct hs_conn {
+	_Atomic int refs;		/* fds of this process pointing here */
+	int side;			/* 0 client, 1 server */
+	bool pending;			/* non-blocking connect not yet attached */
+	bool plain;			/* plain TCP for good (fallback) */
+	bool nonblock;
+	bool rd_eof;			/* TCP EOF seen after the switch */
+	bool rd_shut;			/* local shutdown(SHUT_RD) */
+	bool counted_accel;
+	int err;			/* sticky errno of a broken connection */
+	uint32_t ring;			/* ring size, from our own attach */
+	uint32_t spin_ns;		/* adaptive busy-poll budget */
+	uint64_t trim_mark;		/* rx tail at the last idle trim */
+	uint64_t ino;
+	struct hsock_chan *ch;
+	size_t map_len;
+	struct hs_conn *next, *prev;	/* hs.conns, for fork */
+	char name[HSOCK_NAME_MAX];
+};
+
+struct hs_global {
+	struct hs_real real;
+	bool ready, enabled;
+	struct ial *ial;
+	struct hsock_allow *allow;	/* NULL: any link */
+	uint32_t ring;
+	uint32_t reserve;		/* HSOCK_RESERVE: ring populated at attach */
+	uint32_t spin_max_ns;
+	_Atomic int spinners;		/* threads busy-polling now */
+	_Atomic bool nested_wait;	/* an epoll fd waited on by another waiter */
+	int max_spinners;
+	_Atomic(struct hs_conn *) *tab;
+	int tab_len;
+	struct hs_conn *conns;
+	_Atomic uint32_t conns_lock;
+	_Atomic uint64_t stat[S__COUNT];
+	char stats_path[256];
+};
+
+extern struct hs_global hs;
+
+#define HS_STAT(s, v) atomic_fetch_add_explicit(&hs.stat[s], (v), memory_order_relaxed)
+
+void hs_init(void);
+
+/* conn.c: table and rendezvous */
+static inline struct hs_conn *hs_get(int fd)
+{
+	if (fd < 0 || fd >= hs.tab_len || !hs.tab)
+		return NULL;
+	return atomic_load_explicit(&hs.tab[fd], memory_order_acquire);
+}
+void hs_track(int fd, int side, bool pending);
+int hs_attach(struct hs_conn *c, int fd);
+void hs_put(int fd);
+void hs_release_all(void);
+void hs_ep_forget(int fd);
+void hs_dup(int oldfd, int newfd);
+void hs_refuse(struct hs_conn *c);
+void hs_fork_hold(int delta);
+void hs_reattach_inherited(void);
+
+/* io.c: the data path */
+ssize_t hs_rx(struct hs_conn *c, int fd, const struct iovec *iov, int n, int flags);
+ssize_t hs_tx(struct hs_conn *c, int fd, const struct iovec *iov, int n, int flags);
+ssize_t hs_sendfile(struct hs_conn *c, int out, int in, off_t *off, size_t count);
+int hs_fionread(struct hs_conn *c, int fd, int *val);
+void hs_shutdown_wr(struct hs_conn *c);
+void hs_release_io(struct hs_conn *c, int fd);
+
+bool hs_rx_ready(struct hs_conn *c);
+void hs_rx_quiet(struct hs_conn *c);
+bool hs_rx_rearm(struct hs_conn *c, int fd);
+void hs_rx_idle(struct hs_conn *c);
+void hs_arm_all(void);
+#define HS_IDLE_MS 100		/* idle time before a ring's pages go back */
+bool hs_spin_enter(void);
+void hs_spin_exit(void);
+uint64_t hs_now_ns(void);
+void *dlsym_next(const char *name);
+
+/* stats.c */
+void hs_stats_dump(void);
+
+#endif

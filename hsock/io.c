@@ -1,0 +1,826 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The data path: ring copy, switch-over, doorbells, U-NAPI waiting.  The
+ * protocol and its memory-ordering argument are in chan.h; comments here
+ * only point at which step of it a line implements.
+ */
+#include "hsock/hsock_int.h"
+#include "hsock/ial.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WANT 1ull
+#define IOV_MAX_TCP 64
+
+enum rx_mode { RX_NOARM, RX_ARM, RX_PROBE };
+
+static inline struct hsock_dir *rxd(struct hs_conn *c)
+{
+	return &c->ch->dir[1 - c->side];
+}
+
+static inline struct hsock_dir *txd(struct hs_conn *c)
+{
+	return &c->ch->dir[c->side];
+}
+
+static inline void cpu_relax(void)
+{
+	__builtin_ia32_pause();
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static size_t iov_total(const struct iovec *iov, int n)
+{
+	size_t t = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+/* Copy between a byte range [off, off+len) of an iovec and @mem. */
+static void iov_copy(const struct iovec *iov, int n, size_t off, void *mem,
+		     size_t len, bool to_iov)
+{
+	unsigned char *m = mem;
+	int i;
+
+	for (i = 0; i < n && len; i++) {
+		size_t l = iov[i].iov_len, k;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		k = l - off < len ? l - off : len;
+		if (to_iov)
+			memcpy((char *)iov[i].iov_base + off, m, k);
+		else
+			memcpy(m, (char *)iov[i].iov_base + off, k);
+		m += k;
+		len -= k;
+		off = 0;
+	}
+}
+
+/* Ring <-> iovec copy, with wrap-around; positions are masked (chan.h). */
+static void ring_copy(struct hs_conn *c, int d, uint64_t pos,
+		      const struct iovec *iov, int n, size_t off, size_t len,
+		      bool to_iov)
+{
+	unsigned char *base = chan_ring(c->ch, d);
+	size_t p = pos & (c->ring - 1), first = c->ring - p;
+
+	if (first > len)
+		first = len;
+	iov_copy(iov, n, off, base + p, first, to_iov);
+	if (len > first)
+		iov_copy(iov, n, off + first, base, len - first, to_iov);
+}
+
+/* Sub-iovec [off, off+lim) for a kernel call; may be shorter (short I/O). */
+static int iov_sub(const struct iovec *iov, int n, size_t off, size_t lim,
+		   struct iovec *out)
+{
+	int i, k = 0;
+
+	for (i = 0; i < n && lim && k < IOV_MAX_TCP; i++) {
+		size_t l = iov[i].iov_len;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		out[k].iov_base = (char *)iov[i].iov_base + off;
+		out[k].iov_len = l - off < lim ? l - off : lim;
+		lim -= out[k].iov_len;
+		off = 0;
+		k++;
+	}
+	return k;
+}
+
+static ssize_t tcp_recv(int fd, const struct iovec *iov, int n, size_t off,
+			size_t lim, int flags)
+{
+	struct iovec sub[IOV_MAX_TCP];
+	struct msghdr m = { 0 };
+	ssize_t r;
+
+	m.msg_iov = sub;
+	m.msg_iovlen = iov_sub(iov, n, off, lim, sub);
+	r = hs.real.recvmsg(fd, &m, flags | MSG_DONTWAIT);
+	return r < 0 ? -errno : r;
+}
+
+/* ---- reader ---- */
+
+static void wake_writer(struct hsock_dir *d)
+{
+	if (!atomic_load_explicit(&d->wr_want, memory_order_seq_cst))
+		return;
+	if (atomic_exchange(&d->wr_want, 0)) {
+		atomic_fetch_add(&d->wake_seq, 1);
+		ial_notify(hs.ial, &d->wake_seq);
+		HS_STAT(S_WAKEUPS, 1);
+	}
+}
+
+/* Discard bells numbered <= @b that have arrived (chan.h, DOORBELLS). */
+static void drain(struct hs_conn *c, int fd, uint64_t b)
+{
+	struct hsock_dir *d = rxd(c);
+	uint64_t dr = atomic_load_explicit(&d->drained, memory_order_relaxed);
+	char scratch[256];
+	ssize_t r;
+
+	while (dr < b) {
+		r = hs.real.recv(fd, scratch, b - dr < sizeof(scratch) ? b - dr : sizeof(scratch),
+				 MSG_DONTWAIT);
+		if (r > 0) {
+			dr += r;
+			HS_STAT(S_DRAINED, r);
+			continue;
+		}
+		if (r == 0)
+			c->rd_eof = true;
+		else if (errno != EAGAIN && errno != EINTR)
+			c->err = errno;
+		break;
+	}
+	atomic_store_explicit(&d->drained, dr, memory_order_relaxed);
+}
+
+/* Set WANT and re-check; true when the ring is confirmed empty (drained). */
+static bool rx_arm(struct hs_conn *c, int fd)
+{
+	struct hsock_dir *d = rxd(c);
+	uint64_t b = atomic_fetch_or(&d->bell, WANT) >> 1;
+
+	if (atomic_load(&d->head) != atomic_load_explicit(&d->tail, memory_order_relaxed))
+		return false;
+	drain(c, fd, b);
+	return true;
+}
+
+/*
+ * Ring emptied without arming: discard the bells rung before a snapshot
+ * that is followed by an empty ring (their bytes are consumed), so that
+ * no stale bell stays readable - or turns our close into an RST.
+ */
+static void rx_settle(struct hs_conn *c, int fd)
+{
+	struct hsock_dir *d = rxd(c);
+	uint64_t b = atomic_load(&d->bell) >> 1;
+
+	if (b == atomic_load_explicit(&d->drained, memory_order_relaxed))
+		return;
+	if (atomic_load(&d->head) == atomic_load_explicit(&d->tail, memory_order_relaxed))
+		drain(c, fd, b);
+}
+
+static void rx_disarm(struct hsock_dir *d)
+{
+	uint64_t b = atomic_load_explicit(&d->bell, memory_order_relaxed);
+
+	while ((b & WANT) && !atomic_compare_exchange_weak(&d->bell, &b, b & ~WANT))
+		;
+}
+
+/* Peek the kernel queue for EOF/RST when no bell explains readability. */
+static void rx_probe(struct hs_conn *c, int fd)
+{
+	char x;
+	ssize_t r = hs.real.recv(fd, &x, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (r == 0)
+		c->rd_eof = true;
+	else if (r < 0 && errno != EAGAIN && errno != EINTR)
+		c->err = errno;
+}
+
+static ssize_t rx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
+		       int n, size_t off, size_t len, bool peek)
+{
+	struct hsock_dir *d = rxd(c);
+	uint64_t tail = atomic_load_explicit(&d->tail, memory_order_relaxed);
+	uint64_t avail = atomic_load_explicit(&d->head, memory_order_acquire) - tail;
+	size_t k;
+
+	if (avail > c->ring) {
+		c->err = ECONNRESET;
+		return -ECONNRESET;
+	}
+	if (!avail)
+		return -EAGAIN;
+	k = avail < len ? avail : len;
+	ring_copy(c, 1 - c->side, tail, iov, n, off, k, true);
+	if (peek)
+		return k;
+	atomic_store_explicit(&d->tail, tail + k, memory_order_release);
+	atomic_thread_fence(memory_order_seq_cst);
+	wake_writer(d);
+	HS_STAT(S_GSHM_RX, k);
+	/*
+	 * Every wait we can see (our read, poll/select/epoll wrappers) arms
+	 * before it sleeps; only a wait we cannot see (an epoll set nested in
+	 * another waiter) needs the ring armed as soon as it is empty.
+	 */
+	if (k == avail && atomic_load_explicit(&hs.nested_wait, memory_order_relaxed))
+		rx_arm(c, fd);
+	else if (k == avail)
+		rx_settle(c, fd);
+	return k;
+}
+
+/* Ring empty: arm (unless spinning), then EOF / error / EAGAIN. */
+static ssize_t rx_empty(struct hs_conn *c, int fd, enum rx_mode mode)
+{
+	struct hsock_dir *d = rxd(c);
+
+	if (mode == RX_NOARM)
+		return -EAGAIN;
+	if (!rx_arm(c, fd))
+		return -EALREADY;
+	if (mode == RX_PROBE && !c->rd_eof && !c->err)
+		rx_probe(c, fd);
+	if (c->rd_eof || c->err || atomic_load(&d->wr_shut)) {
+		if (atomic_load(&d->head) != atomic_load(&d->tail))
+			return -EALREADY;
+		if (c->err && !(c->err == ECONNRESET && atomic_load(&d->wr_shut)))
+			return -c->err;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/* Before the switch: TCP, inside RD_BUSY so no bell can be taken as data. */
+static ssize_t rx_pre(struct hs_conn *c, int fd, const struct iovec *iov,
+		      int n, size_t off, size_t len, int flags)
+{
+	struct hsock_dir *d = rxd(c);
+	uint32_t z = 0;
+	ssize_t r;
+
+	if (!atomic_compare_exchange_strong(&d->state, &z, ST_RD_BUSY))
+		return z & ST_REFUSED ? tcp_recv(fd, iov, n, off, len, flags) : -EALREADY;
+	r = tcp_recv(fd, iov, n, off, len, flags);
+	if (r > 0 && !(flags & MSG_PEEK)) {
+		atomic_fetch_add(&d->tcp_rcvd, r);
+		HS_STAT(S_TCP_RX, r);
+		if (!atomic_load(&c->ch->cookie[1 - c->side])) {
+			atomic_store(&d->state, ST_REFUSED);
+			hs_refuse(c);
+			return r;
+		}
+	}
+	atomic_fetch_and(&d->state, ~ST_RD_BUSY);
+	if (r == -EAGAIN) {
+		atomic_fetch_or(&d->bell, WANT);
+		if (atomic_load(&d->state) & ST_SWITCHED)
+			return -EALREADY;
+	}
+	return r;
+}
+
+/* One non-waiting attempt: >0 bytes, 0 EOF, -EAGAIN, -EALREADY (retry). */
+static ssize_t rx_step(struct hs_conn *c, int fd, const struct iovec *iov,
+		       int n, size_t off, size_t len, int flags,
+		       enum rx_mode mode)
+{
+	struct hsock_dir *d = rxd(c);
+	uint64_t tn, got;
+	ssize_t r;
+
+	if (!(atomic_load_explicit(&d->state, memory_order_acquire) & ST_SWITCHED))
+		return rx_pre(c, fd, iov, n, off, len, flags);
+	tn = atomic_load(&d->tcp_n);
+	got = atomic_load(&d->tcp_rcvd);
+	if (got < tn) {
+		r = tcp_recv(fd, iov, n, off, tn - got < len ? tn - got : len, flags);
+		if (r > 0 && !(flags & MSG_PEEK)) {
+			atomic_fetch_add(&d->tcp_rcvd, r);
+			HS_STAT(S_TCP_RX, r);
+		}
+		return r;
+	}
+	r = rx_ring(c, fd, iov, n, off, len, flags & MSG_PEEK);
+	return r == -EAGAIN ? rx_empty(c, fd, mode) : r;
+}
+
+static bool spin_loop(struct hs_conn *c, struct hsock_dir *d, uint64_t tail,
+		      uint64_t end)
+{
+	unsigned int i;
+
+	for (i = 1;; i++) {
+		if (atomic_load_explicit(&d->head, memory_order_acquire) != tail) {
+			HS_STAT(S_SPIN_HITS, 1);
+			c->spin_ns = hs.spin_max_ns;
+			return true;
+		}
+		cpu_relax();
+		if (!(i & 63) && now_ns() > end)
+			break;
+		/* more threads than CPUs: let the peer run */
+		if (!(i & 31))
+			sched_yield();
+	}
+	if (c->spin_ns > 8000)
+		c->spin_ns /= 2;
+	return false;
+}
+
+/* Busy-poll for ring data, bounded by the adaptive budget; true on data. */
+static bool rx_spin(struct hs_conn *c)
+{
+	struct hsock_dir *d = rxd(c);
+	uint64_t tail = atomic_load_explicit(&d->tail, memory_order_relaxed);
+	uint64_t end;
+	bool hit;
+
+	/* a bounded number of spinners per process: CPUs are shared */
+	if (!hs_spin_enter())
+		return false;
+	rx_disarm(d);
+	end = now_ns() + c->spin_ns;
+	hit = spin_loop(c, d, tail, end);
+	hs_spin_exit();
+	return hit;
+}
+
+
+static int rcv_timeout_ms(int fd)
+{
+	struct timeval tv;
+	socklen_t l = sizeof(tv);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &l) || (!tv.tv_sec && !tv.tv_usec))
+		return -1;
+	return (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
+}
+
+/* Going idle: give the ring's pages back (chan.h, IDLE TRIM). */
+static void rx_trim(struct hs_conn *c)
+{
+	struct hsock_dir *d = rxd(c);
+	uint64_t tail = atomic_load_explicit(&d->tail, memory_order_relaxed);
+	uint32_t st = ST_SWITCHED;
+
+	if (hs.reserve || tail - c->trim_mark < 65536 ||
+	    atomic_load(&d->tcp_rcvd) < atomic_load(&d->tcp_n))
+		return;
+	if (!atomic_compare_exchange_strong(&d->state, &st, ST_SWITCHED | ST_TRIM))
+		return;
+	if (atomic_load(&d->head) == tail) {
+		madvise(chan_ring(c->ch, 1 - c->side), c->ring, MADV_REMOVE);
+		c->trim_mark = tail;
+		HS_STAT(S_TRIMS, 1);
+	}
+	atomic_fetch_and(&d->state, ~ST_TRIM);
+}
+
+/* poll() that trims the ring once the connection stayed idle 100 ms. */
+static int idle_poll(struct hs_conn *c, struct pollfd *p)
+{
+	int t = rcv_timeout_ms(p->fd), r;
+
+	if (t >= 0 && t <= HS_IDLE_MS)
+		return poll(p, 1, t);
+	r = poll(p, 1, HS_IDLE_MS);
+	if (r)
+		return r;
+	hs_rx_idle(c);
+	return poll(p, 1, t < 0 ? -1 : t - HS_IDLE_MS);
+}
+
+/* Sleep in the kernel on the real fd: bells, FIN and RST all wake us. */
+static int rx_sleep(struct hs_conn *c, int fd)
+{
+	struct hsock_dir *d = rxd(c);
+	struct pollfd p = { fd, POLLIN | POLLRDHUP, 0 };
+	int r;
+
+	HS_STAT(S_RX_SLEEPS, 1);
+	chan_unlock(&d->rd_lock);
+	r = idle_poll(c, &p);
+	chan_lock(&d->rd_lock);
+	if (r < 0)
+		return -errno;
+	return r == 0 ? -EAGAIN : 0;
+}
+
+static bool switched_rx(struct hs_conn *c)
+{
+	struct hsock_dir *d = rxd(c);
+
+	return (atomic_load(&d->state) & ST_SWITCHED) &&
+	       atomic_load(&d->tcp_rcvd) >= atomic_load(&d->tcp_n);
+}
+
+/* Ring bytes are readable now (no doorbell may announce them). */
+bool hs_rx_ready(struct hs_conn *c)
+{
+	struct hsock_dir *d = rxd(c);
+
+	return switched_rx(c) &&
+	       atomic_load_explicit(&d->head, memory_order_acquire) !=
+	       atomic_load_explicit(&d->tail, memory_order_relaxed);
+}
+
+/*
+ * U-NAPI for poll/epoll users: stop doorbells while the caller busy-polls
+ * (hs_rx_quiet), then arm again before it sleeps in the kernel
+ * (hs_rx_rearm returns true when bytes arrived meanwhile: do not sleep).
+ */
+void hs_rx_quiet(struct hs_conn *c)
+{
+	if (switched_rx(c))
+		rx_disarm(rxd(c));
+}
+
+bool hs_rx_rearm(struct hs_conn *c, int fd)
+{
+	struct hsock_dir *d = rxd(c);
+	bool empty;
+
+	if (!switched_rx(c))
+		return false;
+	chan_lock(&d->rd_lock);
+	empty = rx_arm(c, fd);
+	chan_unlock(&d->rd_lock);
+	return !empty;
+}
+
+/* The caller's wait found @c idle for a while: return its ring pages. */
+void hs_rx_idle(struct hs_conn *c)
+{
+	struct hsock_dir *d = rxd(c);
+
+	if (!switched_rx(c))
+		return;
+	chan_lock(&d->rd_lock);
+	rx_trim(c);
+	chan_unlock(&d->rd_lock);
+}
+
+bool hs_spin_enter(void)
+{
+	if (atomic_fetch_add(&hs.spinners, 1) < hs.max_spinners)
+		return true;
+	atomic_fetch_sub(&hs.spinners, 1);
+	return false;
+}
+
+void hs_spin_exit(void)
+{
+	atomic_fetch_sub(&hs.spinners, 1);
+}
+
+uint64_t hs_now_ns(void)
+{
+	return now_ns();
+}
+
+ssize_t hs_rx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
+	      int flags)
+{
+	struct hsock_dir *d = rxd(c);
+	size_t len = iov_total(iov, n), got = 0;
+	bool block = !(flags & MSG_DONTWAIT) && !c->nonblock;
+	bool waitall = (flags & MSG_WAITALL) && !(flags & MSG_PEEK) && block;
+	enum rx_mode mode = block ? RX_NOARM : RX_PROBE;
+	ssize_t r;
+
+	if (c->rd_shut)
+		return 0;
+	if (!len)
+		return 0;
+	chan_lock(&d->rd_lock);
+	for (;;) {
+		r = rx_step(c, fd, iov, n, got, len - got, flags, mode);
+		if (r == -EALREADY)
+			continue;
+		if (r > 0) {
+			got += r;
+			if (!waitall || got == len || c->plain)
+				break;
+			mode = RX_NOARM;
+			continue;
+		}
+		if (r != -EAGAIN || !block)
+			break;
+		if (mode == RX_NOARM) {
+			if (switched_rx(c))
+				rx_spin(c);
+			mode = RX_ARM;
+			continue;
+		}
+		r = rx_sleep(c, fd);
+		if (r < 0)
+			break;
+		mode = RX_PROBE;
+	}
+	chan_unlock(&d->rd_lock);
+	if (got)
+		return got;
+	if (r < 0)
+		errno = -r;
+	return r < 0 ? -1 : 0;
+}
+
+/* ---- writer ---- */
+
+static void send_bell(int fd)
+{
+	hs.real.send(fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	HS_STAT(S_BELLS, 1);
+}
+
+/* After publishing: ring only if the reader is armed (U-NAPI). */
+static void ring_bell(int fd, struct hsock_dir *d)
+{
+	uint64_t b;
+
+	atomic_thread_fence(memory_order_seq_cst);
+	b = atomic_load_explicit(&d->bell, memory_order_relaxed);
+	while (b & WANT) {
+		if (atomic_compare_exchange_weak(&d->bell, &b, (b + 2) & ~WANT)) {
+			send_bell(fd);
+			return;
+		}
+	}
+}
+
+static bool try_switch(struct hs_conn *c, int fd)
+{
+	struct hsock_dir *d = txd(c);
+	uint32_t z = 0;
+	int one = 1;
+
+	if (!atomic_load(&c->ch->cookie[1 - c->side]))
+		return false;
+	atomic_store(&d->tcp_n, atomic_load(&d->tcp_sent));
+	if (!atomic_compare_exchange_strong(&d->state, &z, ST_SWITCHED))
+		return false;
+	/* bells are single bytes: Nagle would hold them for an ACK */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (!c->counted_accel) {
+		c->counted_accel = true;
+		HS_STAT(S_ACCEL, 1);
+	}
+	return true;
+}
+
+static uint64_t tx_space(struct hs_conn *c, struct hsock_dir *d)
+{
+	uint64_t used = atomic_load_explicit(&d->head, memory_order_relaxed) -
+			atomic_load_explicit(&d->tail, memory_order_acquire);
+
+	return used > c->ring ? 0 : c->ring - used;
+}
+
+/* Ring full: a dead peer must not hold us; probe it with a counted bell. */
+static int tx_probe(struct hs_conn *c, int fd, struct hsock_dir *d)
+{
+	struct pollfd p = { fd, 0, 0 };
+
+	HS_STAT(S_PROBES, 1);
+	atomic_fetch_add(&d->bell, 2);
+	if (hs.real.send(fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+	    (errno == EPIPE || errno == ECONNRESET))
+		return -errno;
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)))
+		return -ECONNRESET;
+	(void)c;
+	return 0;
+}
+
+/* Wait for ring space: spin, then futex with a 100 ms liveness probe. */
+static int tx_wait(struct hs_conn *c, int fd, bool block)
+{
+	struct hsock_dir *d = txd(c);
+	uint64_t end = now_ns() + (block ? c->spin_ns : 20000);
+	uint32_t seq;
+	int r;
+
+	while (now_ns() < end)
+		for (int i = 0; i < 64; i++, cpu_relax())
+			if (tx_space(c, d) || atomic_load_explicit(&d->rd_shut, memory_order_relaxed))
+				return 0;
+	if (!block)
+		return -EAGAIN;
+	seq = atomic_load(&d->wake_seq);
+	atomic_store(&d->wr_want, 1);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (tx_space(c, d) || atomic_load(&d->rd_shut))
+		return 0;
+	HS_STAT(S_TX_SLEEPS, 1);
+	r = ial_wait(hs.ial, &d->wake_seq, seq, 100);
+	if (r == -ETIMEDOUT)
+		return tx_probe(c, fd, d);
+	return r == -EINTR ? -EINTR : 0;
+}
+
+static int tx_probe(struct hs_conn *c, int fd, struct hsock_dir *d);
+
+/*
+ * Announce a copy into the ring; waits out a reader's trim (chan.h).  A
+ * reader killed inside its trim never clears TRIM: probe the peer every
+ * 100 ms, a dead one answers with an error.
+ */
+static int wr_enter(struct hs_conn *c, int fd, struct hsock_dir *d)
+{
+	uint32_t st = atomic_load_explicit(&d->state, memory_order_relaxed);
+	uint64_t probe = 0;
+	int r;
+
+	for (;;) {
+		if (!(st & ST_TRIM)) {
+			if (atomic_compare_exchange_weak(&d->state, &st, st | ST_WR_BUSY))
+				return 0;
+			continue;
+		}
+		if (!probe)
+			probe = now_ns() + 100000000ull;
+		else if (now_ns() > probe) {
+			r = tx_probe(c, fd, d);
+			if (r)
+				return r;
+			probe = 0;
+		}
+		sched_yield();
+		st = atomic_load(&d->state);
+	}
+}
+
+static void wr_exit(struct hsock_dir *d)
+{
+	atomic_fetch_and_explicit(&d->state, ~ST_WR_BUSY, memory_order_release);
+}
+
+static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
+		       int n, int flags)
+{
+	struct hsock_dir *d = txd(c);
+	size_t total = iov_total(iov, n), sent = 0, k;
+	bool block = !(flags & MSG_DONTWAIT) && !c->nonblock;
+	uint64_t head, space;
+	int r = 0;
+
+	while (sent < total) {
+		if (atomic_load(&d->rd_shut) || atomic_load(&d->wr_shut)) {
+			r = -EPIPE;
+			break;
+		}
+		space = tx_space(c, d);
+		if (!space) {
+			if (sent && !block)
+				break;
+			r = tx_wait(c, fd, block);
+			if (r)
+				break;
+			continue;
+		}
+		k = space < total - sent ? space : total - sent;
+		head = atomic_load_explicit(&d->head, memory_order_relaxed);
+		r = wr_enter(c, fd, d);
+		if (r)
+			break;
+		ring_copy(c, c->side, head, iov, n, sent, k, false);
+		atomic_store_explicit(&d->head, head + k, memory_order_release);
+		wr_exit(d);
+		ring_bell(fd, d);
+		HS_STAT(S_GSHM_TX, k);
+		sent += k;
+	}
+	if (sent)
+		return sent;
+	if (r == -EPIPE && !(flags & MSG_NOSIGNAL))
+		raise(SIGPIPE);
+	return r;
+}
+
+ssize_t hs_tx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
+	      int flags)
+{
+	struct hsock_dir *d = txd(c);
+	struct msghdr m = { 0 };
+	ssize_t r;
+
+	chan_lock(&d->wr_lock);
+	if (!(atomic_load(&d->state) & ST_SWITCHED) &&
+	    ((atomic_load(&d->state) & ST_REFUSED) || !try_switch(c, fd))) {
+		m.msg_iov = (struct iovec *)iov;
+		m.msg_iovlen = n;
+		r = hs.real.sendmsg(fd, &m, flags);
+		if (r > 0) {
+			atomic_fetch_add(&d->tcp_sent, r);
+			HS_STAT(S_TCP_TX, r);
+		}
+		chan_unlock(&d->wr_lock);
+		return r;
+	}
+	r = tx_ring(c, fd, iov, n, flags);
+	chan_unlock(&d->wr_lock);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+
+ssize_t hs_sendfile(struct hs_conn *c, int out, int in, off_t *off, size_t count)
+{
+	char buf[65536];
+	struct iovec v = { buf, 0 };
+	size_t done = 0;
+	ssize_t r, w;
+
+	while (done < count) {
+		v.iov_len = count - done < sizeof(buf) ? count - done : sizeof(buf);
+		r = off ? pread(in, buf, v.iov_len, *off) : read(in, buf, v.iov_len);
+		if (r <= 0)
+			break;
+		v.iov_len = r;
+		w = hs_tx(c, out, &v, 1, 0);
+		if (w <= 0)
+			return done ? (ssize_t)done : w;
+		if (off)
+			*off += w;
+		else if (w < r)
+			lseek(in, w - r, SEEK_CUR);
+		done += w;
+		if (w < r)
+			break;
+	}
+	return done;
+}
+
+int hs_fionread(struct hs_conn *c, int fd, int *val)
+{
+	struct hsock_dir *d = rxd(c);
+	uint64_t tn, got, ring;
+	int kq = 0;
+
+	if (hs.real.ioctl(fd, FIONREAD, &kq) < 0)
+		return -1;
+	if (!(atomic_load(&d->state) & ST_SWITCHED)) {
+		*val = kq;
+		return 0;
+	}
+	tn = atomic_load(&d->tcp_n);
+	got = atomic_load(&d->tcp_rcvd);
+	ring = atomic_load(&d->head) - atomic_load(&d->tail);
+	if (ring > c->ring)
+		ring = 0;
+	*val = (int)((got < tn ? ((uint64_t)kq < tn - got ? (uint64_t)kq : tn - got) : 0) + ring);
+	return 0;
+}
+
+/* shutdown(SHUT_WR): publish the flag before the FIN (chan.h). */
+void hs_shutdown_wr(struct hs_conn *c)
+{
+	atomic_store(&txd(c)->wr_shut, 1);
+}
+
+/*
+ * Last holder closes: tell the peer (flags), wake its writer, and drain
+ * bells so that the kernel does not answer our close with an RST.
+ */
+void hs_release_io(struct hs_conn *c, int fd)
+{
+	struct hsock_dir *rd = rxd(c);
+	char scratch[4096];
+	int i;
+
+	atomic_store(&txd(c)->wr_shut, 1);
+	atomic_store(&rd->rd_shut, 1);
+	atomic_store(&rd->wr_want, 0);
+	atomic_fetch_add(&rd->wake_seq, 1);
+	ial_notify(hs.ial, &rd->wake_seq);
+	if (!(atomic_load(&rd->state) & ST_SWITCHED))
+		return;
+	for (i = 0; i < 16; i++)
+		if (hs.real.recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT) <= 0)
+			break;
+}

@@ -1,0 +1,785 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hsock-probe SCENARIO PORT: one case of the semantics matrix over a
+ * loopback TCP connection (a forked server, this process the client).  It
+ * prints one line describing what the application observed; the
+ * integration test runs it with and without hsock-run and compares lines.
+ * Every case first exchanges two sync rounds so that hsock has switched.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int port;
+static const char *self;
+
+static void die(const char *what)
+{
+	printf("error %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bool v6;
+
+static int listen_on6(void)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+				  .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int one = 1, fd = socket(AF_INET6, SOCK_STREAM, 0);
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, 64))
+		die("listen6");
+	return fd;
+}
+
+static int dial6(void)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+				  .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+
+	if (connect(fd, (void *)&a, sizeof(a)))
+		die("connect6");
+	return fd;
+}
+
+static int listen_on4(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, 64))
+		die("listen");
+	return fd;
+}
+
+static int listen_on(void)
+{
+	return v6 ? listen_on6() : listen_on4();
+}
+
+static int dial4(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (connect(fd, (void *)&a, sizeof(a)))
+		die("connect");
+	return fd;
+}
+
+static int dial(void)
+{
+	return v6 ? dial6() : dial4();
+}
+
+static uint8_t pat(uint64_t i)
+{
+	return (uint8_t)((i * 131 + (i >> 11) * 7 + 3) & 0xff);
+}
+
+static void write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t r;
+
+	while (len) {
+		r = write(fd, p, len);
+		if (r <= 0)
+			die("write");
+		p += r;
+		len -= r;
+	}
+}
+
+static size_t read_n(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < len) {
+		r = read(fd, (char *)buf + got, len - got);
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	return got;
+}
+
+/* Two ping-pong rounds: the first attaches both ends, the second switches. */
+static void sync2(int fd, bool server)
+{
+	char b = 's';
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (server) {
+			if (read_n(fd, &b, 1) != 1)
+				die("sync");
+			write_all(fd, &b, 1);
+		} else {
+			write_all(fd, &b, 1);
+			if (read_n(fd, &b, 1) != 1)
+				die("sync");
+		}
+	}
+}
+
+/* Fork a server running @fn on the accepted, synced connection. */
+static pid_t serve(void (*fn)(int))
+{
+	int l = listen_on();
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = accept(l, NULL, NULL);
+
+		close(l);
+		sync2(fd, true);
+		fn(fd);
+		exit(0);
+	}
+	close(l);
+	return pid;
+}
+
+static int client(void)
+{
+	int fd = dial();
+
+	sync2(fd, false);
+	return fd;
+}
+
+static void reap(pid_t pid)
+{
+	int st;
+
+	waitpid(pid, &st, 0);
+}
+
+/* ---- servers ---- */
+
+static void srv_echo(int fd)
+{
+	char buf[65536];
+	ssize_t r;
+
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		write_all(fd, buf, r);
+}
+
+static void srv_pattern_close(int fd)
+{
+	static uint8_t buf[1 << 22];
+	size_t i;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = pat(i);
+	write_all(fd, buf, sizeof(buf));
+	close(fd);
+}
+
+static void srv_abcdef(int fd)
+{
+	char x;
+
+	write_all(fd, "abcdef", 6);
+	read_n(fd, &x, 1);
+}
+
+static void srv_go_abcdef(int fd)
+{
+	char x;
+
+	read_n(fd, &x, 1);
+	srv_abcdef(fd);
+}
+
+static void srv_trickle(int fd)
+{
+	char buf[1000];
+	int i;
+
+	memset(buf, 'x', sizeof(buf));
+	for (i = 0; i < 100; i++) {
+		write_all(fd, buf, sizeof(buf));
+		usleep(500);
+	}
+	read_n(fd, buf, 1);
+}
+
+static void srv_shutdown(int fd)
+{
+	char buf[3000], bye[8] = "";
+
+	memset(buf, 'y', sizeof(buf));
+	write_all(fd, buf, sizeof(buf));
+	shutdown(fd, SHUT_WR);
+	read_n(fd, bye, 3);
+	printf("server read %s then %zd\n", bye, read(fd, buf, 1));
+	fflush(stdout);
+}
+
+static void srv_hang(int fd)
+{
+	(void)fd;
+	pause();
+}
+
+static void srv_messages(int fd)
+{
+	char buf[100];
+	int i;
+
+	memset(buf, 'm', sizeof(buf));
+	for (i = 0; i < 10; i++) {
+		usleep(20000);
+		write_all(fd, buf, sizeof(buf));
+	}
+	close(fd);
+}
+
+static void srv_close(int fd)
+{
+	close(fd);
+}
+
+static void srv_sendfile(int fd)
+{
+	char path[] = "/tmp/hsock-probe-XXXXXX";
+	static uint8_t buf[3 << 20];
+	int f = mkstemp(path);
+	off_t off = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = pat(i);
+	write_all(f, buf, sizeof(buf));
+	unlink(path);
+	while (off < (off_t)sizeof(buf))
+		if (sendfile(fd, f, &off, sizeof(buf) - off) <= 0)
+			break;
+	close(fd);
+}
+
+/* ---- cases ---- */
+
+static int check_pattern(int fd, size_t len)
+{
+	static uint8_t buf[65536];
+	size_t got = 0, i;
+	ssize_t r;
+
+	while ((r = read(fd, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < (size_t)r; i++)
+			if (buf[i] != pat(got + i))
+				return printf("corrupt at %zu\n", got + i), 1;
+		got += r;
+	}
+	printf("read %zu of %zu then %s\n", got, len, r == 0 ? "EOF" : strerror(errno));
+	return 0;
+}
+
+struct pump { int fd; size_t len; };
+
+static void *pump_writer(void *arg)
+{
+	struct pump *p = arg;
+	static uint8_t buf[200000];
+	size_t off = 0, k, i;
+
+	srand(7);
+	while (off < p->len) {
+		k = 1 + rand() % sizeof(buf);
+		if (k > p->len - off)
+			k = p->len - off;
+		for (i = 0; i < k; i++)
+			buf[i] = pat(off + i);
+		write_all(p->fd, buf, k);
+		off += k;
+	}
+	shutdown(p->fd, SHUT_WR);
+	return NULL;
+}
+
+static void case_stream(void)
+{
+	pid_t pid = serve(srv_echo);
+	struct pump p = { client(), 16 << 20 };
+	pthread_t t;
+
+	pthread_create(&t, NULL, pump_writer, &p);
+	check_pattern(p.fd, p.len);
+	pthread_join(t, NULL);
+	reap(pid);
+}
+
+static void case_prefix(void)
+{
+	/* bytes written before the peer accepted and attached come first */
+	int l = listen_on(), fd = dial();
+	char buf[64] = "";
+	pid_t pid;
+
+	write_all(fd, "early-", 6);
+	pid = fork();
+	if (pid == 0) {
+		int s;
+
+		close(fd);
+		usleep(50000);
+		s = accept(l, NULL, NULL);
+		srv_echo(s);
+		exit(0);
+	}
+	close(l);
+	usleep(100000);
+	write_all(fd, "late-", 5);
+	write_all(fd, "later", 5);
+	read_n(fd, buf, 16);
+	printf("echo %s\n", buf);
+	close(fd);
+	reap(pid);
+}
+
+static void case_close_inflight(void)
+{
+	pid_t pid = serve(srv_pattern_close);
+	int fd = client();
+
+	usleep(200000);
+	check_pattern(fd, 1 << 22);
+	reap(pid);
+}
+
+static void case_peek(void)
+{
+	pid_t pid = serve(srv_abcdef);
+	int fd = client();
+	char a[8] = "", b[8] = "";
+	ssize_t r1, r2;
+
+	usleep(50000);
+	r1 = recv(fd, a, 3, MSG_PEEK);
+	r2 = recv(fd, b, 6, MSG_WAITALL);
+	printf("peek %zd %s read %zd %s\n", r1, a, r2, b);
+	write_all(fd, "x", 1);
+	reap(pid);
+}
+
+static void case_waitall(void)
+{
+	static char buf[100000];
+	pid_t pid = serve(srv_trickle);
+	int fd = client();
+
+	printf("waitall %zd\n", recv(fd, buf, sizeof(buf), MSG_WAITALL));
+	write_all(fd, "x", 1);
+	reap(pid);
+}
+
+static const char *err_name(ssize_t r)
+{
+	static char s[32];
+
+	if (r >= 0)
+		return snprintf(s, sizeof(s), "%zd", r), s;
+	return errno == EAGAIN ? "EAGAIN" : errno == EPIPE ? "EPIPE" :
+	       errno == ECONNRESET ? "ECONNRESET" : errno == EINTR ? "EINTR" : strerror(errno);
+}
+
+static void case_nonblock(void)
+{
+	pid_t pid = serve(srv_go_abcdef);
+	int fd = client(), on = 1, off = 0, n = -1;
+	char buf[16];
+
+	printf("dontwait %s ", err_name(recv(fd, buf, 16, MSG_DONTWAIT)));
+	write_all(fd, "g", 1);
+	usleep(50000);
+	ioctl(fd, FIONREAD, &n);
+	printf("fionread %d ", n);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	printf("read %s ", err_name(read(fd, buf, 16)));
+	printf("again %s ", err_name(read(fd, buf, 16)));
+	ioctl(fd, FIONBIO, &off);
+	ioctl(fd, FIONBIO, &on);
+	printf("fionbio %s\n", err_name(recv(fd, buf, 16, 0)));
+	write_all(fd, "x", 1);
+	reap(pid);
+}
+
+static void case_shutdown(void)
+{
+	pid_t pid = serve(srv_shutdown);
+	int fd = client();
+	char buf[4000];
+	size_t got;
+
+	got = read_n(fd, buf, sizeof(buf));
+	printf("client got %zu then %zd; ", got, read(fd, buf, 1));
+	fflush(stdout);
+	write_all(fd, "bye", 3);
+	shutdown(fd, SHUT_WR);
+	reap(pid);
+}
+
+static void case_death_reader(void)
+{
+	pid_t pid = serve(srv_hang);
+	int fd = client();
+	char b;
+	ssize_t r;
+	double t;
+
+	if (fork() == 0) {
+		usleep(200000);
+		kill(pid, SIGKILL);
+		exit(0);
+	}
+	r = read(fd, &b, 1);
+	t = now();
+	reap(pid);
+	printf("blocked read returned %s, %s\n", err_name(r), now() - t < 1.0 ? "within 1s" : "after more than 1s");
+}
+
+static void case_death_writer(void)
+{
+	static char buf[1 << 16];
+	pid_t pid = serve(srv_hang);
+	int fd = client();
+	double t = 0;
+	ssize_t r;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (fork() == 0) {
+		usleep(200000);
+		kill(pid, SIGKILL);
+		exit(0);
+	}
+	while ((r = send(fd, buf, sizeof(buf), MSG_NOSIGNAL)) > 0)
+		;
+	printf("writer got %s\n", r < 0 && (errno == EPIPE || errno == ECONNRESET) ? "EPIPE/ECONNRESET" : err_name(r));
+	(void)t;
+	reap(pid);
+}
+
+static volatile sig_atomic_t pipes;
+
+static void on_pipe(int s)
+{
+	(void)s;
+	pipes++;
+}
+
+static void case_sigpipe(void)
+{
+	pid_t pid = serve(srv_close);
+	int fd = client(), i, nosig = 0;
+	ssize_t r = 0;
+
+	signal(SIGPIPE, on_pipe);
+	usleep(100000);
+	for (i = 0; i < 50 && r >= 0; i++) {
+		r = send(fd, "data", 4, MSG_NOSIGNAL);
+		usleep(2000);
+	}
+	nosig = pipes;
+	printf("nosignal %s sigpipe=%d; ", r < 0 && (errno == EPIPE || errno == ECONNRESET) ? "EPIPE/ECONNRESET" : "no error", nosig);
+	r = write(fd, "data", 4);
+	printf("write %s sigpipe=%d\n", err_name(r), pipes - nosig);
+	reap(pid);
+}
+
+/* Read the 10 messages + EOF with one of the wait primitives. */
+static size_t drain_nb(int fd, bool *eof)
+{
+	char buf[4096];
+	size_t got = 0;
+	ssize_t r;
+
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		got += r;
+	if (r == 0)
+		*eof = true;
+	return got;
+}
+
+static int wait_one(const char *how, int fd, int ep, int ep2)
+{
+	struct epoll_event ev;
+	struct pollfd p = { fd, POLLIN | POLLRDHUP, 0 };
+	struct timespec ts = { 5, 0 };
+	fd_set s;
+
+	FD_ZERO(&s);
+	FD_SET(fd, &s);
+	if (!strcmp(how, "poll"))
+		return poll(&p, 1, 5000);
+	if (!strcmp(how, "ppoll"))
+		return ppoll(&p, 1, &ts, NULL);
+	if (!strcmp(how, "select"))
+		return select(fd + 1, &s, NULL, NULL, &(struct timeval){ 5, 0 });
+	if (!strcmp(how, "pselect"))
+		return pselect(fd + 1, &s, NULL, NULL, &ts, NULL);
+	if (epoll_wait(ep2 >= 0 ? ep2 : ep, &ev, 1, 5000) != 1)
+		return 0;
+	if (ep2 >= 0 && epoll_wait(ep, &ev, 1, 0) != 1)
+		return 0;
+	if (!strcmp(how, "oneshot"))
+		epoll_ctl(ep, EPOLL_CTL_MOD, fd, &(struct epoll_event){ EPOLLIN | EPOLLONESHOT, { .fd = fd } });
+	return 1;
+}
+
+static void case_wait(const char *how)
+{
+	pid_t pid = serve(srv_messages);
+	int fd = client(), ep = epoll_create1(0), ep2 = -1, wakes = 0;
+	uint32_t evs = EPOLLIN | EPOLLRDHUP;
+	size_t got = 0;
+	bool eof = false;
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	if (!strcmp(how, "epoll-et"))
+		evs |= EPOLLET;
+	if (!strcmp(how, "oneshot"))
+		evs |= EPOLLONESHOT;
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &(struct epoll_event){ evs, { .fd = fd } });
+	if (!strcmp(how, "nested") || !strcmp(how, "two-sets")) {
+		ep2 = epoll_create1(0);
+		if (!strcmp(how, "nested"))
+			epoll_ctl(ep2, EPOLL_CTL_ADD, ep, &(struct epoll_event){ EPOLLIN, { .fd = ep } });
+		else
+			epoll_ctl(ep2, EPOLL_CTL_ADD, fd, &(struct epoll_event){ EPOLLIN, { .fd = fd } });
+	}
+	while (!eof && wakes < 1000) {
+		if (wait_one(how, fd, ep, ep2) <= 0)
+			break;
+		wakes++;
+		got += drain_nb(fd, &eof);
+	}
+	printf("%s got %zu eof %d\n", how, got, eof);
+	reap(pid);
+}
+
+static void on_alarm(int s)
+{
+	(void)s;
+}
+
+static void case_eintr(void)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	pid_t pid = serve(srv_abcdef);
+	int fd = client();
+	char buf[64];
+
+	read_n(fd, buf, 6);
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(1);
+	printf("interrupted read %s\n", err_name(read(fd, buf, sizeof(buf))));
+	write_all(fd, "x", 1);
+	reap(pid);
+}
+
+static void case_iov(void)
+{
+	pid_t pid = serve(srv_echo);
+	int fd = client();
+	char a[4] = "abc", b[5] = "defg", c[3] = "hi", x[4] = "", y[5] = "", z[3] = "";
+	struct iovec w[3] = { { a, 3 }, { b, 4 }, { c, 2 } }, r[3] = { { x, 3 }, { y, 4 }, { z, 2 } };
+	struct msghdr m = { .msg_iov = w, .msg_iovlen = 3 };
+	char buf[16] = "";
+
+	writev(fd, w, 3);
+	read_n(fd, x, 3);
+	readv(fd, r + 1, 2);
+	sendmsg(fd, &m, 0);
+	m.msg_iov = r;
+	recvmsg(fd, &m, MSG_WAITALL);
+	sendto(fd, "jk", 2, 0, NULL, 0);
+	recvfrom(fd, buf, 2, MSG_WAITALL, NULL, NULL);
+	printf("iov %s%s%s %s\n", x, y, z, buf);
+	close(fd);
+	reap(pid);
+}
+
+static void case_sendfile(void)
+{
+	pid_t pid = serve(srv_sendfile);
+	int fd = client();
+
+	check_pattern(fd, 3 << 20);
+	reap(pid);
+}
+
+static void echo_check(int fd, size_t len, const char *who)
+{
+	uint8_t buf[4096], back[4096];
+	size_t off, i;
+
+	for (off = 0; off < len; off += sizeof(buf)) {
+		for (i = 0; i < sizeof(buf); i++)
+			buf[i] = pat(off + i);
+		write_all(fd, buf, sizeof(buf));
+		if (read_n(fd, back, sizeof(back)) != sizeof(back) || memcmp(buf, back, sizeof(buf))) {
+			printf("%s: echo mismatch\n", who);
+			return;
+		}
+	}
+	printf("%s: echo ok; ", who);
+	fflush(stdout);
+}
+
+static void case_fork_dup(void)
+{
+	pid_t pid = serve(srv_echo), child;
+	int fd = client(), fd2;
+
+	child = fork();
+	if (child == 0) {
+		fd2 = dup(fd);
+		close(fd);
+		echo_check(fd2, 1 << 20, "child dup");
+		dup2(fd2, 77);
+		close(fd2);
+		echo_check(77, 1 << 20, "child dup2");
+		exit(0);
+	}
+	close(fd);	/* the parent's close must not end the child's connection */
+	reap(child);
+	printf("\n");
+	kill(pid, SIGTERM);
+	reap(pid);
+}
+
+static void case_exec(void)
+{
+	pid_t pid = serve(srv_echo), child;
+	int fd = client();
+	char arg[16];
+
+	echo_check(fd, 1 << 16, "before exec");
+	fflush(stdout);
+	child = fork();
+	if (child == 0) {
+		snprintf(arg, sizeof(arg), "%d", fd);
+		execl(self, self, "exec-child", arg, (char *)NULL);
+		die("exec");
+	}
+	close(fd);
+	reap(child);
+	printf("\n");
+	kill(pid, SIGTERM);
+	reap(pid);
+}
+
+static void *thread_conn(void *arg)
+{
+	int fd = client();
+
+	(void)arg;
+	echo_check(fd, 1 << 20, "thread");
+	close(fd);
+	return NULL;
+}
+
+static void case_threads(void)
+{
+	int l = listen_on(), i;
+	pthread_t t[4];
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		for (i = 0; i < 4; i++) {
+			int fd = accept(l, NULL, NULL);
+
+			if (fork() == 0) {
+				sync2(fd, true);
+				srv_echo(fd);
+				exit(0);
+			}
+			close(fd);
+		}
+		while (wait(NULL) > 0)
+			;
+		exit(0);
+	}
+	close(l);
+	for (i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, thread_conn, NULL);
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	printf("\n");
+	reap(pid);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct { const char *name; void (*fn)(void); } cases[] = {
+		{ "stream", case_stream }, { "prefix", case_prefix },
+		{ "close-inflight", case_close_inflight }, { "peek", case_peek },
+		{ "waitall", case_waitall }, { "nonblock", case_nonblock },
+		{ "shutdown", case_shutdown }, { "death-reader", case_death_reader },
+		{ "death-writer", case_death_writer }, { "sigpipe", case_sigpipe },
+		{ "eintr", case_eintr }, { "iov", case_iov }, { "sendfile", case_sendfile },
+		{ "fork-dup", case_fork_dup }, { "exec", case_exec }, { "threads", case_threads },
+	};
+	static const char *const waits[] = { "poll", "ppoll", "select", "pselect", "epoll",
+		"epoll-et", "oneshot", "nested", "two-sets" };
+	size_t i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	self = argv[0];
+	if (argc == 3 && !strcmp(argv[1], "exec-child")) {
+		echo_check(atoi(argv[2]), 1 << 16, "after exec");
+		return 0;
+	}
+	if (argc != 3)
+		return fprintf(stderr, "usage: hsock-probe CASE PORT\n"), 2;
+	if (!strcmp(argv[1], "ipv6")) {	/* the stream case over [::1] */
+		v6 = true;
+		argv[1] = "stream";
+	}
+	port = atoi(argv[2]);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (!strcmp(argv[1], cases[i].name))
+			return cases[i].fn(), 0;
+	for (i = 0; i < sizeof(waits) / sizeof(waits[0]); i++)
+		if (!strcmp(argv[1], waits[i]))
+			return case_wait(waits[i]), 0;
+	fprintf(stderr, "hsock-probe: unknown case %s\n", argv[1]);
+	return 2;
+}

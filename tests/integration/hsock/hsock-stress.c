@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hsock-stress PORT SECONDS: stream-integrity stress.  64 connections from
+ * 8 client processes (8 blocking threads each) to one server process that
+ * serves a third of them with blocking threads, a third with level- and a
+ * third with edge-triggered epoll on non-blocking sockets.  Every message
+ * has a random size and content from a per-connection PRNG; the server
+ * verifies and echoes, the client verifies the echo.  Two client processes
+ * are SIGKILLed at random times.  Prints a summary; exit 0 only with zero
+ * corrupted bytes, every healthy connection complete, and every server
+ * call of a killed connection returning within 1 s of the kill.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NPROC 8
+#define PER 8
+#define NCONN (NPROC * PER)
+#define MAXMSG 65536
+
+struct shared {
+	_Atomic int ready;
+	double kill_time[NPROC];	/* 0: not killed */
+	double end_time[NCONN];
+	_Atomic int corrupt;
+	_Atomic long bytes;
+};
+
+static struct shared *sh;
+static int port, seconds;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Per-connection byte stream: deterministic from the connection id. */
+struct stream {
+	uint64_t s;
+};
+
+static void fill(struct stream *st, uint8_t *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		buf[i] = (uint8_t)next(&st->s);
+}
+
+static size_t check(struct stream *st, const uint8_t *buf, size_t n)
+{
+	size_t i, bad = 0;
+
+	for (i = 0; i < n; i++)
+		bad += buf[i] != (uint8_t)next(&st->s);
+	return bad;
+}
+
+static int read_full(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		r = read(fd, (char *)buf + got, n - got);
+		if (r <= 0)
+			return r < 0 ? -1 : 0;
+		got += r;
+	}
+	return 1;
+}
+
+static int write_full(int fd, const void *buf, size_t n)
+{
+	struct pollfd p = { fd, POLLOUT, 0 };
+	size_t off = 0;
+	ssize_t r;
+
+	while (off < n) {
+		r = send(fd, (const char *)buf + off, n - off, MSG_NOSIGNAL);
+		if (r < 0 && errno == EAGAIN) {
+			poll(&p, 1, 100);
+			continue;
+		}
+		if (r <= 0)
+			return -1;
+		off += r;
+	}
+	return 0;
+}
+
+/* ---- client ---- */
+
+static void *client_conn(void *arg)
+{
+	int id = (int)(intptr_t)arg, fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct stream out = { 0x9e3779b97f4a7c15ull * (id + 1) }, back = out;
+	uint64_t rnd = id * 7919 + 1;
+	static __thread uint8_t buf[MAXMSG], echo[MAXMSG];
+	double end = now() + seconds;
+	uint32_t hdr = id;
+	size_t n;
+
+	if (connect(fd, (void *)&a, sizeof(a)) || write_full(fd, &hdr, 4))
+		return (void *)1;
+	while (now() < end) {
+		n = 1 + next(&rnd) % (next(&rnd) % 4 ? 2048 : MAXMSG);
+		fill(&out, buf, n);
+		if (write_full(fd, buf, n) || read_full(fd, echo, n) != 1)
+			return (void *)1;
+		if (check(&back, echo, n))
+			atomic_fetch_add(&sh->corrupt, 1);
+	}
+	shutdown(fd, SHUT_WR);
+	if (read(fd, echo, 1) != 0)
+		return (void *)1;
+	close(fd);
+	return NULL;
+}
+
+static void client_proc(int p)
+{
+	pthread_t t[PER];
+	void *r;
+	int i, bad = 0;
+
+	for (i = 0; i < PER; i++)
+		pthread_create(&t[i], NULL, client_conn, (void *)(intptr_t)(p * PER + i));
+	for (i = 0; i < PER; i++) {
+		pthread_join(t[i], &r);
+		bad += r != NULL;
+	}
+	exit(bad ? 1 : 0);
+}
+
+/* ---- server ---- */
+
+struct sconn {
+	int fd, id;
+	struct stream st;
+	uint8_t buf[MAXMSG];
+	bool et;
+};
+
+/* Verify and echo what is readable; false at EOF/error (connection done). */
+static bool serve_some(struct sconn *c, bool nonblock)
+{
+	ssize_t r;
+
+	for (;;) {
+		r = read(c->fd, c->buf, sizeof(c->buf));
+		if (r < 0 && errno == EAGAIN && nonblock)
+			return true;
+		if (r <= 0)
+			break;
+		if (check(&c->st, c->buf, r))
+			atomic_fetch_add(&sh->corrupt, 1);
+		atomic_fetch_add(&sh->bytes, r);
+		if (write_full(c->fd, c->buf, r))
+			break;
+		if (nonblock && !c->et)
+			return true;
+	}
+	sh->end_time[c->id] = now();
+	close(c->fd);
+	return false;
+}
+
+static void *serve_blocking(void *arg)
+{
+	serve_some(arg, false);
+	return NULL;
+}
+
+static void *serve_epoll(void *arg)
+{
+	int ep = (int)(intptr_t)arg, left = NCONN - (NCONN + 2) / 3, n, i;
+	struct epoll_event ev[16];
+
+	while (left > 0) {
+		n = epoll_wait(ep, ev, 16, 5000);
+		if (n <= 0)
+			break;
+		for (i = 0; i < n; i++) {
+			struct sconn *c = ev[i].data.ptr;
+
+			if (!serve_some(c, true))
+				left--;
+		}
+	}
+	return NULL;
+}
+
+static void server(int l)
+{
+	pthread_t t[NCONN], et;
+	int ep = epoll_create1(0), nt = 0, i;
+	uint32_t hdr;
+
+	pthread_create(&et, NULL, serve_epoll, (void *)(intptr_t)ep);
+	for (i = 0; i < NCONN; i++) {
+		struct sconn *c = calloc(1, sizeof(*c));
+
+		c->fd = accept(l, NULL, NULL);
+		if (read_full(c->fd, &hdr, 4) != 1 || hdr >= NCONN)
+			exit(3);
+		c->id = hdr;
+		c->st.s = 0x9e3779b97f4a7c15ull * (hdr + 1);
+		if (hdr % 3 == 0) {
+			pthread_create(&t[nt++], NULL, serve_blocking, c);
+			continue;
+		}
+		c->et = hdr % 3 == 2;
+		fcntl(c->fd, F_SETFL, O_NONBLOCK);
+		epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &(struct epoll_event){
+			EPOLLIN | EPOLLRDHUP | (c->et ? EPOLLET : 0), { .ptr = c } });
+	}
+	for (i = 0; i < nt; i++)
+		pthread_join(t[i], NULL);
+	pthread_join(et, NULL);
+	exit(0);
+}
+
+static int listen_on(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, NCONN))
+		exit(2);
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	pid_t srv, cl[NPROC];
+	int l, i, st, failed = 0, late = 0, victims[2];
+	double delay, worst = 0;
+
+	if (argc != 3)
+		return fprintf(stderr, "usage: hsock-stress PORT SECONDS\n"), 2;
+	port = atoi(argv[1]);
+	seconds = atoi(argv[2]);
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	l = listen_on();
+	srv = fork();
+	if (srv == 0)
+		server(l);
+	close(l);
+	for (i = 0; i < NPROC; i++)
+		if ((cl[i] = fork()) == 0)
+			client_proc(i);
+	srand(getpid());
+	victims[0] = rand() % NPROC;
+	victims[1] = (victims[0] + 1 + rand() % (NPROC - 1)) % NPROC;
+	for (i = 0; i < 2; i++) {
+		usleep(200000 + rand() % (seconds * 400000));
+		sh->kill_time[victims[i]] = now();
+		kill(cl[victims[i]], SIGKILL);
+	}
+	for (i = 0; i < NPROC; i++) {
+		waitpid(cl[i], &st, 0);
+		if (!sh->kill_time[i] && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+			failed++;
+	}
+	waitpid(srv, &st, 0);
+	for (i = 0; i < NCONN; i++) {
+		if (!sh->kill_time[i / PER])
+			continue;
+		delay = sh->end_time[i] ? sh->end_time[i] - sh->kill_time[i / PER] : 99;
+		worst = delay > worst ? delay : worst;
+		late += delay > 1.0;
+	}
+	printf("connections %d killed %d failed-healthy-procs %d corrupt %d late %d worst-detect %.3fs bytes %ld server %s\n",
+	       NCONN, 2 * PER, failed, sh->corrupt, late, worst, sh->bytes,
+	       WIFEXITED(st) && !WEXITSTATUS(st) ? "ok" : "failed");
+	return failed || sh->corrupt || late || !WIFEXITED(st) || WEXITSTATUS(st) ? 1 : 0;
+}
