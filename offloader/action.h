@@ -9,9 +9,8 @@
  * failure (split failing leaves it whole; unsplit restores Istio's own
  * rules).  They return 0 or -errno with a message in @err.
  *
- * This build links no implementation (libhpnetns is not yet available):
- * the agent runs with a NULL action table, prepares DPU halves and reports
- * affected pods as "pending" with the reason, without faking a split.
+ * The implementation is split.c (libhpnetns, one half per PU; the host
+ * passes itself as @ctx).
  */
 #ifndef AGENT_ACTION_H
 #define AGENT_ACTION_H
@@ -27,7 +26,5 @@ struct agent_actions {
 			   size_t errlen);
 	void *ctx;
 };
-
-#define AGENT_NO_SPLIT_BACKEND "CPU half: no split backend in this build (libhpnetns)"
 
 #endif
