@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "netns/hpnetns.h"
+#include "offloader/agent_int.h"
 #include "offloader/peer.h"
 #include "offloader/zds.h"
 #include "proto/zds.pb-c.h"
@@ -281,6 +283,64 @@ static void test_zds_client_rejects(void **state)
 	close(sv[1]);
 }
 
+/* CreateHalf carries the CPU half's rules: the DPU gets the same rule set;
+ * a PortMapUpdate becomes sorted keys, a bad entry refuses the update. */
+static void test_create_half_rules_and_port_map(void **state)
+{
+	const char *shared = getenv("SHARED") ?: "../shared";
+	agent_peer_msg m = HETEROPOD__PEER__PEER_MESSAGE__INIT, *back;
+	Heteropod__Peer__CreateHalf ch = HETEROPOD__PEER__CREATE_HALF__INIT;
+	Heteropod__Peer__PortMapUpdate u = HETEROPOD__PEER__PORT_MAP_UPDATE__INIT;
+	Heteropod__Peer__PortEntry e[3], *ep[3];
+	struct hpns_ruleset *rs = NULL, *rs2 = NULL;
+	uint32_t keys[8];
+	char path[512];
+	uint8_t *buf;
+	size_t len;
+	void *blob;
+	int i;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/corpus/istio-inpod/iptables/default.golden", shared);
+	assert_int_equal(hpns_ruleset_parse_file(path, NULL, NULL, &rs), 0);
+	assert_int_equal(hpns_ruleset_export(rs, &blob, &len), 0);
+	ch.rules.data = blob;
+	ch.rules.len = len;
+	m.body_case = HETEROPOD__PEER__PEER_MESSAGE__BODY_CREATE_HALF;
+	m.create_half = &ch;
+	buf = malloc(heteropod__peer__peer_message__get_packed_size(&m));
+	len = heteropod__peer__peer_message__pack(&m, buf);
+	back = heteropod__peer__peer_message__unpack(NULL, len, buf);
+	assert_non_null(back);
+	assert_int_equal(hpns_ruleset_import(back->create_half->rules.data,
+					     back->create_half->rules.len, &rs2), 0);
+	assert_int_equal(hpns_ruleset_count(rs2), hpns_ruleset_count(rs));
+	heteropod__peer__peer_message__free_unpacked(back, NULL);
+	free(buf);
+	free(blob);
+	hpns_ruleset_destroy(rs);
+	hpns_ruleset_destroy(rs2);
+
+	for (i = 0; i < 3; i++) {
+		heteropod__peer__port_entry__init(&e[i]);
+		ep[i] = &e[i];
+	}
+	e[0].proto = HETEROPOD__PEER__PROTO__PROTO_UDP, e[0].port = 53;
+	e[1].proto = HETEROPOD__PEER__PROTO__PROTO_TCP, e[1].port = 9080;
+	e[2].proto = HETEROPOD__PEER__PROTO__PROTO_TCP, e[2].port = 80;
+	u.n_entries = 3;
+	u.entries = ep;
+	assert_int_equal(agent_ports_keys(&u, keys, 8), 3);
+	assert_int_equal(keys[0], IPPROTO_TCP << 16 | 80);
+	assert_int_equal(keys[1], IPPROTO_TCP << 16 | 9080);
+	assert_int_equal(keys[2], IPPROTO_UDP << 16 | 53);
+	e[2].port = 70000;
+	assert_int_equal(agent_ports_keys(&u, keys, 8), -EINVAL);
+	e[2].port = 80;
+	e[2].proto = HETEROPOD__PEER__PROTO__PROTO_UNKNOWN;
+	assert_int_equal(agent_ports_keys(&u, keys, 8), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_peer_tcp),
 		cmocka_unit_test(test_zds_snapshot_and_updates),
 		cmocka_unit_test(test_zds_client_rejects),
+		cmocka_unit_test(test_create_half_rules_and_port_map),
 	};
 
 	return cmocka_run_group_tests_name("offloader/wire", tests, NULL, NULL);
