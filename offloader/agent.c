@@ -51,6 +51,7 @@ const struct hp_cfg_field agent_cfg_fields[] = {
 	HP_CFG_STR(struct agent_opts, extender, "extender.url", "heteropod-extender: URL to push image and DPU state to"),
 	HP_CFG_STR(struct agent_opts, extender_node, "extender.node", "node name reported to the extender (host: node; dpu: node-dpu)"),
 	HP_CFG_DURATION(struct agent_opts, extender_ms, "extender.interval", 100, 3600000, "keepalive period of the state push"),
+	HP_CFG_STR(struct agent_opts, allow_dir, "hsock.allow-dir", "where the hsock allowlists of split pods are written"),
 	HP_CFG_STR(struct agent_opts, link_kind, "link.kind", "per-pod link between the halves: geneve or vxlan"),
 	HP_CFG_INT(struct agent_opts, link_dstport, "link.dstport", 0, 65535, "UDP port of the per-pod link (0: 6081 geneve, 4789 vxlan)"),
 	HP_CFG_DURATION(struct agent_opts, ack_timeout_ms, "zds.ack-timeout", 100, 600000, "host: longest wait for the DPU before acking istio-cni"),
@@ -80,6 +81,7 @@ void agent_opts_defaults(struct agent_opts *o)
 	o->agent_namespace = strdup("heteropod-system");
 	o->waypoint_ms = 10000;
 	o->link_kind = strdup("geneve");
+	o->allow_dir = strdup("/var/run/heteropod/hsock");
 	o->extender_ms = 10000;
 }
 

@@ -46,6 +46,7 @@ struct agent_opts {
 	char *extender;		/* URL of heteropod-extender's state endpoint */
 	char *extender_node;	/* node name reported (default: see README) */
 	long extender_ms;	/* keepalive period */
+	char *allow_dir;	/* hsock allowlists (allow.h) */
 	char *link_kind;	/* per-pod link: geneve | vxlan */
 	long link_dstport;	/* 0: the kind's IANA port */
 };

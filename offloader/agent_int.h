@@ -95,6 +95,7 @@ struct agent {
 
 	/* dpu: ZDS server for ztunnel */
 	struct agent_zds_server *zsrv;
+	char *allow_text;	/* dpu.allow as last written, NULL: not yet */
 
 	struct pollfd pfd[AGENT_MAX_FDS];
 	agent_fd_fn fn[AGENT_MAX_FDS];

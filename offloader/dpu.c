@@ -19,6 +19,7 @@
 #include "lib/log.h"
 #include "lib/netns.h"
 #include "offloader/agent_int.h"
+#include "offloader/allow.h"
 
 static void half_name(const struct agent *a, const char *uid, char *buf, size_t n)
 {
@@ -71,6 +72,8 @@ static int create_half(struct agent *a, const Heteropod__Peer__CreateHalf *c,
 	snprintf(p->name, sizeof(p->name), "%s", w->name);
 	snprintf(p->sa, sizeof(p->sa), "%s", w->service_account);
 	snprintf(p->netns, sizeof(p->netns), "%s", name);
+	snprintf(p->ips, sizeof(p->ips), "%s%s%s", c->n_pod_ips ? c->pod_ips[0] : "",
+		 c->n_pod_ips > 1 ? "," : "", c->n_pod_ips > 1 ? c->pod_ips[1] : "");
 	p->cls = AGENT_CLASS_APP;
 	p->place = AGENT_PLACE_DPU;
 	p->split = AGENT_SPLIT_SPLIT;
@@ -371,8 +374,53 @@ void agent_dpu_tick(struct agent *a)
 					 HETEROPOD__PEER__HALF__HALF_DPU);
 }
 
+static int cmp_str(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* DIR/dpu.allow: the app <-> proxy links of every half, for the proxy here. */
+static void allow_sync(struct agent *a)
+{
+	char **lines = calloc(a->st.n + 1, sizeof(char *)), *text = NULL;
+	size_t i, n = 0, len = 0;
+	int ret;
+
+	for (i = 0; lines && i < a->st.n; i++) {
+		char buf[256] = "";
+
+		agent_allow_lines(a->st.pods[i].ips, buf, sizeof(buf));
+		if (buf[0])
+			lines[n++] = strdup(buf);
+	}
+	qsort(lines, n, sizeof(char *), cmp_str);
+	for (i = 0; i < n; i++)
+		len += lines[i] ? strlen(lines[i]) : 0;
+	text = lines ? calloc(1, len + 64) : NULL;
+	if (text && n)
+		strcpy(text, "# heteropod-agent: the DPU halves' app <-> proxy links\n");
+	for (i = 0; text && i < n; i++)
+		strcat(text, lines[i] ?: "");
+	if (text && (!a->allow_text || strcmp(text, a->allow_text))) {
+		ret = agent_allow_put(a->o->allow_dir, AGENT_ALLOW_DPU_FILE, n ? text : NULL);
+		if (ret) {
+			agent_set_error(a, "hsock allowlist %s/%s: %s", a->o->allow_dir,
+					AGENT_ALLOW_DPU_FILE, strerror(-ret));
+		} else {
+			free(a->allow_text);
+			a->allow_text = text;
+			text = NULL;
+		}
+	}
+	for (i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+	free(text);
+}
+
 void agent_dpu_reconcile(struct agent *a)
 {
+	allow_sync(a);
 	a->st.dpu.connected = a->peer_hello;
 	a->st.dpu.healthy = true;	/* this is the DPU */
 	a->st.dpu.halves = (uint32_t)a->st.n;
@@ -460,4 +508,5 @@ void agent_dpu_stop(struct agent *a)
 		a->st.pods[i].netns_fd = -1;
 	}
 	agent_zds_server_destroy(a->zsrv);
+	free(a->allow_text);
 }

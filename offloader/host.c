@@ -14,6 +14,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "offloader/agent_int.h"
+#include "offloader/allow.h"
 
 static void pod_ips(json_t *pod, char **ips, size_t *n)
 {
@@ -396,6 +397,45 @@ static void observe_pod(struct agent *a, json_t *pod, json_t *nss)
 	}
 }
 
+/* ---- hsock allowlist (allow.h) ---- */
+
+/* Write the pod's allowlist while it is split, remove it otherwise. */
+static void allow_sync(struct agent *a, struct agent_pod_rec *p)
+{
+	bool want = p->split == AGENT_SPLIT_SPLIT && p->ips[0];
+	char file[400], text[768];
+	int ret;
+
+	if (want == p->allowed)
+		return;
+	agent_allow_name(p->ns, p->name, file, sizeof(file));
+	snprintf(text, sizeof(text), "# heteropod-agent: pod %s/%s (uid %s), split: "
+		 "its app <-> proxy links\n", p->ns, p->name, p->uid);
+	agent_allow_lines(p->ips, text, sizeof(text));
+	ret = agent_allow_put(a->o->allow_dir, file, want ? text : NULL);
+	if (ret)
+		agent_set_error(a, "%s/%s: hsock allowlist %s/%s: %s", p->ns, p->name,
+				a->o->allow_dir, file, strerror(-ret));
+	else
+		p->allowed = want;
+}
+
+static int allow_keep(const char *file, void *arg)
+{
+	struct agent *a = arg;
+	char name[400];
+	size_t i;
+
+	if (!strcmp(file, AGENT_ALLOW_DPU_FILE))
+		return 1;	/* the dpu role's, when both share the directory */
+	for (i = 0; i < a->st.n; i++) {
+		agent_allow_name(a->st.pods[i].ns, a->st.pods[i].name, name, sizeof(name));
+		if (a->st.pods[i].allowed && !strcmp(name, file))
+			return 1;
+	}
+	return 0;
+}
+
 /* ---- decisions ---- */
 
 /* Unsplit the CPU half; with @drop_half also delete the DPU half. */
@@ -411,6 +451,7 @@ static void undo(struct agent *a, struct agent_pod_rec *p, bool drop_half)
 	p->split = AGENT_SPLIT_NONE;
 	p->n_added = 0;		/* unconfigure removed the sets */
 	p->ports_sig = 0;
+	allow_sync(a, p);
 }
 
 /*
@@ -456,9 +497,9 @@ static void half_with_rules(struct agent *a, struct agent_pod_rec *p, json_t *po
 	if (ret) {
 		snprintf(why, sizeof(why), "CPU half: %s", err);
 		set_split(p, AGENT_SPLIT_ERROR, why);
-	} else {
+	} else if (p->split != AGENT_SPLIT_SPLIT) {
 		set_split(p, AGENT_SPLIT_PENDING, "waiting for the DPU half");
-	}
+	}	/* else: rules re-sent after a reconnect; the CPU half stays split */
 }
 
 /* An ambient app pod handed over with its netns: split it or not. */
@@ -518,6 +559,7 @@ static void decide(struct agent *a, struct agent_pod_rec *p, json_t *pod,
 		keep_on_cpu(a, p, false, "");
 		break;
 	}
+	allow_sync(a, p);
 }
 
 /* ---- DPU health transitions ---- */
@@ -766,6 +808,10 @@ int agent_host_start(struct agent *a, char *err, size_t errlen)
 	if (ret)
 		return ret;
 	a->start_ms = agent_now_ms();
+	/* Allowlists no split pod accounts for: left by a crash. */
+	ret = agent_allow_sweep(a->o->allow_dir, allow_keep, a);
+	if (ret > 0)
+		hp_info("allowlist-orphans-deleted", "dir=%s files=%d", a->o->allow_dir, ret);
 	a->actions_impl = agent_hpns_actions;
 	a->actions_impl.ctx = a;
 	a->actions = &a->actions_impl;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lib/json.h"
+#include "offloader/allow.h"
 #include "offloader/state.h"
 
 const char *const agent_split_names[] = { "none", "pending", "split", "error", NULL };
@@ -68,9 +69,22 @@ void agent_state_remove(struct agent_state *st, struct agent_pod_rec *p)
 
 /* ---- JSON ---- */
 
+/* The hsock links written for the pod (allow.h), one string per line. */
+static json_t *links_json(const struct agent_pod_rec *p)
+{
+	json_t *a = json_array();
+	char buf[256] = "", *save = NULL, *l;
+
+	if (p->allowed)
+		agent_allow_lines(p->ips, buf, sizeof(buf));
+	for (l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		json_array_append_new(a, json_string(l));
+	return a;
+}
+
 static json_t *pod_json(const struct agent_pod_rec *p)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:[]}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:o}",
 			 "uid", p->uid, "namespace", p->ns, "name", p->name,
 			 "service_account", p->sa,
 			 "class", agent_class_names[p->cls],
@@ -79,7 +93,7 @@ static json_t *pod_json(const struct agent_pod_rec *p)
 			 "placement", agent_place_names[p->place],
 			 "split", agent_split_names[p->split], "reason", p->reason,
 			 "relayed", p->relayed, "dpu_half", p->half, "netns", p->netns,
-			 "hsock_links");
+			 "ips", p->ips, "hsock_links", links_json(p));
 }
 
 static json_t *dpu_json(const struct agent_dpu_state *d)
@@ -143,6 +157,8 @@ static int pod_from(struct agent_state *st, const json_t *o)
 	copy_str(p->sa, sizeof(p->sa), o, "service_account");
 	copy_str(p->reason, sizeof(p->reason), o, "reason");
 	copy_str(p->netns, sizeof(p->netns), o, "netns");
+	copy_str(p->ips, sizeof(p->ips), o, "ips");
+	p->allowed = json_array_size(json_object_get(o, "hsock_links")) > 0;
 	p->cls = (enum agent_class)c;
 	p->mode = (enum agent_mode)m;
 	p->mode_src = (enum agent_mode_src)s;

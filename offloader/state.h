@@ -56,6 +56,7 @@ struct agent_pod_rec {
 	bool half_rules;	/* host: the DPU half was configured with rules */
 	bool inflight_rules;	/* the CreateHalf in flight carries rules */
 	char ips[96];		/* pod IPs "IPv4[,IPv6]" (status.podIPs) */
+	bool allowed;		/* its hsock allowlist is written (allow.h) */
 	/* port map, never persisted (re-sent after a restart or reconnect) */
 	uint64_t ports_sig;	/* hash of the listening set last sent, 0 none */
 	uint64_t ports_gen_tx, ports_gen_rx;

@@ -46,7 +46,7 @@ t0=$(ms)
 "$AGENT" run --role host --node $NODE --kubeconfig "$T/kc" --state-dir "$T/state" 2>"$T/agent.log" &
 apid=$!
 pids+=($apid)
-until [ "$(grep -c '"uid":' "$T/state/state.json" 2>/dev/null)" -ge $want ]; do sleep 0.005; done
+until [ "$(grep -c '"uid":' "$T/state/state.json" 2>/dev/null || true)" -ge $want ] 2>/dev/null; do sleep 0.005; done
 t1=$(ms); cold=$((t1 - t0))
 # CPU the agent itself used for it (user + system), robust to machine load.
 cpu_ms=$(awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' /proc/$apid/stat)

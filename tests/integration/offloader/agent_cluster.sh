@@ -42,6 +42,7 @@ contexts:
   context: {cluster: double, user: agent}
 EOT
 printf 'heartbeat:\n  interval: 100ms\n  misses: 2\nkube:\n  watch-timeout: 2\n' >"$T/cfg.yaml"
+printf 'hsock:\n  allow-dir: %s\n' "$T/allow" >>"$T/cfg.yaml"
 LISTEN=127.0.0.1:$((PORT_BASE + 2))
 start_agent HOST "$T/host.log" --role host --node "$NODE" --kubeconfig "$T/kubeconfig" \
 	--config "$T/cfg.yaml" --state-dir "$T" --listen "$LISTEN" --cni-zds "$T/no-cni.sock"

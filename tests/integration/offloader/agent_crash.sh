@@ -12,6 +12,7 @@ mkdir -p "$T/m" "$T/host" "$T/dpu"
 HALF=hpa-$$-h-
 at_exit del_halves "$HALF"
 printf 'dpu:\n  half-prefix: %s\nheartbeat:\n  interval: 50ms\n  misses: 3\n' "$HALF" >"$T/cfg.yaml"
+printf 'hsock:\n  allow-dir: %s\n' "$T/allow" >>"$T/cfg.yaml"
 N=50
 M=$T/m/pods.yaml
 manifest_ns "$M" shop all

@@ -51,6 +51,7 @@ node n1 nginx:1.25 busybox:1.36
 node n1-dpu envoy:1.30
 printf 'dpu:\n  half-prefix: %s\nheartbeat:\n  interval: 100ms\n  misses: 3\nextender:\n  interval: 300ms\n' \
 	"$HALF" >"$T/cfg.yaml"
+printf 'hsock:\n  allow-dir: %s\n' "$T/allow" >>"$T/cfg.yaml"
 start_ext || { fail "extender did not start" "$(cat "$T/ext.log")"; exit 0; }
 start_agent DPU "$T/dpu.log" --role dpu --node n1 --local "$T/m" --config "$T/cfg.yaml" \
 	--state-dir "$T/dpu" --peer "127.0.0.1:$PORT_BASE" --zds-socket "$T/zt.sock" --extender "$URL"

@@ -15,6 +15,7 @@ at_exit del_halves "$HALF"
 HB=100 MISSES=3
 printf 'dpu:\n  half-prefix: %s\nheartbeat:\n  interval: %dms\n  misses: %d\n' \
 	"$HALF" $HB $MISSES >"$T/cfg.yaml"
+printf 'hsock:\n  allow-dir: %s\n' "$T/allow" >>"$T/cfg.yaml"
 M=$T/m/shop.yaml
 manifest_ns "$M" shop all
 manifest_ns "$M" odd sometimes

@@ -119,6 +119,7 @@ wait_port "$REM" 8080 && wait_port "$CPU" 9080 || { fail "servers"; exit 0; }
 HB=100 MISSES=3
 printf 'dpu:\n  half-prefix: %s\nheartbeat:\n  interval: %dms\n  misses: %d\nlink:\n  kind: vxlan\n' \
 	"$HALF" $HB $MISSES >"$T/cfg.yaml"
+printf 'hsock:\n  allow-dir: %s\n' "$T/allow" >>"$T/cfg.yaml"
 manifest_ns "$T/m/ns.yaml" shop all
 cat >"$T/m/pod.yaml" <<EOT
 apiVersion: v1
@@ -161,6 +162,16 @@ expect "CPU half: vxlan device to the DPU's PU" "vxlan id" ip -n "$CPU" -d link 
 expect "DPU half: vxlan device to the host's PU" "remote $UL_H" ip -n "$DH" -d link show hpn0
 expect "DPU half carries the pod IP" "$POD4" ip -n "$DH" addr
 expect "status shows the split" "split" "$AGENT" status --state-dir "$T/host"
+# hsock allowlists of the app <-> proxy links, checked by hsock's own parser
+HSR=$BUILD/hsock/hsock-run
+expect "host: the pod's hsock allowlist" "$POD4:* *" cat "$T/allow/shop_web.allow"
+expect "dpu: the halves' hsock allowlist" "$POD4:* *" cat "$T/allow/dpu.allow"
+expect "status lists the pod's hsock links" '"hsock_links": [ "10.73.0.2:* *" ]' \
+	sh -c "\"$AGENT\" status --state-dir \"$T/host\" --json | tr -s ' \n' ' '"
+if [ -x "$HSR" ]; then
+	check "hsock-run accepts both allowlists" sh -c "\"$HSR\" --allow \"$T/allow/shop_web.allow\" -- true &&
+		\"$HSR\" --allow \"$T/allow/dpu.allow\" -- true"
+else skip "hsock-run accepts the allowlists" "hsock not built"; fi
 
 # --- the offloaded proxy in the DPU half, real traffic ---
 haproxy_cfg "$T/hap.cfg"
@@ -204,6 +215,7 @@ if wait_for 10 fell_back; then
 		fail "fallback bound" "$ms ms"
 else fail "fallback" "$(status_json "$T/host")"; fi
 check "fallback: no heteropod device left in the CPU half" sh -c "! ip -n $CPU link show hpn0 2>/dev/null"
+check "fallback: the pod's hsock allowlist is removed" test ! -e "$T/allow/shop_web.allow"
 # Istio's own rules now apply: a proxy on the CPU (the host's ztunnel in a
 # cluster; haproxy here, its packets marked 0x539 as ztunnel marks its own)
 ip netns exec "$CPU" nft -f - <<'NFT'
@@ -229,6 +241,7 @@ if wait_for 10 split_is split; then
 	pass "DPU back: split again in $((($(date +%s%N) - t0) / 1000000)) ms"
 else fail "split again" "$(status_json "$T/host"; tail -3 "$T/dpu.log")"; fi
 expect "offloaded again: app -> remote" "remote local=$REM4:8080" ask "$CPU" $REM4 8080
+check "offloaded again: the pod's hsock allowlist is back" grep -q "$POD4:\\* \\*" "$T/allow/shop_web.allow"
 check "the re-created CPU end kept its MAC (the DPU's neighbour entry stays valid)" \
 	test "$(mac_of "$CPU")" = "$MAC1"
 check "offloaded again: through the DPU proxy" \
@@ -245,11 +258,15 @@ one_each() {
 	[ "$(pu_sockets "$PUH")" = $((PUH_SOCKS + 1)) ]
 }
 kill -9 $HOST; wait $HOST 2>/dev/null
+# as if the host had died between removing a pod and its checkpoint
+echo "10.9.9.9:* *" >"$T/allow/gone_pod.allow"
 run_host
 sleep 0.5
 if wait_for 10 split_is split && one_each; then
 	pass "kill -9 host + restart: one half, one table and one device per side"
 else fail "host restart" "$(dpu_half; ip netns exec "$CPU" nft list tables; ip -n "$CPU" -br link)"; fi
+check "host restart: an allowlist no split pod accounts for is deleted, the pod's kept" \
+	sh -c "[ ! -e \"$T/allow/gone_pod.allow\" ] && [ -e \"$T/allow/shop_web.allow\" ] && [ -e \"$T/allow/dpu.allow\" ]"
 kill -9 $DPU; wait $DPU 2>/dev/null
 run_dpu
 sleep 0.5
@@ -263,7 +280,8 @@ expect "after both restarts: app -> remote through the DPU" "remote local=$REM4:
 kill $HAP_DPU; wait $HAP_DPU 2>/dev/null
 rm "$T/m/pod.yaml"
 gone() { [ -z "$(dpu_half)" ] && ! has_table "$CPU"; }
-if wait_for 10 gone; then pass "pod deleted: CPU half unsplit, DPU half deleted"
+allow_gone() { [ ! -e "$T/allow/shop_web.allow" ] && [ ! -e "$T/allow/dpu.allow" ]; }
+if wait_for 10 gone && wait_for 5 allow_gone; then pass "pod deleted: CPU half unsplit, DPU half deleted, both allowlists removed"
 else fail "pod deleted" "$(dpu_half; ip netns exec "$CPU" nft list tables)"; fi
 if [ "$BEFORE" = "$(cpu_snapshot)" ]; then pass "CPU half exactly as Istio left it"
 else fail "CPU half restored" "$(diff <(echo "$BEFORE") <(cpu_snapshot) | head -6 | tr '\n' ' ')"; fi

@@ -15,6 +15,7 @@ at_exit del_halves "$HALF"
 agent_ns P1 p1
 agent_ns P2 p2
 printf 'dpu:\n  half-prefix: %s\nheartbeat:\n  interval: 100ms\n' "$HALF" >"$T/cfg.yaml"
+printf 'hsock:\n  allow-dir: %s\n' "$T/allow" >>"$T/cfg.yaml"
 manifest_ns "$T/m/pods.yaml" shop all
 manifest_pod "$T/m/pods.yaml" shop web "uid-web-$$"
 manifest_pod "$T/m/pods.yaml" shop db "uid-db-$$"
