@@ -175,7 +175,11 @@ else skip "hsock-run accepts the allowlists" "hsock not built"; fi
 
 # --- the offloaded proxy in the DPU half, real traffic ---
 haproxy_cfg "$T/hap.cfg"
-bg "$DH" "$T/hap-dpu.log" haproxy -f "$T/hap.cfg" -db
+if [ -x "$HSR" ]; then
+	bg "$DH" "$T/hap-dpu.log" "$HSR" --allow "$T/allow/dpu.allow" --stats "$T/hs-dpu.stats" -- haproxy -f "$T/hap.cfg" -db
+else
+	bg "$DH" "$T/hap-dpu.log" haproxy -f "$T/hap.cfg" -db
+fi
 HAP_DPU=$BG
 wait_port "$DH" 15001 || fail "haproxy in the DPU half"
 expect "outbound: app -> remote reaches it through the DPU proxy" "remote local=$REM4:8080" \
@@ -186,6 +190,23 @@ expect "outbound landed on 15001 in the DPU half with the original destination" 
 ports_has() { ip netns exec "$PUD" "$HPN" ports --netns "$1" | grep -q "$2"; }
 if wait_for 5 ports_has "$DH" "tcp 9080"; then pass "port map: CPU listener 9080 sent to the DPU half"
 else fail "port map 9080" "$(ip netns exec "$PUD" "$HPN" ports --netns "$DH")"; fi
+# the app <-> proxy link over hsock: both ends under hsock-run with the
+# agent's allowlists (the shm GShm backend: both halves on this machine)
+# hsock reads the agent's allowlist: the app's link with the proxy is
+# allowed (attached: both ends run hsock), with an empty list it is not.
+hs_app() { # ALLOWLIST STATS
+	ip netns exec "$CPU" "$HSR" --allow "$1" --stats "$2" -- \
+		"$PY" "$NETNS_DIR/client.py" tcp $REM4 8080
+}
+if [ -x "$HSR" ]; then
+	: >"$T/empty.allow"
+	expect "hsock: app -> remote through the DPU proxy, both under hsock" "remote local=$REM4:8080" \
+		hs_app "$T/allow/shop_web.allow" "$T/hs1.stats"
+	check "hsock: the agent's allowlist allows the app <-> proxy link" \
+		sh -c "grep -qx 'connections_attached 1' $T/hs1.stats && grep -qx 'fallback_not_allowed 0' $T/hs1.stats"
+	hs_app "$T/empty.allow" "$T/hs2.stats" >/dev/null
+	check "hsock: without it the link is not allowed" grep -qx 'fallback_not_allowed 1' "$T/hs2.stats"
+fi
 expect "inbound: remote -> podIP:9080 reaches the app through the DPU proxy" \
 	"app local=$POD4:9080" ask "$REM" $POD4 9080
 expect "inbound landed on 15006 in the DPU half with the original destination" \
