@@ -116,6 +116,14 @@ void agent_ports_push(struct agent *a, struct agent_pod_rec *p, const char *netn
 int agent_ports_keys(const Heteropod__Peer__PortMapUpdate *u, uint32_t *keys,
 		     size_t max);
 void agent_peer_close(struct agent *a);
+/*
+ * Read what the peer socket @fd holds and run @handle on each message (a
+ * peer must say Hello first), then @after; close the link on a protocol or
+ * I/O error.
+ */
+void agent_peer_pump(struct agent *a, int fd,
+		     void (*handle)(struct agent *a, const agent_peer_msg *m),
+		     void (*after)(struct agent *a));
 
 /* Roles: set-up, fds to poll, once per tick, after every wake-up. */
 int agent_host_start(struct agent *a, char *err, size_t errlen);

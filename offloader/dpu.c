@@ -228,30 +228,18 @@ static void handle(struct agent *a, const agent_peer_msg *m)
 	}
 }
 
+/* A long batch of creates must not starve the heartbeat. */
+static void heartbeat_if_due(struct agent *a)
+{
+	if (a->peer_fd >= 0 && a->peer_hello &&
+	    agent_now_ms() - a->hb_sent_ms >= a->o->heartbeat_ms)
+		send_heartbeat(a);
+}
+
 static void on_peer(struct agent *a, int fd, short revents)
 {
-	agent_peer_msg *m;
-	int ret;
-
 	(void)revents;
-	ret = agent_peer_rx_fill(&a->rx, fd);
-	while (!ret && a->peer_fd >= 0 && (ret = agent_peer_rx_next(&a->rx, &m)) > 0) {
-		if (!a->peer_hello && m->body_case != HETEROPOD__PEER__PEER_MESSAGE__BODY_HELLO)
-			ret = -EPROTO;
-		else
-			handle(a, m);
-		/* A long batch of creates must not starve the heartbeat. */
-		if (a->peer_fd >= 0 && a->peer_hello &&
-		    agent_now_ms() - a->hb_sent_ms >= a->o->heartbeat_ms)
-			send_heartbeat(a);
-		agent_peer_msg_free(m);
-		ret = ret > 0 ? 0 : ret;
-	}
-	if (ret < 0 && a->peer_fd >= 0) {
-		hp_info("peer-down", "reason=\"%s\"", strerror(-ret));
-		agent_peer_close(a);
-	}
-	a->dirty = true;
+	agent_peer_pump(a, fd, handle, heartbeat_if_due);
 }
 
 static void on_accept(struct agent *a, int fd, short revents)

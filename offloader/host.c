@@ -235,27 +235,15 @@ static void handle(struct agent *a, const agent_peer_msg *m)
 	}
 }
 
+static void mark_alive(struct agent *a)
+{
+	agent_placement_alive(&a->place, agent_now_ms());
+}
+
 static void on_peer(struct agent *a, int fd, short revents)
 {
-	agent_peer_msg *m;
-	int ret;
-
 	(void)revents;
-	ret = agent_peer_rx_fill(&a->rx, fd);
-	while (!ret && a->peer_fd >= 0 && (ret = agent_peer_rx_next(&a->rx, &m)) > 0) {
-		if (!a->peer_hello && m->body_case != HETEROPOD__PEER__PEER_MESSAGE__BODY_HELLO)
-			ret = -EPROTO;
-		else
-			handle(a, m);
-		agent_placement_alive(&a->place, agent_now_ms());
-		agent_peer_msg_free(m);
-		ret = ret > 0 ? 0 : ret;
-	}
-	if (ret < 0 && a->peer_fd >= 0) {
-		hp_warn("peer-down", "reason=\"%s\"", strerror(-ret));
-		agent_peer_close(a);
-	}
-	a->dirty = true;
+	agent_peer_pump(a, fd, handle, mark_alive);
 }
 
 /* ---- istio-cni relay ---- */

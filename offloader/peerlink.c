@@ -25,6 +25,30 @@ int agent_peer_send_hello(struct agent *a, int fd)
 	return agent_peer_send(fd, &m);
 }
 
+void agent_peer_pump(struct agent *a, int fd,
+		     void (*handle)(struct agent *a, const agent_peer_msg *m),
+		     void (*after)(struct agent *a))
+{
+	agent_peer_msg *m;
+	int ret;
+
+	ret = agent_peer_rx_fill(&a->rx, fd);
+	while (!ret && a->peer_fd >= 0 && (ret = agent_peer_rx_next(&a->rx, &m)) > 0) {
+		if (!a->peer_hello && m->body_case != HETEROPOD__PEER__PEER_MESSAGE__BODY_HELLO)
+			ret = -EPROTO;
+		else
+			handle(a, m);
+		after(a);
+		agent_peer_msg_free(m);
+		ret = ret > 0 ? 0 : ret;
+	}
+	if (ret < 0 && a->peer_fd >= 0) {
+		hp_warn("peer-down", "reason=\"%s\"", strerror(-ret));
+		agent_peer_close(a);
+	}
+	a->dirty = true;
+}
+
 void agent_peer_close(struct agent *a)
 {
 	size_t i;
