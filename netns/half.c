@@ -78,13 +78,15 @@ static int port_range_set(int lo, int hi)
 	return sysctl_set_str(PORT_RANGE, buf);
 }
 
-/* Read the prior state: from a previous split's table, else from now. */
+/* Read the prior state: from a previous split's table, else from now.
+ * *table: whether a heteropod table is there (to replace). */
 static int prior_get(struct nl *nl, const struct hpns_half_conf *c,
-		     struct prior *p)
+		     struct prior *p, bool *table)
 {
 	char buf[256];
 	int ret = nft_comment(buf, sizeof(buf));
 
+	*table = ret != -ENOENT;
 	if (!ret && !prior_parse(buf, p))
 		return 0;
 	if (ret && ret != -ENOENT)
@@ -174,17 +176,18 @@ static int configure_here(const struct hpns_half_conf *c,
 	struct prior prior;
 	struct nl nl;
 	int ifindex = (int)if_nametoindex(c->link), ret;
+	bool table;
 
 	if (!ifindex)
 		return -ENODEV;
 	ret = nl_open(&nl, NETLINK_ROUTE);
 	if (ret)
 		return ret;
-	ret = prior_get(&nl, c, &prior);
+	ret = prior_get(&nl, c, &prior, &table);
 	if (c->tunnel.kind != HPNS_LINK_EXISTING)
 		prior.made = 1;
 	prior_format(&prior, comment, sizeof(comment));
-	ret = ret ?: nft_install(redo, comment);
+	ret = ret ?: nft_install(redo, comment, table);
 	ret = ret ?: rtnl_link_up(&nl, ifindex);
 	for (int fam = AF_INET; !ret && fam <= AF_INET6; fam += AF_INET6 - AF_INET)
 		if (has(&c->pod, fam) && has(&c->local, fam) && has(&c->peer, fam))

@@ -540,7 +540,8 @@ static int add_action(struct rb *b, const struct rule *src)
 
 /* --- objects -------------------------------------------------------------- */
 
-static void put_table(struct batch *bt, uint16_t type, const char *comment)
+static void put_table_flags(struct batch *bt, uint16_t type,
+			    const char *comment, uint16_t flags)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nftnl_udata_buf *ud = NULL;
@@ -559,11 +560,16 @@ static void put_table(struct batch *bt, uint16_t type, const char *comment)
 					     nftnl_udata_buf_data(ud),
 					     nftnl_udata_buf_len(ud));
 	}
-	nlh = batch_msg(bt, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
+	nlh = batch_msg(bt, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE | flags : flags);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	batch_next(bt);
 	nftnl_udata_buf_free(ud);
 	nftnl_table_free(t);
+}
+
+static void put_table(struct batch *bt, uint16_t type, const char *comment)
+{
+	put_table_flags(bt, type, comment, 0);
 }
 
 static void put_set(struct batch *bt, const char *name, uint32_t id)
@@ -693,17 +699,25 @@ static int put_rule(struct batch *bt, const struct rule *src)
 	return ret;
 }
 
-int nft_install(const struct hpns_redo *redo, const char *comment)
+/*
+ * replace: add + delete + add, replacing any previous heteropod table.
+ * Otherwise the table is created exclusively: a delete in the batch costs
+ * an RCU grace period (the deferred destroy work, flushed when the socket
+ * closes), so it is only paid when there is a table to replace.
+ */
+static int install(const struct hpns_redo *redo, const char *comment,
+		   bool replace)
 {
 	struct batch bt;
 	int ret = batch_init(&bt, (uint32_t)rand());
 
 	if (ret)
 		return ret;
-	/* add + delete + add: replaces any previous heteropod table */
-	put_table(&bt, NFT_MSG_NEWTABLE, NULL);
-	put_table(&bt, NFT_MSG_DELTABLE, NULL);
-	put_table(&bt, NFT_MSG_NEWTABLE, comment);
+	if (replace) {
+		put_table(&bt, NFT_MSG_NEWTABLE, NULL);
+		put_table(&bt, NFT_MSG_DELTABLE, NULL);
+	}
+	put_table_flags(&bt, NFT_MSG_NEWTABLE, comment, replace ? 0 : NLM_F_EXCL);
 	put_set(&bt, "peer_tcp", SET_ID_TCP);
 	put_set(&bt, "peer_udp", SET_ID_UDP);
 	if (redo->half == HPNS_HALF_CPU) {
@@ -719,6 +733,17 @@ int nft_install(const struct hpns_redo *redo, const char *comment)
 		return ret;
 	}
 	return batch_send(&bt);
+}
+
+int nft_install(const struct hpns_redo *redo, const char *comment,
+		bool replace)
+{
+	int ret = install(redo, comment, replace);
+
+	/* a table appeared since the caller looked: replace it after all */
+	if (ret == -EEXIST && !replace)
+		ret = install(redo, comment, true);
+	return ret;
 }
 
 int nft_remove(void)

@@ -51,7 +51,8 @@ int sysctl_get_str(const char *path, char *buf, size_t size);
 int sysctl_set_str(const char *path, const char *value);
 
 /* nft.c: table `inet heteropod` in the current namespace. */
-int nft_install(const struct hpns_redo *redo, const char *comment);
+int nft_install(const struct hpns_redo *redo, const char *comment,
+		bool replace);
 int nft_remove(void);
 /* The table's comment (the recorded pre-split state); -ENOENT if absent. */
 int nft_comment(char *buf, size_t size);
