@@ -912,3 +912,65 @@ out:
 	nftnl_set_free(s);
 	return ret ? ret : (int)p.n;
 }
+
+/* Any reply carrying the element means it is there. */
+static int found_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	*(int *)data = 1;
+	return MNL_CB_OK;
+}
+
+/*
+ * One element looked up by key (not a dump): the reply is the element and
+ * an ack, or -ENOENT when the element, set or table is absent.
+ */
+int nft_has_port(const char *set, uint16_t port)
+{
+	char req[MNL_SOCKET_BUFFER_SIZE], buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	uint16_t key = htons(port);
+	struct nlmsghdr *nlh;
+	struct nl nl;
+	int ret = -ENOMEM, found = 0;
+
+	if (!s || !e)
+		goto out;
+	ret = nl_open(&nl, NETLINK_NETFILTER);
+	if (ret)
+		goto out;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, HP_NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &key, sizeof(key));
+	nftnl_set_elem_add(s, e);
+	e = NULL;   /* owned by the set now */
+	nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETSETELEM, NFPROTO_INET,
+				    NLM_F_ACK, ++nl.seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	if (mnl_socket_sendto(nl.sk, nlh, nlh->nlmsg_len) < 0)
+		ret = -errno;
+	while (!ret) {
+		ssize_t r = mnl_socket_recvfrom(nl.sk, buf, sizeof(buf));
+
+		if (r < 0) {
+			ret = -errno;
+			break;
+		}
+		ret = mnl_cb_run(buf, (size_t)r, nl.seq, nl.portid, found_cb, &found);
+		if (ret == MNL_CB_STOP) {   /* the ack */
+			ret = found;
+			break;
+		}
+		ret = ret < 0 ? -errno : 0;
+	}
+	nl_close(&nl);
+	if (ret == -ENOENT)
+		ret = 0;
+out:
+	if (e)   /* libnftnl's free functions take no NULL */
+		nftnl_set_elem_free(e);
+	if (s)
+		nftnl_set_free(s);
+	return ret;
+}

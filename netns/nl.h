@@ -66,5 +66,7 @@ int nft_set_ports(const char *set, const uint16_t *ports, size_t n, bool add,
 /* Ports in set @set: up to @max into @ports, and whether each was added
  * by a sync into @synced (may be NULL); returns the count or -errno. */
 int nft_get_ports(const char *set, uint16_t *ports, bool *synced, size_t max);
+/* 1 if @port is in set @set, 0 if not (or no such set), -errno. */
+int nft_has_port(const char *set, uint16_t port);
 
 #endif
