@@ -81,25 +81,36 @@ static int send_iov(struct nl *nl, struct nftnl_batch *b)
 	return sendmsg(mnl_socket_get_fd(nl->sk), &msg, 0) < 0 ? -errno : 0;
 }
 
-/* Close the batch, send it in the current namespace, check every ack. */
-static int batch_send(struct batch *bt)
+/*
+ * Close the batch, send it over @nl (NULL: a socket of its own in the
+ * current namespace), check every ack.
+ */
+static int batch_send_on(struct batch *bt, struct nl *nl)
 {
 	uint32_t last = bt->seq - 1;
-	struct nl nl;
+	struct nl own;
 	int ret = bt->err;
 
 	nftnl_batch_end((char *)nftnl_batch_buffer(bt->b), bt->seq++);
 	nftnl_batch_update(bt->b);
-	if (!ret)
-		ret = nl_open(&nl, NETLINK_NETFILTER);
+	if (!ret && !nl) {
+		ret = nl_open(&own, NETLINK_NETFILTER);
+		nl = ret ? NULL : &own;
+	}
 	if (!ret) {
-		ret = send_iov(&nl, bt->b);
+		ret = send_iov(nl, bt->b);
 		if (!ret)
-			ret = nl_wait_acks(&nl, bt->first, last);
-		nl_close(&nl);
+			ret = nl_wait_acks(nl, bt->first, last);
+		if (nl == &own)
+			nl_close(&own);
 	}
 	nftnl_batch_free(bt->b);
 	return ret;
+}
+
+static int batch_send(struct batch *bt)
+{
+	return batch_send_on(bt, NULL);
 }
 
 /* --- expressions ---------------------------------------------------------- */
@@ -705,8 +716,8 @@ static int put_rule(struct batch *bt, const struct rule *src)
  * an RCU grace period (the deferred destroy work, flushed when the socket
  * closes), so it is only paid when there is a table to replace.
  */
-static int install(const struct hpns_redo *redo, const char *comment,
-		   bool replace)
+static int install(struct nl *nl, const struct hpns_redo *redo,
+		   const char *comment, bool replace)
 {
 	struct batch bt;
 	int ret = batch_init(&bt, (uint32_t)rand());
@@ -732,17 +743,17 @@ static int install(const struct hpns_redo *redo, const char *comment,
 		nftnl_batch_free(bt.b);
 		return ret;
 	}
-	return batch_send(&bt);
+	return batch_send_on(&bt, nl);
 }
 
-int nft_install(const struct hpns_redo *redo, const char *comment,
-		bool replace)
+int nft_install(struct nl *nl, const struct hpns_redo *redo,
+		const char *comment, bool replace)
 {
-	int ret = install(redo, comment, replace);
+	int ret = install(nl, redo, comment, replace);
 
 	/* a table appeared since the caller looked: replace it after all */
 	if (ret == -EEXIST && !replace)
-		ret = install(redo, comment, true);
+		ret = install(nl, redo, comment, true);
 	return ret;
 }
 
@@ -814,22 +825,30 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int nft_comment(char *buf, size_t size)
+int nft_comment_on(struct nl *nl, char *buf, size_t size)
 {
 	char req[MNL_SOCKET_BUFFER_SIZE];
 	struct comment_ctx c = { .buf = buf, .size = size };
 	struct nlmsghdr *nlh;
+	int ret;
+
+	buf[0] = 0;
+	nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETTABLE, NFPROTO_INET, 0, 0);
+	ret = nl_dump(nl, nlh, table_cb, &c);
+	if (!ret && !c.found)
+		ret = -ENOENT;
+	return ret;
+}
+
+int nft_comment(char *buf, size_t size)
+{
 	struct nl nl;
 	int ret = nl_open(&nl, NETLINK_NETFILTER);
 
 	if (ret)
 		return ret;
-	buf[0] = 0;
-	nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETTABLE, NFPROTO_INET, 0, 0);
-	ret = nl_dump(&nl, nlh, table_cb, &c);
+	ret = nft_comment_on(&nl, buf, size);
 	nl_close(&nl);
-	if (!ret && !c.found)
-		ret = -ENOENT;
 	return ret;
 }
 

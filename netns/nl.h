@@ -51,11 +51,17 @@ int sysctl_get_str(const char *path, char *buf, size_t size);
 int sysctl_set_str(const char *path, const char *value);
 
 /* nft.c: table `inet heteropod` in the current namespace. */
-int nft_install(const struct hpns_redo *redo, const char *comment,
-		bool replace);
+/*
+ * Closing an nfnetlink socket waits for nf_tables' pending destroy work
+ * (an RCU grace period, host-wide list) when there is any: a half's
+ * configuration reads and installs over one socket, passed as @nl.
+ */
+int nft_install(struct nl *nl, const struct hpns_redo *redo,
+		const char *comment, bool replace);
 int nft_remove(void);
 /* The table's comment (the recorded pre-split state); -ENOENT if absent. */
 int nft_comment(char *buf, size_t size);
+int nft_comment_on(struct nl *nl, char *buf, size_t size);
 /*
  * Add (or delete) ports to set @set ("peer_tcp"/"peer_udp"), one batch.
  * Elements added with @synced carry the comment "sync" (hpns_ports_sync()
