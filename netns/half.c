@@ -78,13 +78,16 @@ static int port_range_set(int lo, int hi)
 	return sysctl_set_str(PORT_RANGE, buf);
 }
 
-/* Read the prior state: from a previous split's table, else from now. */
-static int prior_get(struct nl *nl, const struct hpns_half_conf *c,
-		     struct prior *p)
+/* Read the prior state: from a previous split's table, else from now.
+ * *table: whether a heteropod table is there (to replace). */
+static int prior_get(struct nl *nl, struct nl *nf,
+		     const struct hpns_half_conf *c, struct prior *p,
+		     bool *table)
 {
 	char buf[256];
-	int ret = nft_comment(buf, sizeof(buf));
+	int ret = nft_comment_on(nf, buf, sizeof(buf));
 
+	*table = ret != -ENOENT;
 	if (!ret && !prior_parse(buf, p))
 		return 0;
 	if (ret && ret != -ENOENT)
@@ -172,19 +175,26 @@ static int configure_here(const struct hpns_half_conf *c,
 {
 	char comment[256];
 	struct prior prior;
-	struct nl nl;
+	struct nl nl, nf;
 	int ifindex = (int)if_nametoindex(c->link), ret;
+	bool table;
 
 	if (!ifindex)
 		return -ENODEV;
 	ret = nl_open(&nl, NETLINK_ROUTE);
 	if (ret)
 		return ret;
-	ret = prior_get(&nl, c, &prior);
+	ret = nl_open(&nf, NETLINK_NETFILTER);
+	if (ret) {
+		nl_close(&nl);
+		return ret;
+	}
+	ret = prior_get(&nl, &nf, c, &prior, &table);
 	if (c->tunnel.kind != HPNS_LINK_EXISTING)
 		prior.made = 1;
 	prior_format(&prior, comment, sizeof(comment));
-	ret = ret ?: nft_install(redo, comment);
+	ret = ret ?: nft_install(&nf, redo, comment, table);
+	nl_close(&nf);
 	ret = ret ?: rtnl_link_up(&nl, ifindex);
 	for (int fam = AF_INET; !ret && fam <= AF_INET6; fam += AF_INET6 - AF_INET)
 		if (has(&c->pod, fam) && has(&c->local, fam) && has(&c->peer, fam))

@@ -81,25 +81,36 @@ static int send_iov(struct nl *nl, struct nftnl_batch *b)
 	return sendmsg(mnl_socket_get_fd(nl->sk), &msg, 0) < 0 ? -errno : 0;
 }
 
-/* Close the batch, send it in the current namespace, check every ack. */
-static int batch_send(struct batch *bt)
+/*
+ * Close the batch, send it over @nl (NULL: a socket of its own in the
+ * current namespace), check every ack.
+ */
+static int batch_send_on(struct batch *bt, struct nl *nl)
 {
 	uint32_t last = bt->seq - 1;
-	struct nl nl;
+	struct nl own;
 	int ret = bt->err;
 
 	nftnl_batch_end((char *)nftnl_batch_buffer(bt->b), bt->seq++);
 	nftnl_batch_update(bt->b);
-	if (!ret)
-		ret = nl_open(&nl, NETLINK_NETFILTER);
+	if (!ret && !nl) {
+		ret = nl_open(&own, NETLINK_NETFILTER);
+		nl = ret ? NULL : &own;
+	}
 	if (!ret) {
-		ret = send_iov(&nl, bt->b);
+		ret = send_iov(nl, bt->b);
 		if (!ret)
-			ret = nl_wait_acks(&nl, bt->first, last);
-		nl_close(&nl);
+			ret = nl_wait_acks(nl, bt->first, last);
+		if (nl == &own)
+			nl_close(&own);
 	}
 	nftnl_batch_free(bt->b);
 	return ret;
+}
+
+static int batch_send(struct batch *bt)
+{
+	return batch_send_on(bt, NULL);
 }
 
 /* --- expressions ---------------------------------------------------------- */
@@ -540,7 +551,8 @@ static int add_action(struct rb *b, const struct rule *src)
 
 /* --- objects -------------------------------------------------------------- */
 
-static void put_table(struct batch *bt, uint16_t type, const char *comment)
+static void put_table_flags(struct batch *bt, uint16_t type,
+			    const char *comment, uint16_t flags)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nftnl_udata_buf *ud = NULL;
@@ -559,11 +571,16 @@ static void put_table(struct batch *bt, uint16_t type, const char *comment)
 					     nftnl_udata_buf_data(ud),
 					     nftnl_udata_buf_len(ud));
 	}
-	nlh = batch_msg(bt, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
+	nlh = batch_msg(bt, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE | flags : flags);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	batch_next(bt);
 	nftnl_udata_buf_free(ud);
 	nftnl_table_free(t);
+}
+
+static void put_table(struct batch *bt, uint16_t type, const char *comment)
+{
+	put_table_flags(bt, type, comment, 0);
 }
 
 static void put_set(struct batch *bt, const char *name, uint32_t id)
@@ -693,17 +710,25 @@ static int put_rule(struct batch *bt, const struct rule *src)
 	return ret;
 }
 
-int nft_install(const struct hpns_redo *redo, const char *comment)
+/*
+ * replace: add + delete + add, replacing any previous heteropod table.
+ * Otherwise the table is created exclusively: a delete in the batch costs
+ * an RCU grace period (the deferred destroy work, flushed when the socket
+ * closes), so it is only paid when there is a table to replace.
+ */
+static int install(struct nl *nl, const struct hpns_redo *redo,
+		   const char *comment, bool replace)
 {
 	struct batch bt;
 	int ret = batch_init(&bt, (uint32_t)rand());
 
 	if (ret)
 		return ret;
-	/* add + delete + add: replaces any previous heteropod table */
-	put_table(&bt, NFT_MSG_NEWTABLE, NULL);
-	put_table(&bt, NFT_MSG_DELTABLE, NULL);
-	put_table(&bt, NFT_MSG_NEWTABLE, comment);
+	if (replace) {
+		put_table(&bt, NFT_MSG_NEWTABLE, NULL);
+		put_table(&bt, NFT_MSG_DELTABLE, NULL);
+	}
+	put_table_flags(&bt, NFT_MSG_NEWTABLE, comment, replace ? 0 : NLM_F_EXCL);
 	put_set(&bt, "peer_tcp", SET_ID_TCP);
 	put_set(&bt, "peer_udp", SET_ID_UDP);
 	if (redo->half == HPNS_HALF_CPU) {
@@ -718,7 +743,18 @@ int nft_install(const struct hpns_redo *redo, const char *comment)
 		nftnl_batch_free(bt.b);
 		return ret;
 	}
-	return batch_send(&bt);
+	return batch_send_on(&bt, nl);
+}
+
+int nft_install(struct nl *nl, const struct hpns_redo *redo,
+		const char *comment, bool replace)
+{
+	int ret = install(nl, redo, comment, replace);
+
+	/* a table appeared since the caller looked: replace it after all */
+	if (ret == -EEXIST && !replace)
+		ret = install(nl, redo, comment, true);
+	return ret;
 }
 
 int nft_remove(void)
@@ -789,22 +825,30 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int nft_comment(char *buf, size_t size)
+int nft_comment_on(struct nl *nl, char *buf, size_t size)
 {
 	char req[MNL_SOCKET_BUFFER_SIZE];
 	struct comment_ctx c = { .buf = buf, .size = size };
 	struct nlmsghdr *nlh;
+	int ret;
+
+	buf[0] = 0;
+	nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETTABLE, NFPROTO_INET, 0, 0);
+	ret = nl_dump(nl, nlh, table_cb, &c);
+	if (!ret && !c.found)
+		ret = -ENOENT;
+	return ret;
+}
+
+int nft_comment(char *buf, size_t size)
+{
 	struct nl nl;
 	int ret = nl_open(&nl, NETLINK_NETFILTER);
 
 	if (ret)
 		return ret;
-	buf[0] = 0;
-	nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETTABLE, NFPROTO_INET, 0, 0);
-	ret = nl_dump(&nl, nlh, table_cb, &c);
+	ret = nft_comment_on(&nl, buf, size);
 	nl_close(&nl);
-	if (!ret && !c.found)
-		ret = -ENOENT;
 	return ret;
 }
 
@@ -886,4 +930,66 @@ int nft_get_ports(const char *set, uint16_t *ports, bool *synced, size_t max)
 out:
 	nftnl_set_free(s);
 	return ret ? ret : (int)p.n;
+}
+
+/* Any reply carrying the element means it is there. */
+static int found_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	*(int *)data = 1;
+	return MNL_CB_OK;
+}
+
+/*
+ * One element looked up by key (not a dump): the reply is the element and
+ * an ack, or -ENOENT when the element, set or table is absent.
+ */
+int nft_has_port(const char *set, uint16_t port)
+{
+	char req[MNL_SOCKET_BUFFER_SIZE], buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+	uint16_t key = htons(port);
+	struct nlmsghdr *nlh;
+	struct nl nl;
+	int ret = -ENOMEM, found = 0;
+
+	if (!s || !e)
+		goto out;
+	ret = nl_open(&nl, NETLINK_NETFILTER);
+	if (ret)
+		goto out;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, HP_NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &key, sizeof(key));
+	nftnl_set_elem_add(s, e);
+	e = NULL;   /* owned by the set now */
+	nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETSETELEM, NFPROTO_INET,
+				    NLM_F_ACK, ++nl.seq);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	if (mnl_socket_sendto(nl.sk, nlh, nlh->nlmsg_len) < 0)
+		ret = -errno;
+	while (!ret) {
+		ssize_t r = mnl_socket_recvfrom(nl.sk, buf, sizeof(buf));
+
+		if (r < 0) {
+			ret = -errno;
+			break;
+		}
+		ret = mnl_cb_run(buf, (size_t)r, nl.seq, nl.portid, found_cb, &found);
+		if (ret == MNL_CB_STOP) {   /* the ack */
+			ret = found;
+			break;
+		}
+		ret = ret < 0 ? -errno : 0;
+	}
+	nl_close(&nl);
+	if (ret == -ENOENT)
+		ret = 0;
+out:
+	if (e)   /* libnftnl's free functions take no NULL */
+		nftnl_set_elem_free(e);
+	if (s)
+		nftnl_set_free(s);
+	return ret;
 }

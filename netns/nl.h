@@ -51,10 +51,17 @@ int sysctl_get_str(const char *path, char *buf, size_t size);
 int sysctl_set_str(const char *path, const char *value);
 
 /* nft.c: table `inet heteropod` in the current namespace. */
-int nft_install(const struct hpns_redo *redo, const char *comment);
+/*
+ * Closing an nfnetlink socket waits for nf_tables' pending destroy work
+ * (an RCU grace period, host-wide list) when there is any: a half's
+ * configuration reads and installs over one socket, passed as @nl.
+ */
+int nft_install(struct nl *nl, const struct hpns_redo *redo,
+		const char *comment, bool replace);
 int nft_remove(void);
 /* The table's comment (the recorded pre-split state); -ENOENT if absent. */
 int nft_comment(char *buf, size_t size);
+int nft_comment_on(struct nl *nl, char *buf, size_t size);
 /*
  * Add (or delete) ports to set @set ("peer_tcp"/"peer_udp"), one batch.
  * Elements added with @synced carry the comment "sync" (hpns_ports_sync()
@@ -65,5 +72,7 @@ int nft_set_ports(const char *set, const uint16_t *ports, size_t n, bool add,
 /* Ports in set @set: up to @max into @ports, and whether each was added
  * by a sync into @synced (may be NULL); returns the count or -errno. */
 int nft_get_ports(const char *set, uint16_t *ports, bool *synced, size_t max);
+/* 1 if @port is in set @set, 0 if not (or no such set), -errno. */
+int nft_has_port(const char *set, uint16_t port);
 
 #endif

@@ -101,17 +101,33 @@ int hpns_ports_list(const char *cpu_ns, const char *dpu_ns,
 	return 0;
 }
 
+/*
+ * Delete @port from @ns's set if it is there.  Looked up first: deleting an
+ * absent element fails the batch, and the abort waits for an expedited RCU
+ * grace period (nf_tables_abort -> synchronize_rcu_expedited), while the
+ * lookup is one plain round trip; a new port is absent from both halves.
+ */
+static int ns_unset(const char *ns, uint8_t proto, uint16_t port)
+{
+	int saved, ret = hp_netns_enter(ns, &saved);
+
+	if (ret)
+		return ret;
+	ret = nft_has_port(set_name(proto), port);
+	if (ret == 1)
+		ret = nft_set_ports(set_name(proto), &port, 1, false, false);
+	if (ret == -ENOENT)   /* gone meanwhile */
+		ret = 0;
+	return ns_leave(saved, ret);
+}
+
 int hpns_ports_set(const char *cpu_ns, const char *dpu_ns,
 		   const struct hpns_port *p)
 {
 	bool dpu = p->owner == HPNS_HALF_DPU;
 	int ret = ns_set(dpu ? cpu_ns : dpu_ns, p->proto, &p->port, 1, true);
-	int del;
 
-	if (ret)
-		return ret;
-	del = ns_set(dpu ? dpu_ns : cpu_ns, p->proto, &p->port, 1, false);
-	return del == -ENOENT ? 0 : del;
+	return ret ?: ns_unset(dpu ? dpu_ns : cpu_ns, p->proto, p->port);
 }
 
 struct scan {

@@ -32,6 +32,19 @@ static int tolerate(int ret, bool add)
 	return ret;
 }
 
+/*
+ * One tx and one rx queue, asked for at creation.  Without them veth
+ * allocates one queue per CPU and then shrinks the real count to 1 after
+ * registering, and each shrink waits for an expedited RCU grace period
+ * under the RTNL lock (netif_set_real_num_tx_queues -> synchronize_net),
+ * twice per pair.  The queues in use are the same: one each way.
+ */
+static void put_one_queue(struct nlmsghdr *nlh)
+{
+	mnl_attr_put_u32(nlh, IFLA_NUM_TX_QUEUES, 1);
+	mnl_attr_put_u32(nlh, IFLA_NUM_RX_QUEUES, 1);
+}
+
 int rtnl_veth_add(struct nl *nl, const char *name, const char *peer,
 		  int peer_nsfd)
 {
@@ -43,6 +56,7 @@ int rtnl_veth_add(struct nl *nl, const char *name, const char *peer,
 
 	ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	put_one_queue(nlh);
 	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -50,6 +64,7 @@ int rtnl_veth_add(struct nl *nl, const char *name, const char *peer,
 	pifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifi));
 	pifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
+	put_one_queue(nlh);
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_nsfd);
 	mnl_attr_nest_end(nlh, peerinfo);
 	mnl_attr_nest_end(nlh, data);
