@@ -8,6 +8,7 @@
 #include "hsock/hsock_int.h"
 #include "hsock/allow.h"
 #include "hsock/ial.h"
+#include "hsock/commit.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -172,9 +173,25 @@ static void conns_unlink(struct hs_conn *c)
 	chan_unlock(&hs.conns_lock);
 }
 
-static void init_chan(struct hsock_chan *ch, uint32_t ring)
+/* The per-uid record pool (hsock/commit.h), opened once, at first need. */
+struct hs_pool *hs_pool_get(void)
 {
-	ch->version = 1;
+	char name[HSOCK_NAME_MAX];
+	struct hs_pool *p;
+
+	if (hs.pool)
+		return hs.pool;
+	chan_lock(&hs.pool_lock);
+	snprintf(name, sizeof(name), "hsock-%u-pool", (unsigned int)geteuid());
+	if (!hs.pool && !hs_pool_open(hs.ial, name, hs.pool_nr, hs.rec_limit, &p))
+		hs.pool = p;
+	chan_unlock(&hs.pool_lock);
+	return hs.pool;
+}
+
+static void init_chan(struct hsock_chan *ch, uint32_t ring, bool rec)
+{
+	ch->version = rec ? CHAN_V_RECORDS : CHAN_V_RING;
 	ch->ring_size = ring;
 	/* readers start armed: an app may wait in poll before its first read */
 	atomic_store(&ch->dir[0].bell, 1);
@@ -187,7 +204,7 @@ static void init_chan(struct hsock_chan *ch, uint32_t ring)
 static int map_existing(struct hs_conn *c)
 {
 	struct hsock_chan *h;
-	uint32_t ring;
+	uint32_t ring, version;
 	int i, ret;
 
 	ret = ial_map(hs.ial, c->name, HSOCK_HDR, 0, (void **)&h);
@@ -197,11 +214,15 @@ static int map_existing(struct hs_conn *c)
 			memory_order_acquire) != HSOCK_MAGIC; i++)
 		usleep(10);
 	ring = h->ring_size;
+	version = h->version;
 	ial_unmap(hs.ial, h, HSOCK_HDR);
 	if (i == 1000 || ring < 4096 || ring > (1u << 28) || (ring & (ring - 1)))
 		return -EPROTO;
+	c->rec = version == CHAN_V_RECORDS;
+	if (c->rec && (ring > HSOCK_SLOTS_MAX * HSOCK_PAGE || !hs_pool_get()))
+		return -EPROTO;
 	c->ring = ring;
-	c->map_len = chan_size(ring);
+	c->map_len = c->rec ? chan_size_rec() : chan_size(ring);
 	return ial_map(hs.ial, c->name, c->map_len, 0, (void **)&c->ch);
 }
 
@@ -210,12 +231,13 @@ static int map_chan(struct hs_conn *c)
 	int ret;
 
 	c->ring = hs.reserve ? hs.reserve : hs.ring;
-	c->map_len = chan_size(c->ring);
+	c->rec = hs.records && hs_pool_get();
+	c->map_len = c->rec ? chan_size_rec() : chan_size(c->ring);
 	ret = ial_map(hs.ial, c->name, c->map_len, IAL_CREATE, (void **)&c->ch);
 	if (!ret && hs.reserve)	/* baseline: the whole reserve held up front */
 		madvise(c->ch, c->map_len, MADV_POPULATE_WRITE);
 	if (!ret)
-		init_chan(c->ch, c->ring);
+		init_chan(c->ch, c->ring, c->rec);
 	else if (ret == -EEXIST)
 		ret = map_existing(c);
 	return ret;
@@ -300,8 +322,11 @@ static void release(struct hs_conn *c, int fd, bool keep_mapping)
 		if (atomic_fetch_sub(&ch->holders[c->side], 1) == 1) {
 			hs_release_io(c, fd);
 			atomic_store(&ch->cookie[c->side], 0);
-			if (!atomic_load(&ch->cookie[1 - c->side]))
+			if (!atomic_load(&ch->cookie[1 - c->side])) {
+				if (c->rec)
+					hs_release_records(ch);
 				ial_unlink(hs.ial, c->name);
+			}
 		}
 		if (keep_mapping)
 			return;

@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * User-space implementation of hsock/commit.h: a per-uid pool object of
+ * page-sized records with per-CPU arenas (generation-tagged lock-free
+ * stacks) and per-process charges.
+ *
+ * Pool layout (all offsets fixed by the header):
+ *	[0, 4096)		struct pool_hdr
+ *	[4096, meta_end)	next[nr] (stack links), own[nr] (state | slot)
+ *	[rec_off, ...)		nr records of HS_REC_SIZE bytes
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "hsock/commit.h"
+#include "hsock/ial.h"
+
+#define POOL_MAGIC	0x326c6f6f706b7368ULL	/* "hskpool2" */
+#define NR_ARENAS	16
+#define NR_PROCS	240
+#define HS_ARENA_WARM	256		/* populated free records kept per arena */
+
+enum { OWN_FREE = 0, OWN_TAKEN = 1u << 28, OWN_COMMITTED = 2u << 28 };
+#define OWN_STATE(o)	((o) & (3u << 28))
+#define OWN_SLOT(o)	((o) & 0xffffu)
+
+struct pool_arena {
+	_Atomic uint64_t head;		/* gen << 32 | (rec + 1); 0 rec = empty */
+	_Atomic int32_t count;		/* records on the stack (approximate) */
+} __attribute__((aligned(64)));
+
+struct pool_proc {
+	_Atomic int32_t pid;
+	_Atomic uint32_t charged;
+};
+
+struct pool_hdr {
+	_Atomic uint64_t magic;
+	uint32_t nr;
+	uint32_t limit;
+	uint64_t rec_off;
+	_Atomic uint32_t brk;		/* records [brk, nr) never handed out */
+	struct pool_arena arena[NR_ARENAS];	/* warm: populated records */
+	struct pool_arena cold;			/* pages given back (MADV_REMOVE) */
+	struct pool_proc proc[NR_PROCS];
+};
+
+_Static_assert(sizeof(struct pool_hdr) <= 4096, "pool header fits a page");
+
+struct hs_pool {
+	struct ial *ial;
+	struct pool_hdr *h;
+	_Atomic uint32_t *next, *own;
+	unsigned char *recs;
+	size_t len;
+	uint32_t slot;			/* our proc[] entry */
+};
+
+static size_t meta_end(uint32_t nr)
+{
+	return (4096 + (size_t)nr * 8 + 4095) & ~(size_t)4095;
+}
+
+static size_t pool_len(uint32_t nr)
+{
+	return meta_end(nr) + (size_t)nr * HS_REC_SIZE;
+}
+
+static bool alive(int32_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+/* Claim a proc[] entry: a free one, ours (fork), or a dead process's. */
+static int claim_slot(struct hs_pool *p)
+{
+	int32_t me = getpid(), z;
+	uint32_t i;
+
+	for (i = 0; i < NR_PROCS; i++) {
+		z = 0;
+		if (atomic_compare_exchange_strong(&p->h->proc[i].pid, &z, me) || z == me)
+			goto found;
+	}
+	for (i = 0; i < NR_PROCS; i++) {
+		z = atomic_load(&p->h->proc[i].pid);
+		if (!alive(z) && atomic_compare_exchange_strong(&p->h->proc[i].pid, &z, me))
+			goto found;
+	}
+	return -EUSERS;
+found:
+	p->slot = i;
+	return 0;
+}
+
+static int map_pool(struct hs_pool *p, const char *name, uint32_t nr,
+		    uint32_t limit)
+{
+	struct pool_hdr *h;
+	int ret, i;
+
+	ret = ial_map(p->ial, name, pool_len(nr), IAL_CREATE, (void **)&p->h);
+	if (!ret) {
+		p->h->nr = nr;
+		p->h->limit = limit;
+		p->h->rec_off = meta_end(nr);
+		atomic_store_explicit(&p->h->magic, POOL_MAGIC, memory_order_release);
+		p->len = pool_len(nr);
+		return 0;
+	}
+	if (ret != -EEXIST)
+		return ret;
+	ret = ial_map(p->ial, name, 4096, 0, (void **)&h);
+	if (ret)
+		return ret;
+	for (i = 0; i < 1000 && atomic_load_explicit(&h->magic,
+			memory_order_acquire) != POOL_MAGIC; i++)
+		usleep(10);
+	nr = h->nr;
+	ial_unmap(p->ial, h, 4096);
+	if (i == 1000 || !nr || nr > (1u << 24))
+		return -EPROTO;
+	p->len = pool_len(nr);
+	return ial_map(p->ial, name, p->len, 0, (void **)&p->h);
+}
+
+int hs_pool_open(struct ial *ial, const char *name, uint32_t nr,
+		 uint32_t limit, struct hs_pool **out)
+{
+	struct hs_pool *p = calloc(1, sizeof(*p));
+	int ret;
+
+	if (!p)
+		return -ENOMEM;
+	p->ial = ial;
+	ret = map_pool(p, name, nr, limit);
+	if (ret)
+		goto err;
+	if (p->h->rec_off != meta_end(p->h->nr)) {
+		ret = -EPROTO;
+		goto err_unmap;
+	}
+	p->next = (_Atomic uint32_t *)((char *)p->h + 4096);
+	p->own = p->next + p->h->nr;
+	p->recs = (unsigned char *)p->h + p->h->rec_off;
+	ret = claim_slot(p);
+	if (ret)
+		goto err_unmap;
+	*out = p;
+	return 0;
+err_unmap:
+	ial_unmap(ial, p->h, p->len);
+err:
+	free(p);
+	return ret;
+}
+
+void hs_pool_close(struct hs_pool *p)
+{
+	if (!p)
+		return;
+	ial_unmap(p->ial, p->h, p->len);
+	free(p);
+}
+
+static struct pool_arena *my_arena(struct hs_pool *p)
+{
+	int cpu = sched_getcpu();
+
+	return &p->h->arena[(cpu < 0 ? 0 : cpu) % NR_ARENAS];
+}
+
+static uint32_t pop(struct hs_pool *p, struct pool_arena *a)
+{
+	uint64_t h = atomic_load_explicit(&a->head, memory_order_acquire), n;
+	uint32_t r;
+
+	do {
+		if (!(uint32_t)h)
+			return HS_REC_NIL;
+		r = (uint32_t)h - 1;
+		if (r >= p->h->nr)
+			return HS_REC_NIL;	/* corrupted pool: take nothing */
+		n = ((h >> 32) + 1) << 32 |
+		    atomic_load_explicit(&p->next[r], memory_order_relaxed);
+	} while (!atomic_compare_exchange_weak_explicit(&a->head, &h, n,
+			memory_order_acq_rel, memory_order_acquire));
+	atomic_fetch_sub_explicit(&a->count, 1, memory_order_relaxed);
+	return r;
+}
+
+static void push(struct hs_pool *p, struct pool_arena *a, uint32_t r)
+{
+	uint64_t h, n;
+
+	if (atomic_load_explicit(&a->count, memory_order_relaxed) >= HS_ARENA_WARM) {
+		madvise(p->recs + (size_t)r * HS_REC_SIZE, HS_REC_SIZE, MADV_REMOVE);
+		a = &p->h->cold;
+	}
+	h = atomic_load_explicit(&a->head, memory_order_relaxed);
+	do {
+		atomic_store_explicit(&p->next[r], (uint32_t)h, memory_order_relaxed);
+		n = ((h >> 32) + 1) << 32 | (r + 1);
+	} while (!atomic_compare_exchange_weak_explicit(&a->head, &h, n,
+			memory_order_release, memory_order_relaxed));
+	atomic_fetch_add_explicit(&a->count, 1, memory_order_relaxed);
+}
+
+/*
+ * This CPU's arena, then the other arenas (a consumer on another CPU
+ * returns records to its own), then the cold stack, then records never
+ * used yet.
+ */
+uint32_t hs_rec_take(struct hs_pool *p)
+{
+	struct pool_arena *a = my_arena(p);
+	uint32_t r = pop(p, a), i;
+
+	for (i = 0; r == HS_REC_NIL && i < NR_ARENAS; i++)
+		r = pop(p, &p->h->arena[i]);
+	if (r == HS_REC_NIL)
+		r = pop(p, &p->h->cold);
+	if (r == HS_REC_NIL) {
+		i = atomic_load_explicit(&p->h->brk, memory_order_relaxed);
+		while (i < p->h->nr && !atomic_compare_exchange_weak(&p->h->brk, &i, i + 1))
+			;
+		if (i < p->h->nr)
+			r = i;
+	}
+	if (r != HS_REC_NIL)
+		atomic_store_explicit(&p->own[r], OWN_TAKEN | p->slot, memory_order_relaxed);
+	return r;
+}
+
+int hs_rec_commit(struct hs_pool *p, uint32_t rec)
+{
+	uint32_t o = OWN_TAKEN | p->slot;
+	_Atomic uint32_t *ch;
+
+	if (rec >= p->h->nr || !atomic_compare_exchange_strong(&p->own[rec], &o,
+			OWN_COMMITTED | p->slot))
+		return -EPERM;
+	ch = &p->h->proc[p->slot].charged;
+	if (atomic_fetch_add(ch, 1) >= p->h->limit) {
+		atomic_fetch_sub(ch, 1);
+		atomic_store(&p->own[rec], OWN_TAKEN | p->slot);
+		return -EDQUOT;
+	}
+	return 0;
+}
+
+void hs_rec_abort(struct hs_pool *p, uint32_t rec)
+{
+	uint32_t o = OWN_TAKEN | p->slot;
+
+	if (rec < p->h->nr && atomic_compare_exchange_strong(&p->own[rec], &o, OWN_FREE))
+		push(p, my_arena(p), rec);
+}
+
+/* Saturating: a reclaimed proc slot may see uncharges of its predecessor. */
+static void uncharge(struct hs_pool *p, uint32_t slot)
+{
+	_Atomic uint32_t *ch = &p->h->proc[slot % NR_PROCS].charged;
+	uint32_t v = atomic_load(ch);
+
+	while (v && !atomic_compare_exchange_weak(ch, &v, v - 1))
+		;
+}
+
+int hs_rec_release(struct hs_pool *p, uint32_t rec)
+{
+	uint32_t o;
+
+	if (rec >= p->h->nr)
+		return -EPROTO;
+	o = atomic_load(&p->own[rec]);
+	if (OWN_STATE(o) != OWN_COMMITTED ||
+	    !atomic_compare_exchange_strong(&p->own[rec], &o, OWN_FREE))
+		return -EPROTO;
+	uncharge(p, OWN_SLOT(o));
+	push(p, my_arena(p), rec);
+	return 0;
+}
+
+void *hs_rec_addr(struct hs_pool *p, uint32_t rec)
+{
+	return rec < p->h->nr ? p->recs + (size_t)rec * HS_REC_SIZE : NULL;
+}
+
+uint32_t hs_pool_charged(struct hs_pool *p)
+{
+	return atomic_load(&p->h->proc[p->slot].charged);
+}
+
+uint32_t hs_pool_limit(struct hs_pool *p)
+{
+	return p->h->limit;
+}
+
+uint32_t hs_pool_records(struct hs_pool *p)
+{
+	return p->h->nr;
+}

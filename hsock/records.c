@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Records mode of a channel (chan.h, RECORDS): the pages of a direction's
+ * ring are local pages of the object or records of the per-uid pool
+ * (hsock/commit.h), named by the direction's slot table.
+ */
+#include "hsock/hsock_int.h"
+#include "hsock/commit.h"
+
+#include <errno.h>
+#include <string.h>
+
+static uint32_t nslots(struct hs_conn *c)
+{
+	return c->ring / HSOCK_PAGE;
+}
+
+static _Atomic uint32_t *slot_of(struct hs_conn *c, int d, uint64_t pos)
+{
+	return &c->ch->slot[d][(pos / HSOCK_PAGE) % nslots(c)];
+}
+
+/* Address a slot value names, NULL when it names nothing valid. */
+static unsigned char *slot_addr(struct hsock_chan *ch, int d, uint32_t v)
+{
+	if (v == SLOT_NIL)
+		return NULL;
+	if (v & SLOT_LOCAL)
+		return (v & ~SLOT_LOCAL) < HSOCK_LOCAL ?
+		       chan_local(ch, d, v & ~SLOT_LOCAL) : NULL;
+	return hs.pool ? hs_rec_addr(hs.pool, v - 1) : NULL;
+}
+
+/* Copy [pos, pos+len) of direction @d page by page; -ECONNRESET on a bad slot. */
+int hs_rec_copy(struct hs_conn *c, int d, uint64_t pos, const struct iovec *iov,
+		int n, size_t off, size_t len, bool to_iov,
+		void (*copy)(const struct iovec *, int, size_t, void *, size_t, bool))
+{
+	unsigned char *page;
+	size_t in, k;
+
+	while (len) {
+		page = slot_addr(c->ch, d, atomic_load_explicit(slot_of(c, d, pos),
+						memory_order_acquire));
+		if (!page)
+			return -ECONNRESET;
+		in = pos % HSOCK_PAGE;
+		k = HSOCK_PAGE - in < len ? HSOCK_PAGE - in : len;
+		copy(iov, n, off, page + in, k, to_iov);
+		pos += k;
+		off += k;
+		len -= k;
+	}
+	return 0;
+}
+
+/* A local page of direction @d, or a record taken and committed. */
+static uint32_t alloc_page(struct hs_conn *c, int d)
+{
+	_Atomic uint32_t *used = &c->ch->local_used[d];
+	uint32_t k, r;
+	int ret;
+
+	for (k = 0; k < HSOCK_LOCAL; k++)
+		if (!(atomic_fetch_or(used, 1u << k) & (1u << k))) {
+			HS_STAT(S_REC_LOCAL, 1);
+			return SLOT_LOCAL | k;
+		}
+	r = hs_rec_take(hs.pool);
+	if (r == HS_REC_NIL)
+		return SLOT_NIL;
+	HS_STAT(S_REC_TAKEN, 1);
+	ret = hs_rec_commit(hs.pool, r);
+	if (ret) {
+		hs_rec_abort(hs.pool, r);
+		return SLOT_NIL;
+	}
+	HS_STAT(S_REC_COMMITS, 1);
+	return r + 1;
+}
+
+/*
+ * Writer, inside WR_BUSY: give every page of [head, head+k) a slot.
+ * Returns how many of the k bytes have pages (0: no record now).
+ */
+size_t hs_rec_fill(struct hs_conn *c, int d, uint64_t head, size_t k)
+{
+	uint64_t pos = head & ~(uint64_t)(HSOCK_PAGE - 1);
+	_Atomic uint32_t *s;
+	uint32_t v;
+
+	for (; pos < head + k; pos += HSOCK_PAGE) {
+		s = slot_of(c, d, pos);
+		if (atomic_load_explicit(s, memory_order_relaxed) != SLOT_NIL)
+			continue;
+		v = alloc_page(c, d);
+		if (v == SLOT_NIL)
+			return pos > head ? pos - head : 0;
+		atomic_store_explicit(s, v, memory_order_release);
+	}
+	return k;
+}
+
+static int put_page(struct hsock_chan *ch, int d, uint32_t v)
+{
+	if (v == SLOT_NIL)
+		return 0;
+	if (v & SLOT_LOCAL) {
+		atomic_fetch_and(&ch->local_used[d], ~(1u << ((v & ~SLOT_LOCAL) % 32)));
+		return 0;
+	}
+	if (!hs.pool || hs_rec_release(hs.pool, v - 1))
+		return -ECONNRESET;
+	HS_STAT(S_REC_RELEASED, 1);
+	return 0;
+}
+
+/*
+ * Reader, before publishing tail: release every page fully consumed by
+ * moving tail from @from to @to.
+ */
+int hs_rec_consumed(struct hs_conn *c, int d, uint64_t from, uint64_t to)
+{
+	uint64_t pos = from & ~(uint64_t)(HSOCK_PAGE - 1);
+	int ret = 0;
+
+	for (; pos + HSOCK_PAGE <= to && !ret; pos += HSOCK_PAGE)
+		ret = put_page(c->ch, d, atomic_exchange(slot_of(c, d, pos), SLOT_NIL));
+	return ret;
+}
+
+/* Reader, inside TRIM with head == tail: release the page at @tail. */
+bool hs_rec_trim(struct hs_conn *c, int d, uint64_t tail)
+{
+	uint32_t v = atomic_exchange(slot_of(c, d, tail), SLOT_NIL);
+
+	put_page(c->ch, d, v);
+	return v != SLOT_NIL;
+}
+
+bool hs_rec_held(struct hs_conn *c, int d, uint64_t tail)
+{
+	return atomic_load(slot_of(c, d, tail)) != SLOT_NIL;
+}
+
+/* Last side left: every record still linked goes back to the pool. */
+void hs_release_records(struct hsock_chan *ch)
+{
+	uint32_t i, d, n = ch->ring_size / HSOCK_PAGE;
+
+	if (n > HSOCK_SLOTS_MAX)
+		n = HSOCK_SLOTS_MAX;
+	for (d = 0; d < 2; d++)
+		for (i = 0; i < n; i++)
+			put_page(ch, d, atomic_exchange(&ch->slot[d][i], SLOT_NIL));
+}
