@@ -60,6 +60,7 @@ struct hs_pool {
 	unsigned char *recs;
 	size_t len;
 	uint32_t slot;			/* our proc[] entry */
+	uint32_t limit;			/* this process's commit limit */
 };
 
 static size_t meta_end(uint32_t nr)
@@ -139,6 +140,7 @@ int hs_pool_open(struct ial *ial, const char *name, uint32_t nr,
 	if (!p)
 		return -ENOMEM;
 	p->ial = ial;
+	p->limit = limit;
 	ret = map_pool(p, name, nr, limit);
 	if (ret)
 		goto err;
@@ -199,10 +201,6 @@ static void push(struct hs_pool *p, struct pool_arena *a, uint32_t r)
 {
 	uint64_t h, n;
 
-	if (atomic_load_explicit(&a->count, memory_order_relaxed) >= HS_ARENA_WARM) {
-		madvise(p->recs + (size_t)r * HS_REC_SIZE, HS_REC_SIZE, MADV_REMOVE);
-		a = &p->h->cold;
-	}
 	h = atomic_load_explicit(&a->head, memory_order_relaxed);
 	do {
 		atomic_store_explicit(&p->next[r], (uint32_t)h, memory_order_relaxed);
@@ -247,12 +245,33 @@ int hs_rec_commit(struct hs_pool *p, uint32_t rec)
 			OWN_COMMITTED | p->slot))
 		return -EPERM;
 	ch = &p->h->proc[p->slot].charged;
-	if (atomic_fetch_add(ch, 1) >= p->h->limit) {
+	if (atomic_fetch_add(ch, 1) >= p->limit) {
 		atomic_fetch_sub(ch, 1);
 		atomic_store(&p->own[rec], OWN_TAKEN | p->slot);
 		return -EDQUOT;
 	}
 	return 0;
+}
+
+/*
+ * Give the pages of warm records beyond HS_ARENA_WARM per arena back to
+ * the backend (cold stack).  Called when a connection goes idle, not on
+ * every release: a busy stream recycles its records without a syscall.
+ */
+void hs_pool_trim(struct hs_pool *p)
+{
+	uint32_t i, r;
+
+	for (i = 0; i < NR_ARENAS; i++)
+		while (atomic_load_explicit(&p->h->arena[i].count,
+				memory_order_relaxed) > HS_ARENA_WARM) {
+			r = pop(p, &p->h->arena[i]);
+			if (r == HS_REC_NIL)
+				break;
+			madvise(p->recs + (size_t)r * HS_REC_SIZE, HS_REC_SIZE,
+				MADV_REMOVE);
+			push(p, &p->h->cold, r);
+		}
 }
 
 void hs_rec_abort(struct hs_pool *p, uint32_t rec)
@@ -300,7 +319,7 @@ uint32_t hs_pool_charged(struct hs_pool *p)
 
 uint32_t hs_pool_limit(struct hs_pool *p)
 {
-	return p->h->limit;
+	return p->limit;
 }
 
 uint32_t hs_pool_records(struct hs_pool *p)

@@ -26,11 +26,13 @@
  * migrated in the middle only loses locality, never correctness.
  *
  * GShm held: the pool object is sparse and records are handed out lowest
- * index first, so pages are populated on first use; a record released
- * while its arena already holds HS_ARENA_WARM records gives its page back
- * (MADV_REMOVE) and goes to a shared cold stack, used only when no arena
- * has a warm record: held memory follows records in flight plus a bounded
- * warm cache per arena (256 records = 1 MiB).
+ * index first, so pages are populated on first use; a released record
+ * goes back warm to the arena of the releasing CPU (a busy stream recycles
+ * records without a syscall).  hs_pool_trim(), called when a connection
+ * goes idle, gives the pages of warm records beyond HS_ARENA_WARM per
+ * arena back (MADV_REMOVE) and moves them to a shared cold stack, used only
+ * when no arena has a warm record: held memory follows records in flight
+ * plus a bounded warm cache per arena (256 records = 1 MiB).
  *
  * Isolation: validation only - any process of the uid can map the pool.
  * The kernel module is what makes a record reachable only by the two ends
@@ -48,8 +50,8 @@ struct ial;
 struct hs_pool;
 
 /*
- * Open (or create) pool object @name of @nr records with a per-process
- * limit of @limit records; an existing pool keeps its own geometry.
+ * Open (or create) pool object @name of @nr records (an existing pool
+ * keeps its own size); this process may have @limit records committed.
  */
 int hs_pool_open(struct ial *ial, const char *name, uint32_t nr,
 		 uint32_t limit, struct hs_pool **out);
@@ -65,6 +67,9 @@ void hs_rec_abort(struct hs_pool *p, uint32_t rec);
 int hs_rec_release(struct hs_pool *p, uint32_t rec);
 /* Address of @rec, NULL when out of range. */
 void *hs_rec_addr(struct hs_pool *p, uint32_t rec);
+
+/* Return warm records beyond the per-arena cache to the backend. */
+void hs_pool_trim(struct hs_pool *p);
 
 /* Records committed by this process now; pool geometry. */
 uint32_t hs_pool_charged(struct hs_pool *p);

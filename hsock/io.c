@@ -6,6 +6,7 @@
  */
 #include "hsock/hsock_int.h"
 #include "hsock/ial.h"
+#include "hsock/commit.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -409,6 +410,7 @@ static void rx_trim(struct hs_conn *c)
 	if (atomic_load(&d->head) == tail && c->rec) {
 		if (hs_rec_trim(c, 1 - c->side, tail))
 			HS_STAT(S_TRIMS, 1);
+		hs_pool_trim(hs.pool);
 	} else if (atomic_load(&d->head) == tail) {
 		madvise(chan_ring(c->ch, 1 - c->side), c->ring, MADV_REMOVE);
 		c->trim_mark = tail;

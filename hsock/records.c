@@ -153,4 +153,6 @@ void hs_release_records(struct hsock_chan *ch)
 	for (d = 0; d < 2; d++)
 		for (i = 0; i < n; i++)
 			put_page(ch, d, atomic_exchange(&ch->slot[d][i], SLOT_NIL));
+	if (hs.pool)
+		hs_pool_trim(hs.pool);
 }
