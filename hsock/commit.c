@@ -178,36 +178,76 @@ static struct pool_arena *my_arena(struct hs_pool *p)
 	return &p->h->arena[(cpu < 0 ? 0 : cpu) % NR_ARENAS];
 }
 
-static uint32_t pop(struct hs_pool *p, struct pool_arena *a)
+/*
+ * Pop up to @n records in one compare-and-swap: the generation in head
+ * changes on every push and pop, so an unchanged head means the chain we
+ * walked is still the stack's top.  Links read during a race may be
+ * garbage; they are bounds-checked and the CAS then fails.
+ */
+static uint32_t pop_n(struct hs_pool *p, struct pool_arena *a, uint32_t *out,
+		      uint32_t n)
 {
-	uint64_t h = atomic_load_explicit(&a->head, memory_order_acquire), n;
-	uint32_t r;
+	uint64_t h = atomic_load_explicit(&a->head, memory_order_acquire), nh;
+	uint32_t k, link;
 
 	do {
-		if (!(uint32_t)h)
-			return HS_REC_NIL;
-		r = (uint32_t)h - 1;
-		if (r >= p->h->nr)
-			return HS_REC_NIL;	/* corrupted pool: take nothing */
-		n = ((h >> 32) + 1) << 32 |
-		    atomic_load_explicit(&p->next[r], memory_order_relaxed);
-	} while (!atomic_compare_exchange_weak_explicit(&a->head, &h, n,
+		for (k = 0, link = (uint32_t)h; k < n && link && link - 1 < p->h->nr; k++) {
+			out[k] = link - 1;
+			link = atomic_load_explicit(&p->next[link - 1], memory_order_relaxed);
+		}
+		if (!k)
+			return 0;
+		nh = ((h >> 32) + 1) << 32 | link;
+	} while (!atomic_compare_exchange_weak_explicit(&a->head, &h, nh,
 			memory_order_acq_rel, memory_order_acquire));
-	atomic_fetch_sub_explicit(&a->count, 1, memory_order_relaxed);
-	return r;
+	atomic_fetch_sub_explicit(&a->count, (int32_t)k, memory_order_relaxed);
+	return k;
+}
+
+static uint32_t pop(struct hs_pool *p, struct pool_arena *a)
+{
+	uint32_t r;
+
+	return pop_n(p, a, &r, 1) ? r : HS_REC_NIL;
+}
+
+/* Push @n records (linked in the given order) in one compare-and-swap. */
+static void push_n(struct hs_pool *p, struct pool_arena *a, const uint32_t *r,
+		   uint32_t n)
+{
+	uint64_t h, nh;
+	uint32_t i;
+
+	if (!n)
+		return;
+	for (i = 0; i + 1 < n; i++)
+		atomic_store_explicit(&p->next[r[i]], r[i + 1] + 1, memory_order_relaxed);
+	h = atomic_load_explicit(&a->head, memory_order_relaxed);
+	do {
+		atomic_store_explicit(&p->next[r[n - 1]], (uint32_t)h, memory_order_relaxed);
+		nh = ((h >> 32) + 1) << 32 | (r[0] + 1);
+	} while (!atomic_compare_exchange_weak_explicit(&a->head, &h, nh,
+			memory_order_release, memory_order_relaxed));
+	atomic_fetch_add_explicit(&a->count, (int32_t)n, memory_order_relaxed);
 }
 
 static void push(struct hs_pool *p, struct pool_arena *a, uint32_t r)
 {
-	uint64_t h, n;
+	push_n(p, a, &r, 1);
+}
 
-	h = atomic_load_explicit(&a->head, memory_order_relaxed);
+static uint32_t take_brk(struct hs_pool *p, uint32_t *out, uint32_t n)
+{
+	uint32_t i = atomic_load_explicit(&p->h->brk, memory_order_relaxed), k;
+
 	do {
-		atomic_store_explicit(&p->next[r], (uint32_t)h, memory_order_relaxed);
-		n = ((h >> 32) + 1) << 32 | (r + 1);
-	} while (!atomic_compare_exchange_weak_explicit(&a->head, &h, n,
-			memory_order_release, memory_order_relaxed));
-	atomic_fetch_add_explicit(&a->count, 1, memory_order_relaxed);
+		k = p->h->nr - i < n ? p->h->nr - i : n;
+		if (!k)
+			return 0;
+	} while (!atomic_compare_exchange_weak(&p->h->brk, &i, i + k));
+	for (n = 0; n < k; n++)
+		out[n] = i + n;
+	return k;
 }
 
 /*
@@ -215,96 +255,145 @@ static void push(struct hs_pool *p, struct pool_arena *a, uint32_t r)
  * returns records to its own), then the cold stack, then records never
  * used yet.
  */
-uint32_t hs_rec_take(struct hs_pool *p)
+uint32_t hs_rec_take(struct hs_pool *p, uint32_t *out, uint32_t n)
 {
-	struct pool_arena *a = my_arena(p);
-	uint32_t r = pop(p, a), i;
+	uint32_t k = pop_n(p, my_arena(p), out, n), i;
 
-	for (i = 0; r == HS_REC_NIL && i < NR_ARENAS; i++)
-		r = pop(p, &p->h->arena[i]);
-	if (r == HS_REC_NIL)
-		r = pop(p, &p->h->cold);
-	if (r == HS_REC_NIL) {
-		i = atomic_load_explicit(&p->h->brk, memory_order_relaxed);
-		while (i < p->h->nr && !atomic_compare_exchange_weak(&p->h->brk, &i, i + 1))
+	for (i = 0; k < n && i < NR_ARENAS; i++)
+		k += pop_n(p, &p->h->arena[i], out + k, n - k);
+	if (k < n)
+		k += pop_n(p, &p->h->cold, out + k, n - k);
+	if (k < n)
+		k += take_brk(p, out + k, n - k);
+	for (i = 0; i < k; i++)
+		atomic_store_explicit(&p->own[out[i]], OWN_TAKEN | p->slot,
+				      memory_order_relaxed);
+	return k;
+}
+
+/* All or nothing: a record not taken by us, or the limit, fails them all. */
+int hs_rec_commit(struct hs_pool *p, const uint32_t *recs, uint32_t n)
+{
+	_Atomic uint32_t *ch = &p->h->proc[p->slot].charged;
+	uint32_t i, o;
+	int ret = -EPERM;
+
+	for (i = 0; i < n; i++) {
+		o = OWN_TAKEN | p->slot;
+		if (recs[i] >= p->h->nr || !atomic_compare_exchange_strong(
+				&p->own[recs[i]], &o, OWN_COMMITTED | p->slot))
+			goto undo;
+	}
+	if (atomic_fetch_add(ch, n) + n <= p->limit)
+		return 0;
+	atomic_fetch_sub(ch, n);
+	ret = -EDQUOT;
+undo:
+	while (i--)
+		atomic_store(&p->own[recs[i]], OWN_TAKEN | p->slot);
+	return ret;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Give back the pages of @n records, one madvise per contiguous run. */
+static void remove_pages(struct hs_pool *p, uint32_t *r, uint32_t n)
+{
+	uint32_t i, j;
+
+	qsort(r, n, sizeof(*r), cmp_u32);
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && r[j] == r[j - 1] + 1; j++)
 			;
-		if (i < p->h->nr)
-			r = i;
+		madvise(p->recs + (size_t)r[i] * HS_REC_SIZE,
+			(size_t)(j - i) * HS_REC_SIZE, MADV_REMOVE);
 	}
-	if (r != HS_REC_NIL)
-		atomic_store_explicit(&p->own[r], OWN_TAKEN | p->slot, memory_order_relaxed);
-	return r;
+	for (i = 0; i < n; i++)
+		push(p, &p->h->cold, r[i]);
 }
 
-int hs_rec_commit(struct hs_pool *p, uint32_t rec)
-{
-	uint32_t o = OWN_TAKEN | p->slot;
-	_Atomic uint32_t *ch;
-
-	if (rec >= p->h->nr || !atomic_compare_exchange_strong(&p->own[rec], &o,
-			OWN_COMMITTED | p->slot))
-		return -EPERM;
-	ch = &p->h->proc[p->slot].charged;
-	if (atomic_fetch_add(ch, 1) >= p->limit) {
-		atomic_fetch_sub(ch, 1);
-		atomic_store(&p->own[rec], OWN_TAKEN | p->slot);
-		return -EDQUOT;
-	}
-	return 0;
-}
-
-/*
- * Give the pages of warm records beyond HS_ARENA_WARM per arena back to
- * the backend (cold stack).  Called when a connection goes idle, not on
- * every release: a busy stream recycles its records without a syscall.
- */
 void hs_pool_trim(struct hs_pool *p)
 {
-	uint32_t i, r;
+	uint32_t batch[1024], n, i, r;
 
-	for (i = 0; i < NR_ARENAS; i++)
-		while (atomic_load_explicit(&p->h->arena[i].count,
-				memory_order_relaxed) > HS_ARENA_WARM) {
-			r = pop(p, &p->h->arena[i]);
-			if (r == HS_REC_NIL)
-				break;
-			madvise(p->recs + (size_t)r * HS_REC_SIZE, HS_REC_SIZE,
-				MADV_REMOVE);
-			push(p, &p->h->cold, r);
-		}
+	for (i = 0; i < NR_ARENAS; i++) {
+		do {
+			for (n = 0; n < 1024 && atomic_load_explicit(
+					&p->h->arena[i].count, memory_order_relaxed) >
+					HS_ARENA_WARM; n++) {
+				r = pop(p, &p->h->arena[i]);
+				if (r == HS_REC_NIL)
+					break;
+				batch[n] = r;
+			}
+			if (n)
+				remove_pages(p, batch, n);
+		} while (n == 1024);
+	}
 }
 
-void hs_rec_abort(struct hs_pool *p, uint32_t rec)
+void hs_rec_abort(struct hs_pool *p, const uint32_t *recs, uint32_t n)
 {
-	uint32_t o = OWN_TAKEN | p->slot;
+	uint32_t back[256], k = 0, i, o;
 
-	if (rec < p->h->nr && atomic_compare_exchange_strong(&p->own[rec], &o, OWN_FREE))
-		push(p, my_arena(p), rec);
+	for (i = 0; i < n; i++) {
+		o = OWN_TAKEN | p->slot;
+		if (recs[i] < p->h->nr && atomic_compare_exchange_strong(
+				&p->own[recs[i]], &o, OWN_FREE))
+			back[k++] = recs[i];
+		if (k == 256 || i + 1 == n) {
+			push_n(p, my_arena(p), back, k);
+			k = 0;
+		}
+	}
 }
 
 /* Saturating: a reclaimed proc slot may see uncharges of its predecessor. */
-static void uncharge(struct hs_pool *p, uint32_t slot)
+static void uncharge(struct hs_pool *p, uint32_t slot, uint32_t n)
 {
 	_Atomic uint32_t *ch = &p->h->proc[slot % NR_PROCS].charged;
 	uint32_t v = atomic_load(ch);
 
-	while (v && !atomic_compare_exchange_weak(ch, &v, v - 1))
+	while (!atomic_compare_exchange_weak(ch, &v, v > n ? v - n : 0))
 		;
 }
 
-int hs_rec_release(struct hs_pool *p, uint32_t rec)
+/*
+ * Release every record of @recs that is committed; -EPROTO if one was
+ * not (a lying peer, or a record named twice).
+ */
+int hs_rec_release(struct hs_pool *p, const uint32_t *recs, uint32_t n)
 {
-	uint32_t o;
+	uint32_t back[256], k = 0, i, o, slot = UINT32_MAX, same = 0;
+	int ret = 0;
 
-	if (rec >= p->h->nr)
-		return -EPROTO;
-	o = atomic_load(&p->own[rec]);
-	if (OWN_STATE(o) != OWN_COMMITTED ||
-	    !atomic_compare_exchange_strong(&p->own[rec], &o, OWN_FREE))
-		return -EPROTO;
-	uncharge(p, OWN_SLOT(o));
-	push(p, my_arena(p), rec);
-	return 0;
+	for (i = 0; i < n; i++) {
+		o = recs[i] < p->h->nr ? atomic_load(&p->own[recs[i]]) : 0;
+		if (OWN_STATE(o) != OWN_COMMITTED ||
+		    !atomic_compare_exchange_strong(&p->own[recs[i]], &o, OWN_FREE)) {
+			ret = -EPROTO;
+		} else {
+			if (OWN_SLOT(o) != slot && same) {
+				uncharge(p, slot, same);
+				same = 0;
+			}
+			slot = OWN_SLOT(o);
+			same++;
+			back[k++] = recs[i];
+		}
+		if (k == 256 || i + 1 == n) {
+			push_n(p, my_arena(p), back, k);
+			k = 0;
+		}
+	}
+	if (same)
+		uncharge(p, slot, same);
+	return ret;
 }
 
 void *hs_rec_addr(struct hs_pool *p, uint32_t rec)

@@ -57,14 +57,17 @@ int hs_pool_open(struct ial *ial, const char *name, uint32_t nr,
 		 uint32_t limit, struct hs_pool **out);
 void hs_pool_close(struct hs_pool *p);
 
-/* Speculative take from this CPU's arena; HS_REC_NIL when none is free. */
-uint32_t hs_rec_take(struct hs_pool *p);
-/* 0, -EPERM (not taken by this process), -EDQUOT (over the limit). */
-int hs_rec_commit(struct hs_pool *p, uint32_t rec);
-/* Give back a taken record that was never committed. */
-void hs_rec_abort(struct hs_pool *p, uint32_t rec);
-/* 0, or -EPROTO when @rec is not a committed record (lying peer). */
-int hs_rec_release(struct hs_pool *p, uint32_t rec);
+/*
+ * Speculative take of up to @n records from this CPU's arena (then the
+ * others): no syscall, one compare-and-swap per arena.  Returns how many.
+ */
+uint32_t hs_rec_take(struct hs_pool *p, uint32_t *out, uint32_t n);
+/* All or nothing: 0, -EPERM (one not taken by us), -EDQUOT (over limit). */
+int hs_rec_commit(struct hs_pool *p, const uint32_t *recs, uint32_t n);
+/* Give back taken records that were never committed. */
+void hs_rec_abort(struct hs_pool *p, const uint32_t *recs, uint32_t n);
+/* 0, or -EPROTO when one of @recs was not committed (lying peer). */
+int hs_rec_release(struct hs_pool *p, const uint32_t *recs, uint32_t n);
 /* Address of @rec, NULL when out of range. */
 void *hs_rec_addr(struct hs_pool *p, uint32_t rec);
 

@@ -54,50 +54,60 @@ int hs_rec_copy(struct hs_conn *c, int d, uint64_t pos, const struct iovec *iov,
 	return 0;
 }
 
-/* A local page of direction @d, or a record taken and committed. */
-static uint32_t alloc_page(struct hs_conn *c, int d)
+/* A free local page of direction @d, SLOT_NIL when both are in use. */
+static uint32_t local_page(struct hs_conn *c, int d)
 {
 	_Atomic uint32_t *used = &c->ch->local_used[d];
-	uint32_t k, r;
-	int ret;
+	uint32_t k;
 
 	for (k = 0; k < HSOCK_LOCAL; k++)
 		if (!(atomic_fetch_or(used, 1u << k) & (1u << k))) {
 			HS_STAT(S_REC_LOCAL, 1);
 			return SLOT_LOCAL | k;
 		}
-	r = hs_rec_take(hs.pool);
-	if (r == HS_REC_NIL)
-		return SLOT_NIL;
-	HS_STAT(S_REC_TAKEN, 1);
-	ret = hs_rec_commit(hs.pool, r);
-	if (ret) {
-		hs_rec_abort(hs.pool, r);
-		return SLOT_NIL;
+	return SLOT_NIL;
+}
+
+/* Take and commit up to @n records; how many (0: none now). */
+static uint32_t take_records(uint32_t *r, uint32_t n)
+{
+	uint32_t k = hs_rec_take(hs.pool, r, n);
+
+	HS_STAT(S_REC_TAKEN, k);
+	while (k && hs_rec_commit(hs.pool, r, k)) {
+		/* over the limit: maybe fewer fit */
+		hs_rec_abort(hs.pool, r + k / 2, k - k / 2);
+		k /= 2;
 	}
-	HS_STAT(S_REC_COMMITS, 1);
-	return r + 1;
+	HS_STAT(S_REC_COMMITS, k);
+	return k;
 }
 
 /*
- * Writer, inside WR_BUSY: give every page of [head, head+k) a slot.
- * Returns how many of the k bytes have pages (0: no record now).
+ * Writer, inside WR_BUSY: give every page of [head, head+k) a slot: local
+ * pages first, then records taken and committed in one batch.  Returns how
+ * many of the k bytes have pages (0: no record now).
  */
 size_t hs_rec_fill(struct hs_conn *c, int d, uint64_t head, size_t k)
 {
-	uint64_t pos = head & ~(uint64_t)(HSOCK_PAGE - 1);
-	_Atomic uint32_t *s;
-	uint32_t v;
+	uint64_t pos = head & ~(uint64_t)(HSOCK_PAGE - 1), need[HSOCK_SLOTS_MAX];
+	uint32_t v, n = 0, got, i, recs[HSOCK_SLOTS_MAX];
 
 	for (; pos < head + k; pos += HSOCK_PAGE) {
-		s = slot_of(c, d, pos);
-		if (atomic_load_explicit(s, memory_order_relaxed) != SLOT_NIL)
+		if (atomic_load_explicit(slot_of(c, d, pos), memory_order_relaxed) != SLOT_NIL)
 			continue;
-		v = alloc_page(c, d);
-		if (v == SLOT_NIL)
-			return pos > head ? pos - head : 0;
-		atomic_store_explicit(s, v, memory_order_release);
+		v = n ? SLOT_NIL : local_page(c, d);
+		if (v != SLOT_NIL)
+			atomic_store_explicit(slot_of(c, d, pos), v, memory_order_release);
+		else if (n < HSOCK_SLOTS_MAX)
+			need[n++] = pos;
 	}
+	got = n ? take_records(recs, n) : 0;
+	for (i = 0; i < got; i++)
+		atomic_store_explicit(slot_of(c, d, need[i]), recs[i] + 1,
+				      memory_order_release);
+	if (got < n)
+		return need[got] > head ? need[got] - head : 0;
 	return k;
 }
 
@@ -109,7 +119,7 @@ static int put_page(struct hsock_chan *ch, int d, uint32_t v)
 		atomic_fetch_and(&ch->local_used[d], ~(1u << ((v & ~SLOT_LOCAL) % 32)));
 		return 0;
 	}
-	if (!hs.pool || hs_rec_release(hs.pool, v - 1))
+	if (!hs.pool || hs_rec_release(hs.pool, (uint32_t[]){ v - 1 }, 1))
 		return -ECONNRESET;
 	HS_STAT(S_REC_RELEASED, 1);
 	return 0;
@@ -122,10 +132,19 @@ static int put_page(struct hsock_chan *ch, int d, uint32_t v)
 int hs_rec_consumed(struct hs_conn *c, int d, uint64_t from, uint64_t to)
 {
 	uint64_t pos = from & ~(uint64_t)(HSOCK_PAGE - 1);
+	uint32_t recs[HSOCK_SLOTS_MAX], n = 0, v;
 	int ret = 0;
 
-	for (; pos + HSOCK_PAGE <= to && !ret; pos += HSOCK_PAGE)
-		ret = put_page(c->ch, d, atomic_exchange(slot_of(c, d, pos), SLOT_NIL));
+	for (; pos + HSOCK_PAGE <= to && n < HSOCK_SLOTS_MAX; pos += HSOCK_PAGE) {
+		v = atomic_exchange(slot_of(c, d, pos), SLOT_NIL);
+		if (v == SLOT_NIL || (v & SLOT_LOCAL))
+			ret |= put_page(c->ch, d, v);
+		else
+			recs[n++] = v - 1;
+	}
+	if (n && (!hs.pool || hs_rec_release(hs.pool, recs, n)))
+		ret = -ECONNRESET;
+	HS_STAT(S_REC_RELEASED, n);
 	return ret;
 }
 
