@@ -398,7 +398,10 @@ int hs_rec_release(struct hs_pool *p, const uint32_t *recs, uint32_t n)
 
 void *hs_rec_addr(struct hs_pool *p, uint32_t rec)
 {
-	return rec < p->h->nr ? p->recs + (size_t)rec * HS_REC_SIZE : NULL;
+	if (rec >= p->h->nr || OWN_STATE(atomic_load_explicit(&p->own[rec],
+			memory_order_relaxed)) != OWN_COMMITTED)
+		return NULL;
+	return p->recs + (size_t)rec * HS_REC_SIZE;
 }
 
 uint32_t hs_pool_charged(struct hs_pool *p)

@@ -68,7 +68,7 @@ int hs_rec_commit(struct hs_pool *p, const uint32_t *recs, uint32_t n);
 void hs_rec_abort(struct hs_pool *p, const uint32_t *recs, uint32_t n);
 /* 0, or -EPROTO when one of @recs was not committed (lying peer). */
 int hs_rec_release(struct hs_pool *p, const uint32_t *recs, uint32_t n);
-/* Address of @rec, NULL when out of range. */
+/* Address of committed record @rec; NULL when out of range or not committed. */
 void *hs_rec_addr(struct hs_pool *p, uint32_t rec);
 
 /* Return warm records beyond the per-arena cache to the backend. */
