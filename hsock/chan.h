@@ -126,6 +126,7 @@
 
 #define CHAN_V_RING	1	/* ring bytes in the object (HSOCK_RESERVE, big rings) */
 #define CHAN_V_RECORDS	2	/* ring pages are records (default) */
+#define CHAN_V_KMOD	3	/* ring pages are /dev/hsock records (kmod.c) */
 #define HSOCK_PAGE	4096u
 #define HSOCK_LOCAL	2u	/* local record pages per direction */
 #define HSOCK_SLOTS_MAX	256u	/* records mode: ring <= 1 MiB */
@@ -174,6 +175,9 @@ struct hsock_chan {
 	/* records mode (version CHAN_V_RECORDS) only, see RECORDS above */
 	_Atomic uint32_t local_used[2] CL;	/* bitmap of local pages, per dir */
 	_Atomic uint32_t slot[2][HSOCK_SLOTS_MAX];
+	/* CHAN_V_KMOD: the module conn, joined by the other side with token */
+	_Atomic uint64_t ktoken;
+	uint32_t kcreator;		/* channel side that created it */
 };
 
 _Static_assert(sizeof(struct hsock_chan) <= HSOCK_HDR, "header fits a page");

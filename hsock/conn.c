@@ -9,6 +9,7 @@
 #include "hsock/allow.h"
 #include "hsock/ial.h"
 #include "hsock/commit.h"
+#include "kernel/uapi/hsock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -189,9 +190,14 @@ struct hs_pool *hs_pool_get(void)
 	return hs.pool;
 }
 
-static void init_chan(struct hsock_chan *ch, uint32_t ring, bool rec)
+static void init_chan(struct hs_conn *c, uint64_t token)
 {
-	ch->version = rec ? CHAN_V_RECORDS : CHAN_V_RING;
+	struct hsock_chan *ch = c->ch;
+	uint32_t ring = c->ring;
+
+	ch->version = c->kmod ? CHAN_V_KMOD : c->rec ? CHAN_V_RECORDS : CHAN_V_RING;
+	ch->ktoken = token;
+	ch->kcreator = (uint32_t)c->side;
 	ch->ring_size = ring;
 	/* readers start armed: an app may wait in poll before its first read */
 	atomic_store(&ch->dir[0].bell, 1);
@@ -218,26 +224,50 @@ static int map_existing(struct hs_conn *c)
 	ial_unmap(hs.ial, h, HSOCK_HDR);
 	if (i == 1000 || ring < 4096 || ring > (1u << 28) || (ring & (ring - 1)))
 		return -EPROTO;
-	c->rec = version == CHAN_V_RECORDS;
-	if (c->rec && (ring > HSOCK_SLOTS_MAX * HSOCK_PAGE || !hs_pool_get()))
+	c->kmod = version == CHAN_V_KMOD;
+	c->rec = version == CHAN_V_RECORDS || c->kmod;
+	if (c->rec && ring > HSOCK_SLOTS_MAX * HSOCK_PAGE)
+		return -EPROTO;
+	if (c->kmod ? !hs_kmod_ready() : c->rec && !hs_pool_get())
 		return -EPROTO;
 	c->ring = ring;
 	c->map_len = c->rec ? chan_size_rec() : chan_size(ring);
-	return ial_map(hs.ial, c->name, c->map_len, 0, (void **)&c->ch);
+	ret = ial_map(hs.ial, c->name, c->map_len, 0, (void **)&c->ch);
+	if (!ret && c->kmod && hs_kmod_join(c, atomic_load(&c->ch->ktoken))) {
+		ial_unmap(hs.ial, c->ch, c->map_len);
+		c->ch = NULL;
+		ret = -EPROTO;
+	}
+	return ret;
 }
 
 static int map_chan(struct hs_conn *c)
 {
 	int ret;
 
+	uint64_t token = 0;
+
 	c->ring = hs.reserve ? hs.reserve : hs.ring;
-	c->rec = hs.records && hs_pool_get();
+	c->kmod = hs.records && hs_kmod_ready();
+	c->rec = c->kmod || (hs.records && hs_pool_get());
+	if (c->kmod && c->ring > HSOCK_RING_SLOTS * HSOCK_PAGE)
+		c->ring = HSOCK_RING_SLOTS * HSOCK_PAGE;	/* the module's ring */
 	c->map_len = c->rec ? chan_size_rec() : chan_size(c->ring);
 	ret = ial_map(hs.ial, c->name, c->map_len, IAL_CREATE, (void **)&c->ch);
 	if (!ret && hs.reserve)	/* baseline: the whole reserve held up front */
 		madvise(c->ch, c->map_len, MADV_POPULATE_WRITE);
+	if (!ret && c->kmod && hs_kmod_create(c, &token)) {
+		c->kmod = false;	/* module refused: the user-space pool */
+		c->rec = hs_pool_get() != NULL;
+		if (!c->rec) {
+			ial_unmap(hs.ial, c->ch, c->map_len);
+			c->ch = NULL;
+			ial_unlink(hs.ial, c->name);
+			return -ENOMEM;
+		}
+	}
 	if (!ret)
-		init_chan(c->ch, c->ring, c->rec);
+		init_chan(c, token);
 	else if (ret == -EEXIST)
 		ret = map_existing(c);
 	return ret;
@@ -280,16 +310,20 @@ int hs_attach(struct hs_conn *c, int fd)
 			ret = claim(c);
 		if (ret != -ESTALE)
 			break;
+		hs_kmod_close(c);
 		ial_unmap(hs.ial, c->ch, c->map_len);
 		c->ch = NULL;
 		ial_unlink(hs.ial, c->name);
 	}
 	if (ret) {
+		hs_kmod_close(c);
 		ial_unmap(hs.ial, c->ch, c->map_len);
 		c->ch = NULL;
 		return HS_STAT(S_FB_NO_GSHM, 1), ret;
 	}
 	HS_STAT(S_ATTACHED, 1);
+	if (c->kmod)
+		HS_STAT(S_KMOD_CONNS, 1);
 	conns_link(c);
 	return 0;
 }
@@ -321,9 +355,10 @@ static void release(struct hs_conn *c, int fd, bool keep_mapping)
 		conns_unlink(c);
 		if (atomic_fetch_sub(&ch->holders[c->side], 1) == 1) {
 			hs_release_io(c, fd);
+			hs_kmod_close(c);
 			atomic_store(&ch->cookie[c->side], 0);
 			if (!atomic_load(&ch->cookie[1 - c->side])) {
-				if (c->rec)
+				if (c->rec && !c->kmod)
 					hs_release_records(ch);
 				ial_unlink(hs.ial, c->name);
 			}

@@ -40,7 +40,8 @@ int hs_rec_copy(struct hs_conn *c, int d, uint64_t pos, const struct iovec *iov,
 	size_t in, k;
 
 	while (len) {
-		page = slot_addr(c->ch, d, atomic_load_explicit(slot_of(c, d, pos),
+		page = c->kmod ? hs_kmod_page(c, d, pos / HSOCK_PAGE) :
+		       slot_addr(c->ch, d, atomic_load_explicit(slot_of(c, d, pos),
 						memory_order_acquire));
 		if (!page)
 			return -ECONNRESET;
@@ -93,6 +94,8 @@ size_t hs_rec_fill(struct hs_conn *c, int d, uint64_t head, size_t k)
 	uint64_t pos = head & ~(uint64_t)(HSOCK_PAGE - 1), need[HSOCK_SLOTS_MAX];
 	uint32_t v, n = 0, got, i, recs[HSOCK_SLOTS_MAX];
 
+	if (c->kmod)
+		return hs_kmod_fill(c, d, head, k);
 	for (; pos < head + k; pos += HSOCK_PAGE) {
 		if (atomic_load_explicit(slot_of(c, d, pos), memory_order_relaxed) != SLOT_NIL)
 			continue;
@@ -135,6 +138,8 @@ int hs_rec_consumed(struct hs_conn *c, int d, uint64_t from, uint64_t to)
 	uint32_t recs[HSOCK_SLOTS_MAX], n = 0, v;
 	int ret = 0;
 
+	if (c->kmod)
+		return hs_kmod_consumed(c, d, to);
 	for (; pos + HSOCK_PAGE <= to && n < HSOCK_SLOTS_MAX; pos += HSOCK_PAGE) {
 		v = atomic_exchange(slot_of(c, d, pos), SLOT_NIL);
 		if (v == SLOT_NIL || (v & SLOT_LOCAL))
@@ -157,9 +162,10 @@ bool hs_rec_trim(struct hs_conn *c, int d, uint64_t tail)
 	return v != SLOT_NIL;
 }
 
+/* The module releases in ring order only: no trim of a partial page. */
 bool hs_rec_held(struct hs_conn *c, int d, uint64_t tail)
 {
-	return atomic_load(slot_of(c, d, tail)) != SLOT_NIL;
+	return !c->kmod && atomic_load(slot_of(c, d, tail)) != SLOT_NIL;
 }
 
 /* Last side left: every record still linked goes back to the pool. */

@@ -38,6 +38,7 @@ static const char *const names[S__COUNT] = {
 	[S_REC_COMMITS] = "commits",
 	[S_REC_RELEASED] = "records_released",
 	[S_REC_WAITS] = "commit_waits",
+	[S_KMOD_CONNS] = "connections_kernel",
 };
 
 static void parse(char *buf, uint64_t *acc)

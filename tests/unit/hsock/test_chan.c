@@ -117,8 +117,13 @@ static void test_tcp_prefix_then_ring_in_order(void **state)
 	s = accept(l, NULL, NULL);
 	p.fd = c;
 	p.len = 1 << 20;
-	pthread_create(&t, NULL, writer, &p);
+	/*
+	 * Prefix read first: a writer racing with the reader's TCP recv would
+	 * (correctly) send a few more bytes over TCP; on a slow machine (the
+	 * qemu guest) that race is common and the exact count below fails.
+	 */
 	read_check(s, 0, sizeof(pre));
+	pthread_create(&t, NULL, writer, &p);
 	read_check(s, 0, p.len);
 	pthread_join(t, NULL);
 	assert_int_equal(hs.stat[S_TCP_TX] - tcp0, sizeof(pre));
@@ -256,6 +261,13 @@ static void test_records_stream_returns_every_record(void **state)
 	read_check(s, 0, p.len);
 	pthread_join(t, NULL);
 	assert_true(hs.stat[S_REC_COMMITS] - commits > 256);
+	if (hs_get(c)->kmod) {	/* /dev/hsock: the module holds the records */
+		assert_true(hs.stat[S_REC_RELEASED] - rel >= (3 << 20) / 4096 - 1);
+		close(c);
+		close(s);
+		close(l);
+		return;
+	}
 	assert_true(hs_pool_charged(hs.pool) <= 16);	/* at most the window */
 	close(c);
 	close(s);
@@ -276,6 +288,13 @@ static void test_records_lying_slot(void **state)
 	hs.ring = 65536;
 	connect_pair(&c, &s, &l, 0);
 	hs.ring = ring;
+	if (hs_get(s)->kmod) {
+		/* the module's ring: a lie there faults the liar's peer (kernel/README) */
+		close(c);
+		close(s);
+		close(l);
+		skip();
+	}
 	ch = hs_get(s)->ch;
 	assert_int_equal(write(c, buf, 6000), 6000);	/* crosses into page 1 */
 	atomic_store(&ch->slot[0][1], 7 + 1);		/* record 7: never committed here */
