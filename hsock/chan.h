@@ -99,9 +99,8 @@
  *     release must find the record COMMITTED: a lying peer breaks only its
  *     own connection (ECONNRESET).
  *   - The last side to leave releases every record still in both slot
- *     tables.  Records of a connection whose processes were killed stay
- *     charged to no one but are not returned to the pool (leak, bounded by
- *     in-flight bytes of killed connections).
+ *     tables.  Records of a connection whose processes were killed are
+ *     released by hsock_sweep() when it removes the object.
  *
  * STALE OBJECTS: the last holder of a side clears its cookie and unlinks
  * the object when the other cookie is clear too; a process that exits
