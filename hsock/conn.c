@@ -355,7 +355,8 @@ static void release(struct hs_conn *c, int fd, bool keep_mapping)
 		conns_unlink(c);
 		if (atomic_fetch_sub(&ch->holders[c->side], 1) == 1) {
 			hs_release_io(c, fd);
-			hs_kmod_close(c);
+			if (!keep_mapping)	/* at exit the file's close does it */
+				hs_kmod_close(c);
 			atomic_store(&ch->cookie[c->side], 0);
 			if (!atomic_load(&ch->cookie[1 - c->side])) {
 				if (c->rec && !c->kmod)
