@@ -75,6 +75,33 @@
  * for TRIM to clear before copying (probing a peer that might have died
  * inside its trim).  An idle connection holds its header page only.
  *
+ * RECORDS (version CHAN_V_RECORDS, the default; HSOCK_RESERVE and rings
+ * over 1 MiB use CHAN_V_RING above).  The ring is still the byte stream
+ * head/tail of R bytes, but its R/4096 pages are not in the object: page
+ * slot i = (pos / 4096) % (R / 4096) names where the bytes live in
+ * slot[dir][i]: SLOT_NIL, SLOT_LOCAL | k (page k of the small local area
+ * of the direction, in the object after the header: 2 pages), or
+ * record + 1 (a page of the per-uid pool, hsock/commit.h).
+ *   - W, before copying into page P (inside WR_BUSY, so never during a
+ *     trim), fills a NIL slot: a free local page first (local_used bit,
+ *     fetch_or), else a record taken from its CPU's arena and committed
+ *     (ownership + per-process limit).  No record: W waits (futex, 2 ms
+ *     steps, liveness probes) or returns EAGAIN / a short write.
+ *   - W writes position p only if the previous lap's page of that slot was
+ *     fully consumed: space = (tail & ~4095) + R - head.
+ *   - R, having copied bytes out, clears the slot of every page it
+ *     consumed completely and releases it (local bit cleared, or record
+ *     back to an arena) BEFORE publishing tail (release), so W, seeing the
+ *     new tail, sees the NIL slot.
+ *   - Idle trim releases the page at tail when head == tail (same TRIM
+ *     handshake), so an idle connection holds no record at all.
+ *   - Slot values are bounds-checked (local index, record range) and a
+ *     release must find the record COMMITTED: a lying peer breaks only its
+ *     own connection (ECONNRESET).
+ *   - The last side to leave releases every record still in both slot
+ *     tables.  Records of a connection whose processes were killed are
+ *     released by hsock_sweep() when it removes the object.
+ *
  * STALE OBJECTS: the last holder of a side clears its cookie and unlinks
  * the object when the other cookie is clear too; a process that exits
  * releases its channels from a destructor.  Objects of killed processes
@@ -95,6 +122,15 @@
 #define HSOCK_MAGIC	0x31766b636f736868ULL	/* "hhsockv1" */
 #define HSOCK_HDR	4096u
 #define HSOCK_NAME_MAX	128
+
+#define CHAN_V_RING	1	/* ring bytes in the object (HSOCK_RESERVE, big rings) */
+#define CHAN_V_RECORDS	2	/* ring pages are records (default) */
+#define CHAN_V_KMOD	3	/* ring pages are /dev/hsock records (kmod.c) */
+#define HSOCK_PAGE	4096u
+#define HSOCK_LOCAL	2u	/* local record pages per direction */
+#define HSOCK_SLOTS_MAX	256u	/* records mode: ring <= 1 MiB */
+#define SLOT_NIL	0u
+#define SLOT_LOCAL	(1u << 31)	/* | local page index; else record + 1 */
 
 enum {
 	ST_SWITCHED = 1u << 0,
@@ -135,6 +171,12 @@ struct hsock_chan {
 	_Atomic uint32_t holders[2];	/* processes holding each side */
 	_Atomic int32_t pid[2];		/* attaching process (stale sweep) */
 	struct hsock_dir dir[2];
+	/* records mode (version CHAN_V_RECORDS) only, see RECORDS above */
+	_Atomic uint32_t local_used[2] CL;	/* bitmap of local pages, per dir */
+	_Atomic uint32_t slot[2][HSOCK_SLOTS_MAX];
+	/* CHAN_V_KMOD: the module conn, joined by the other side with token */
+	_Atomic uint64_t ktoken;
+	uint32_t kcreator;		/* channel side that created it */
 };
 
 _Static_assert(sizeof(struct hsock_chan) <= HSOCK_HDR, "header fits a page");
@@ -147,6 +189,18 @@ static inline unsigned char *chan_ring(struct hsock_chan *ch, int d)
 static inline size_t chan_size(uint32_t ring)
 {
 	return HSOCK_HDR + 2 * (size_t)ring;
+}
+
+/* Records mode: header and the local pages of both directions. */
+static inline size_t chan_size_rec(void)
+{
+	return HSOCK_HDR + 2 * (size_t)HSOCK_LOCAL * HSOCK_PAGE;
+}
+
+static inline unsigned char *chan_local(struct hsock_chan *ch, int d, uint32_t k)
+{
+	return (unsigned char *)ch + HSOCK_HDR +
+	       ((size_t)d * HSOCK_LOCAL + k) * HSOCK_PAGE;
 }
 
 /* Spin lock in shared memory; never held across a sleep. */

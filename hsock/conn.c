@@ -8,6 +8,8 @@
 #include "hsock/hsock_int.h"
 #include "hsock/allow.h"
 #include "hsock/ial.h"
+#include "hsock/commit.h"
+#include "kernel/uapi/hsock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -172,9 +174,30 @@ static void conns_unlink(struct hs_conn *c)
 	chan_unlock(&hs.conns_lock);
 }
 
-static void init_chan(struct hsock_chan *ch, uint32_t ring)
+/* The per-uid record pool (hsock/commit.h), opened once, at first need. */
+struct hs_pool *hs_pool_get(void)
 {
-	ch->version = 1;
+	char name[HSOCK_NAME_MAX];
+	struct hs_pool *p;
+
+	if (hs.pool)
+		return hs.pool;
+	chan_lock(&hs.pool_lock);
+	snprintf(name, sizeof(name), "hsock-%u-pool", (unsigned int)geteuid());
+	if (!hs.pool && !hs_pool_open(hs.ial, name, hs.pool_nr, hs.rec_limit, &p))
+		hs.pool = p;
+	chan_unlock(&hs.pool_lock);
+	return hs.pool;
+}
+
+static void init_chan(struct hs_conn *c, uint64_t token)
+{
+	struct hsock_chan *ch = c->ch;
+	uint32_t ring = c->ring;
+
+	ch->version = c->kmod ? CHAN_V_KMOD : c->rec ? CHAN_V_RECORDS : CHAN_V_RING;
+	ch->ktoken = token;
+	ch->kcreator = (uint32_t)c->side;
 	ch->ring_size = ring;
 	/* readers start armed: an app may wait in poll before its first read */
 	atomic_store(&ch->dir[0].bell, 1);
@@ -187,7 +210,7 @@ static void init_chan(struct hsock_chan *ch, uint32_t ring)
 static int map_existing(struct hs_conn *c)
 {
 	struct hsock_chan *h;
-	uint32_t ring;
+	uint32_t ring, version;
 	int i, ret;
 
 	ret = ial_map(hs.ial, c->name, HSOCK_HDR, 0, (void **)&h);
@@ -197,25 +220,54 @@ static int map_existing(struct hs_conn *c)
 			memory_order_acquire) != HSOCK_MAGIC; i++)
 		usleep(10);
 	ring = h->ring_size;
+	version = h->version;
 	ial_unmap(hs.ial, h, HSOCK_HDR);
 	if (i == 1000 || ring < 4096 || ring > (1u << 28) || (ring & (ring - 1)))
 		return -EPROTO;
+	c->kmod = version == CHAN_V_KMOD;
+	c->rec = version == CHAN_V_RECORDS || c->kmod;
+	if (c->rec && ring > HSOCK_SLOTS_MAX * HSOCK_PAGE)
+		return -EPROTO;
+	if (c->kmod ? !hs_kmod_ready() : c->rec && !hs_pool_get())
+		return -EPROTO;
 	c->ring = ring;
-	c->map_len = chan_size(ring);
-	return ial_map(hs.ial, c->name, c->map_len, 0, (void **)&c->ch);
+	c->map_len = c->rec ? chan_size_rec() : chan_size(ring);
+	ret = ial_map(hs.ial, c->name, c->map_len, 0, (void **)&c->ch);
+	if (!ret && c->kmod && hs_kmod_join(c, atomic_load(&c->ch->ktoken))) {
+		ial_unmap(hs.ial, c->ch, c->map_len);
+		c->ch = NULL;
+		ret = -EPROTO;
+	}
+	return ret;
 }
 
 static int map_chan(struct hs_conn *c)
 {
 	int ret;
 
+	uint64_t token = 0;
+
 	c->ring = hs.reserve ? hs.reserve : hs.ring;
-	c->map_len = chan_size(c->ring);
+	c->kmod = hs.records && hs_kmod_ready();
+	c->rec = c->kmod || (hs.records && hs_pool_get());
+	if (c->kmod && c->ring > HSOCK_RING_SLOTS * HSOCK_PAGE)
+		c->ring = HSOCK_RING_SLOTS * HSOCK_PAGE;	/* the module's ring */
+	c->map_len = c->rec ? chan_size_rec() : chan_size(c->ring);
 	ret = ial_map(hs.ial, c->name, c->map_len, IAL_CREATE, (void **)&c->ch);
 	if (!ret && hs.reserve)	/* baseline: the whole reserve held up front */
 		madvise(c->ch, c->map_len, MADV_POPULATE_WRITE);
+	if (!ret && c->kmod && hs_kmod_create(c, &token)) {
+		c->kmod = false;	/* module refused: the user-space pool */
+		c->rec = hs_pool_get() != NULL;
+		if (!c->rec) {
+			ial_unmap(hs.ial, c->ch, c->map_len);
+			c->ch = NULL;
+			ial_unlink(hs.ial, c->name);
+			return -ENOMEM;
+		}
+	}
 	if (!ret)
-		init_chan(c->ch, c->ring);
+		init_chan(c, token);
 	else if (ret == -EEXIST)
 		ret = map_existing(c);
 	return ret;
@@ -258,16 +310,20 @@ int hs_attach(struct hs_conn *c, int fd)
 			ret = claim(c);
 		if (ret != -ESTALE)
 			break;
+		hs_kmod_close(c);
 		ial_unmap(hs.ial, c->ch, c->map_len);
 		c->ch = NULL;
 		ial_unlink(hs.ial, c->name);
 	}
 	if (ret) {
+		hs_kmod_close(c);
 		ial_unmap(hs.ial, c->ch, c->map_len);
 		c->ch = NULL;
 		return HS_STAT(S_FB_NO_GSHM, 1), ret;
 	}
 	HS_STAT(S_ATTACHED, 1);
+	if (c->kmod)
+		HS_STAT(S_KMOD_CONNS, 1);
 	conns_link(c);
 	return 0;
 }
@@ -299,9 +355,14 @@ static void release(struct hs_conn *c, int fd, bool keep_mapping)
 		conns_unlink(c);
 		if (atomic_fetch_sub(&ch->holders[c->side], 1) == 1) {
 			hs_release_io(c, fd);
+			if (!keep_mapping)	/* at exit the file's close does it */
+				hs_kmod_close(c);
 			atomic_store(&ch->cookie[c->side], 0);
-			if (!atomic_load(&ch->cookie[1 - c->side]))
+			if (!atomic_load(&ch->cookie[1 - c->side])) {
+				if (c->rec && !c->kmod)
+					hs_release_records(ch);
 				ial_unlink(hs.ial, c->name);
+			}
 		}
 		if (keep_mapping)
 			return;

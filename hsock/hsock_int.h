@@ -19,6 +19,7 @@
 
 struct ial;
 struct hsock_allow;
+struct hs_pool;
 
 /* The libc functions we interpose, resolved with dlsym(RTLD_NEXT). */
 struct hs_real {
@@ -52,7 +53,8 @@ enum hs_stat {
 	S_SEEN, S_ATTACHED, S_ACCEL, S_FB_NOT_ALLOWED, S_FB_PEER_ABSENT,
 	S_FB_NO_GSHM, S_FB_ERROR, S_GSHM_TX, S_GSHM_RX, S_TCP_TX, S_TCP_RX,
 	S_BELLS, S_DRAINED, S_SPIN_HITS, S_RX_SLEEPS, S_TX_SLEEPS, S_WAKEUPS,
-	S_PROBES, S_TRIMS, S__COUNT
+	S_PROBES, S_TRIMS, S_REC_LOCAL, S_REC_TAKEN, S_REC_COMMITS,
+	S_REC_RELEASED, S_REC_WAITS, S_KMOD_CONNS, S__COUNT
 };
 
 struct hs_conn {
@@ -64,6 +66,13 @@ struct hs_conn {
 	bool rd_eof;			/* TCP EOF seen after the switch */
 	bool rd_shut;			/* local shutdown(SHUT_RD) */
 	bool counted_accel;
+	bool rec;			/* records mode (chan.h, RECORDS) */
+	bool kmod;			/* records are /dev/hsock's (kmod.c) */
+	int kside;			/* module conn side: 0 creator, 1 joiner */
+	uint32_t khandle;
+	uint32_t kpending;		/* linked, not yet committed */
+	uint64_t klinked;		/* first stream page not linked */
+	struct hsock_conn_page *kcp;
 	int err;			/* sticky errno of a broken connection */
 	uint32_t ring;			/* ring size, from our own attach */
 	uint32_t spin_ns;		/* adaptive busy-poll budget */
@@ -82,6 +91,10 @@ struct hs_global {
 	struct hsock_allow *allow;	/* NULL: any link */
 	uint32_t ring;
 	uint32_t reserve;		/* HSOCK_RESERVE: ring populated at attach */
+	bool records;			/* HSOCK_RECORDS: new channels use records */
+	uint32_t pool_nr, rec_limit;	/* HSOCK_POOL / HSOCK_REC_LIMIT */
+	struct hs_pool *pool;		/* opened at the first records channel */
+	_Atomic uint32_t pool_lock;
 	uint32_t spin_max_ns;
 	_Atomic int spinners;		/* threads busy-polling now */
 	_Atomic bool nested_wait;	/* an epoll fd waited on by another waiter */
@@ -124,6 +137,26 @@ ssize_t hs_sendfile(struct hs_conn *c, int out, int in, off_t *off, size_t count
 int hs_fionread(struct hs_conn *c, int fd, int *val);
 void hs_shutdown_wr(struct hs_conn *c);
 void hs_release_io(struct hs_conn *c, int fd);
+void hs_release_records(struct hsock_chan *ch);
+
+/* records.c: records mode (chan.h, RECORDS) */
+int hs_rec_copy(struct hs_conn *c, int d, uint64_t pos, const struct iovec *iov,
+		int n, size_t off, size_t len, bool to_iov,
+		void (*copy)(const struct iovec *, int, size_t, void *, size_t, bool));
+size_t hs_rec_fill(struct hs_conn *c, int d, uint64_t head, size_t k);
+int hs_rec_consumed(struct hs_conn *c, int d, uint64_t from, uint64_t to);
+bool hs_rec_trim(struct hs_conn *c, int d, uint64_t tail);
+bool hs_rec_held(struct hs_conn *c, int d, uint64_t tail);
+
+/* kmod.c: the kernel path of the commit step */
+bool hs_kmod_ready(void);
+int hs_kmod_create(struct hs_conn *c, uint64_t *token);
+int hs_kmod_join(struct hs_conn *c, uint64_t token);
+void hs_kmod_close(struct hs_conn *c);
+unsigned char *hs_kmod_page(struct hs_conn *c, int d, uint64_t page);
+size_t hs_kmod_fill(struct hs_conn *c, int d, uint64_t head, size_t k);
+int hs_kmod_consumed(struct hs_conn *c, int d, uint64_t to);
+struct hs_pool *hs_pool_get(void);
 
 bool hs_rx_ready(struct hs_conn *c);
 void hs_rx_quiet(struct hs_conn *c);

@@ -6,6 +6,7 @@
  */
 #include "hsock/hsock_int.h"
 #include "hsock/ial.h"
+#include "hsock/commit.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -82,19 +83,29 @@ static void iov_copy(const struct iovec *iov, int n, size_t off, void *mem,
 	}
 }
 
-/* Ring <-> iovec copy, with wrap-around; positions are masked (chan.h). */
-static void ring_copy(struct hs_conn *c, int d, uint64_t pos,
-		      const struct iovec *iov, int n, size_t off, size_t len,
-		      bool to_iov)
+/*
+ * Ring <-> iovec copy, with wrap-around; positions are masked (chan.h).
+ * Records mode: page by page through the slot table; -ECONNRESET when a
+ * slot names nothing valid.
+ */
+static int ring_copy(struct hs_conn *c, int d, uint64_t pos,
+		     const struct iovec *iov, int n, size_t off, size_t len,
+		     bool to_iov)
 {
-	unsigned char *base = chan_ring(c->ch, d);
-	size_t p = pos & (c->ring - 1), first = c->ring - p;
+	unsigned char *base;
+	size_t p, first;
 
+	if (c->rec)
+		return hs_rec_copy(c, d, pos, iov, n, off, len, to_iov, iov_copy);
+	base = chan_ring(c->ch, d);
+	p = pos & (c->ring - 1);
+	first = c->ring - p;
 	if (first > len)
 		first = len;
 	iov_copy(iov, n, off, base + p, first, to_iov);
 	if (len > first)
 		iov_copy(iov, n, off + first, base, len - first, to_iov);
+	return 0;
 }
 
 /* Sub-iovec [off, off+lim) for a kernel call; may be shorter (short I/O). */
@@ -233,7 +244,11 @@ static ssize_t rx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 	if (!avail)
 		return -EAGAIN;
 	k = avail < len ? avail : len;
-	ring_copy(c, 1 - c->side, tail, iov, n, off, k, true);
+	if (ring_copy(c, 1 - c->side, tail, iov, n, off, k, true) ||
+	    (!peek && c->rec && hs_rec_consumed(c, 1 - c->side, tail, tail + k))) {
+		c->err = ECONNRESET;
+		return -ECONNRESET;
+	}
 	if (peek)
 		return k;
 	atomic_store_explicit(&d->tail, tail + k, memory_order_release);
@@ -386,12 +401,17 @@ static void rx_trim(struct hs_conn *c)
 	uint64_t tail = atomic_load_explicit(&d->tail, memory_order_relaxed);
 	uint32_t st = ST_SWITCHED;
 
-	if (hs.reserve || tail - c->trim_mark < 65536 ||
-	    atomic_load(&d->tcp_rcvd) < atomic_load(&d->tcp_n))
+	if (hs.reserve || atomic_load(&d->tcp_rcvd) < atomic_load(&d->tcp_n))
+		return;
+	if (c->rec ? !hs_rec_held(c, 1 - c->side, tail) : tail - c->trim_mark < 65536)
 		return;
 	if (!atomic_compare_exchange_strong(&d->state, &st, ST_SWITCHED | ST_TRIM))
 		return;
-	if (atomic_load(&d->head) == tail) {
+	if (atomic_load(&d->head) == tail && c->rec) {
+		if (hs_rec_trim(c, 1 - c->side, tail))
+			HS_STAT(S_TRIMS, 1);
+		hs_pool_trim(hs.pool);
+	} else if (atomic_load(&d->head) == tail) {
 		madvise(chan_ring(c->ch, 1 - c->side), c->ring, MADV_REMOVE);
 		c->trim_mark = tail;
 		HS_STAT(S_TRIMS, 1);
@@ -591,12 +611,50 @@ static bool try_switch(struct hs_conn *c, int fd)
 	return true;
 }
 
+/*
+ * Records mode: a position may be written only once the previous lap's
+ * page of its slot was consumed (chan.h, RECORDS).
+ */
 static uint64_t tx_space(struct hs_conn *c, struct hsock_dir *d)
 {
-	uint64_t used = atomic_load_explicit(&d->head, memory_order_relaxed) -
-			atomic_load_explicit(&d->tail, memory_order_acquire);
+	uint64_t head = atomic_load_explicit(&d->head, memory_order_relaxed);
+	uint64_t tail = atomic_load_explicit(&d->tail, memory_order_acquire);
+	uint64_t used = head - tail;
 
+	if (c->rec)
+		tail &= ~(uint64_t)(HSOCK_PAGE - 1);
+	used = head - tail;
 	return used > c->ring ? 0 : c->ring - used;
+}
+
+static int tx_probe(struct hs_conn *c, int fd, struct hsock_dir *d);
+
+/*
+ * No record for the next page (pool empty or over the per-process limit):
+ * sleep until our reader frees one (it wakes wake_seq) or 2 ms pass; probe
+ * the peer every 100 ms.
+ */
+static int tx_wait_rec(struct hs_conn *c, int fd, bool block, uint64_t *probe)
+{
+	struct hsock_dir *d = txd(c);
+	uint32_t seq;
+	int r;
+
+	if (!block)
+		return -EAGAIN;
+	HS_STAT(S_REC_WAITS, 1);
+	if (!*probe)
+		*probe = now_ns() + 100000000ull;
+	else if (now_ns() > *probe) {
+		*probe = 0;
+		r = tx_probe(c, fd, d);
+		if (r)
+			return r;
+	}
+	seq = atomic_load(&d->wake_seq);
+	atomic_store(&d->wr_want, 1);
+	r = ial_wait(hs.ial, &d->wake_seq, seq, 2);
+	return r == -EINTR ? -EINTR : 0;
 }
 
 /* Ring full: a dead peer must not hold us; probe it with a counted bell. */
@@ -641,8 +699,6 @@ static int tx_wait(struct hs_conn *c, int fd, bool block)
 	return r == -EINTR ? -EINTR : 0;
 }
 
-static int tx_probe(struct hs_conn *c, int fd, struct hsock_dir *d);
-
 /*
  * Announce a copy into the ring; waits out a reader's trim (chan.h).  A
  * reader killed inside its trim never clears TRIM: probe the peer every
@@ -684,7 +740,7 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 	struct hsock_dir *d = txd(c);
 	size_t total = iov_total(iov, n), sent = 0, k;
 	bool block = !(flags & MSG_DONTWAIT) && !c->nonblock;
-	uint64_t head, space;
+	uint64_t head, space, probe = 0;
 	int r = 0;
 
 	while (sent < total) {
@@ -706,7 +762,23 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 		r = wr_enter(c, fd, d);
 		if (r)
 			break;
-		ring_copy(c, c->side, head, iov, n, sent, k, false);
+		if (c->rec)
+			k = hs_rec_fill(c, c->side, head, k);
+		if (!k) {
+			wr_exit(d);
+			if (sent && !block)
+				break;
+			r = tx_wait_rec(c, fd, block, &probe);
+			if (r)
+				break;
+			continue;
+		}
+		probe = 0;
+		if (ring_copy(c, c->side, head, iov, n, sent, k, false)) {
+			wr_exit(d);
+			r = -ECONNRESET;
+			break;
+		}
 		atomic_store_explicit(&d->head, head + k, memory_order_release);
 		wr_exit(d);
 		ring_bell(fd, d);

@@ -7,6 +7,7 @@
  *   HSOCK_GSHM  backend (ial.h)       HSOCK_ALLOW  allowlist file (allow.h)
  *   HSOCK_STATS stats file            HSOCK_RING   ring bytes per direction
  *   HSOCK_RESERVE fixed per-connection reserve, populated up front (baseline)
+ *   HSOCK_RECORDS=0 byte rings instead of records   HSOCK_POOL, HSOCK_REC_LIMIT
  *   HSOCK_POLL_US busy-poll budget    HSOCK_SPINNERS busy-pollers per process
  *   HSOCK_DISABLE=1 pass everything through
  * Start-up problems (bad allowlist, missing device) are reported once on
@@ -104,6 +105,11 @@ static void load_config(void)
 
 	hs.ring = env_size("HSOCK_RING", 1u << 20, 4096, 1u << 28);
 	hs.reserve = env_size("HSOCK_RESERVE", 0, 4096, 1u << 28);
+	s = getenv("HSOCK_RECORDS");
+	hs.records = !hs.reserve && hs.ring <= HSOCK_SLOTS_MAX * HSOCK_PAGE &&
+		     !(s && !strcmp(s, "0"));
+	hs.pool_nr = env_size("HSOCK_POOL", 1u << 30, 1u << 20, 1u << 31) / HSOCK_PAGE;
+	hs.rec_limit = env_size("HSOCK_REC_LIMIT", 1u << 26, 1u << 16, 1u << 31) / HSOCK_PAGE;
 	s = getenv("HSOCK_POLL_US");
 	us = s ? atol(s) : 200;
 	hs.spin_max_ns = (uint32_t)(us < 1 ? 1000 : us > 100000 ? 100000000 : us * 1000);

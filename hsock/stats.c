@@ -33,6 +33,12 @@ static const char *const names[S__COUNT] = {
 	[S_WAKEUPS] = "wakeups",
 	[S_PROBES] = "liveness_probes",
 	[S_TRIMS] = "idle_trims",
+	[S_REC_LOCAL] = "records_local",
+	[S_REC_TAKEN] = "records_taken",
+	[S_REC_COMMITS] = "commits",
+	[S_REC_RELEASED] = "records_released",
+	[S_REC_WAITS] = "commit_waits",
+	[S_KMOD_CONNS] = "connections_kernel",
 };
 
 static void parse(char *buf, uint64_t *acc)

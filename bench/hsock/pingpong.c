@@ -5,18 +5,25 @@
  *   MODE bw:  one-way stream of SIZE-byte writes; prints "MB_per_s"
  *   MODE mem: CONNS connections each exchange SIZE bytes twice and stay
  *             open, idle in epoll sets; prints "ready", waits for stdin EOF
+ *   MODE act: CONNS active connections: one client thread writes SIZE
+ *             bytes to each in turn (non-blocking, skipping full ones),
+ *             the server reads them all in turn for SECONDS; prints
+ *             "ready" when all are connected, then the server's "MB_per_s"
  *   ENDPOINT: tcp:PORT (loopback) or unix:PATH
  * The server is a forked child; the same binary runs under hsock-run or
  * not, so TCP, Unix socket and hsock are measured by one program.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -149,11 +156,92 @@ static void wait_idle(int ep)
 	epoll_wait(ep, ev, 16, 300);
 }
 
-static void server(int l, const char *mode, size_t size, int conns)
+/*
+ * GShm held, in KiB: the hsock objects of connections to our port, plus
+ * the record pool of this uid (its pages in use by anyone).
+ */
+static double shm_held(void)
+{
+	const char *dir = getenv("HSOCK_SHM_DIR") ? getenv("HSOCK_SHM_DIR") : "/dev/shm";
+	char port[32], pool[64], path[512];
+	struct dirent *e;
+	struct stat st;
+	double kib = 0;
+	DIR *d = opendir(dir);
+
+	snprintf(port, sizeof(port), "_%s", strchr(ep, ':') + 1);
+	snprintf(pool, sizeof(pool), "hsock-%u-pool", (unsigned int)geteuid());
+	while (d && (e = readdir(d))) {
+		size_t n = strlen(e->d_name), m = strlen(port);
+
+		if (strcmp(e->d_name, pool) && (n < m || strcmp(e->d_name + n - m, port)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (!stat(path, &st))
+			kib += st.st_blocks / 2.0;
+	}
+	if (d)
+		closedir(d);
+	return kib;
+}
+
+/*
+ * act: read every connection in turn for @secs; print the throughput and
+ * the peak GShm held (MiB) above what was held before the connections.
+ */
+static void act_server(int l, char *buf, double secs, int conns)
+{
+	int *fds = calloc(conns, sizeof(int)), i;
+	double t0, t1 = 0, bytes = 0, base = shm_held(), peak = 0, h;
+	ssize_t r;
+
+	for (i = 0; i < conns; i++)
+		fds[i] = accept(l, NULL, NULL);
+	printf("ready\n");
+	fflush(stdout);
+	for (t0 = now(); now() - t0 < secs;) {
+		for (i = 0; i < conns; i++)
+			while ((r = recv(fds[i], buf, 65536, MSG_DONTWAIT)) > 0)
+				bytes += r;
+		if (now() - t1 > 0.1) {
+			h = shm_held();
+			peak = h > peak ? h : peak;
+			t1 = now();
+		}
+	}
+	printf("%.1f %.1f\n", bytes / (now() - t0) / 1e6, (peak - base) / 1024);
+	fflush(stdout);
+	exit(0);
+}
+
+/* act: write to every connection in turn until the server is gone. */
+static void act(size_t size, int conns)
+{
+	char *buf = calloc(1, size);
+	int *fds = calloc(conns, sizeof(int)), i, live = conns;
+
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < conns; i++)
+		fds[i] = dial();
+	while (live)
+		for (i = 0, live = 0; i < conns; i++)
+			if (fds[i] >= 0 && send(fds[i], buf, size, MSG_DONTWAIT) < 0 &&
+			    errno != EAGAIN) {
+				close(fds[i]);
+				fds[i] = -1;
+			} else if (fds[i] >= 0) {
+				live++;
+			}
+}
+
+static void server(int l, const char *mode, size_t size, int conns, double secs)
 {
 	char *buf = malloc(size > 65536 ? size : 65536);
 	int fd, i;
 	ssize_t r;
+
+	if (!strcmp(mode, "act"))
+		act_server(l, buf, secs, conns);
 
 	if (!strcmp(mode, "mem")) {
 		int ep = epoll_create1(0);
@@ -207,15 +295,17 @@ int main(int argc, char **argv)
 	int l;
 
 	if (argc < 5)
-		return fprintf(stderr, "usage: pingpong lat|bw|mem tcp:PORT|unix:PATH SIZE SECONDS [CONNS]\n"), 2;
+		return fprintf(stderr, "usage: pingpong lat|bw|mem|act tcp:PORT|unix:PATH SIZE SECONDS [CONNS]\n"), 2;
 	ep = argv[2];
 	size = strtoul(argv[3], NULL, 0);
 	l = listener();
 	pid = fork();
 	if (pid == 0)
-		server(l, argv[1], size, argc > 5 ? atoi(argv[5]) : 1);
+		server(l, argv[1], size, argc > 5 ? atoi(argv[5]) : 1, atof(argv[4]));
 	close(l);
-	if (!strcmp(argv[1], "mem"))
+	if (!strcmp(argv[1], "act"))
+		act(size, atoi(argv[5]));
+	else if (!strcmp(argv[1], "mem"))
 		mem(size, atoi(argv[5]));
 	else {
 		int fd = dial();

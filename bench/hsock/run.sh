@@ -94,6 +94,36 @@ for mode in "HSOCK_RING=1048576" "HSOCK_RING=65536" "HSOCK_RESERVE=262144" "HSOC
 done
 echo "(HSOCK_RESERVE=16M for 1000 connections would hold $((1000 * 2 * 16)) MiB: more than this machine's RAM, not run)"
 
+# GShm held by 1000 ACTIVE connections: one client thread streams 64 KiB
+# writes to all of them in turn, the server reads them all in turn; the
+# server samples the GShm held every 100 ms (its objects plus the record
+# pool) and prints the stream rate and the peak.  Records (the default)
+# vs fixed reserves.  16 MiB reserves for 1000 connections would need
+# 32 GiB: that row runs 100 connections and scales the memory by 10
+# (its throughput is what 100 connections reach, an upper bound for 1000).
+conns=${HSOCK_BENCH_ACTIVE:-1000}
+asecs=${HSOCK_BENCH_ACTIVE_SECS:-4}
+act_row() { # label conns scale env
+	local label=$1 n=$2 scale=$3 i r res=()
+	shift 3
+	for i in $(seq "$reps"); do
+		next_port
+		r=$(env "$@" timeout 120 "$run" -- "$pp" act tcp:$port 65536 "$asecs" "$n" | tail -1)
+		res+=("$r")
+	done
+	r=$(printf '%s\n' "${res[@]}" | sort -n | sed -n "$(( (reps + 1) / 2 ))p")
+	echo "$label $n $scale $r"
+}
+printf '\n%-34s | %-6s | %-9s | %-13s | %s\n' "$conns active connections" "conns" "MB/s" "GShm held MiB" "vs 16M reserve (MB/s, MiB)"
+rows=$( {
+	act_row "HSOCK_RESERVE=16M" $((conns / 10)) 10 HSOCK_RESERVE=16777216
+	act_row "HSOCK_RESERVE=1M" "$conns" 1 HSOCK_RESERVE=1048576
+	act_row "HSOCK_RESERVE=256K" "$conns" 1 HSOCK_RESERVE=262144
+	act_row "records(default)" "$conns" 1 HSOCK_RECORDS=1
+} )
+echo "$rows" | awk 'NR == 1 { bw16 = $4; mem16 = $5 * $3 }
+	{ mem = $5 * $3; printf "%-34s | %-6s | %-9s | %-13.0f | x%.2f, x%.3f%s\n", $1, $2, $4, mem, $4 / bw16, mem / mem16, ($3 > 1 ? " (memory scaled x" $3 ")" : "") }'
+
 if command -v gnuplot >/dev/null; then
 	gnuplot <<PLOT
 set terminal pngcairo size 1100,420 font ",10"

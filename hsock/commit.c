@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * User-space implementation of hsock/commit.h: a per-uid pool object of
+ * page-sized records with per-CPU arenas (generation-tagged lock-free
+ * stacks) and per-process charges.
+ *
+ * Pool layout (all offsets fixed by the header):
+ *	[0, 4096)		struct pool_hdr
+ *	[4096, meta_end)	next[nr] (stack links), own[nr] (state | slot)
+ *	[rec_off, ...)		nr records of HS_REC_SIZE bytes
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "hsock/commit.h"
+#include "hsock/ial.h"
+
+#define POOL_MAGIC	0x326c6f6f706b7368ULL	/* "hskpool2" */
+#define NR_ARENAS	16
+#define NR_PROCS	240
+#define HS_ARENA_WARM	256		/* populated free records kept per arena */
+
+enum { OWN_FREE = 0, OWN_TAKEN = 1u << 28, OWN_COMMITTED = 2u << 28 };
+#define OWN_STATE(o)	((o) & (3u << 28))
+#define OWN_SLOT(o)	((o) & 0xffffu)
+
+struct pool_arena {
+	_Atomic uint64_t head;		/* gen << 32 | (rec + 1); 0 rec = empty */
+	_Atomic int32_t count;		/* records on the stack (approximate) */
+} __attribute__((aligned(64)));
+
+struct pool_proc {
+	_Atomic int32_t pid;
+	_Atomic uint32_t charged;
+};
+
+struct pool_hdr {
+	_Atomic uint64_t magic;
+	uint32_t nr;
+	uint32_t limit;
+	uint64_t rec_off;
+	_Atomic uint32_t brk;		/* records [brk, nr) never handed out */
+	struct pool_arena arena[NR_ARENAS];	/* warm: populated records */
+	struct pool_arena cold;			/* pages given back (MADV_REMOVE) */
+	struct pool_proc proc[NR_PROCS];
+};
+
+_Static_assert(sizeof(struct pool_hdr) <= 4096, "pool header fits a page");
+
+struct hs_pool {
+	struct ial *ial;
+	struct pool_hdr *h;
+	_Atomic uint32_t *next, *own;
+	unsigned char *recs;
+	size_t len;
+	uint32_t slot;			/* our proc[] entry */
+	uint32_t limit;			/* this process's commit limit */
+};
+
+static size_t meta_end(uint32_t nr)
+{
+	return (4096 + (size_t)nr * 8 + 4095) & ~(size_t)4095;
+}
+
+static size_t pool_len(uint32_t nr)
+{
+	return meta_end(nr) + (size_t)nr * HS_REC_SIZE;
+}
+
+static bool alive(int32_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+/* Claim a proc[] entry: a free one, ours (fork), or a dead process's. */
+static int claim_slot(struct hs_pool *p)
+{
+	int32_t me = getpid(), z;
+	uint32_t i;
+
+	for (i = 0; i < NR_PROCS; i++) {
+		z = 0;
+		if (atomic_compare_exchange_strong(&p->h->proc[i].pid, &z, me) || z == me)
+			goto found;
+	}
+	for (i = 0; i < NR_PROCS; i++) {
+		z = atomic_load(&p->h->proc[i].pid);
+		if (!alive(z) && atomic_compare_exchange_strong(&p->h->proc[i].pid, &z, me))
+			goto found;
+	}
+	return -EUSERS;
+found:
+	p->slot = i;
+	return 0;
+}
+
+static int map_pool(struct hs_pool *p, const char *name, uint32_t nr,
+		    uint32_t limit)
+{
+	struct pool_hdr *h;
+	int ret, i;
+
+	ret = ial_map(p->ial, name, pool_len(nr), IAL_CREATE, (void **)&p->h);
+	if (!ret) {
+		p->h->nr = nr;
+		p->h->limit = limit;
+		p->h->rec_off = meta_end(nr);
+		atomic_store_explicit(&p->h->magic, POOL_MAGIC, memory_order_release);
+		p->len = pool_len(nr);
+		return 0;
+	}
+	if (ret != -EEXIST)
+		return ret;
+	ret = ial_map(p->ial, name, 4096, 0, (void **)&h);
+	if (ret)
+		return ret;
+	for (i = 0; i < 1000 && atomic_load_explicit(&h->magic,
+			memory_order_acquire) != POOL_MAGIC; i++)
+		usleep(10);
+	nr = h->nr;
+	ial_unmap(p->ial, h, 4096);
+	if (i == 1000 || !nr || nr > (1u << 24))
+		return -EPROTO;
+	p->len = pool_len(nr);
+	return ial_map(p->ial, name, p->len, 0, (void **)&p->h);
+}
+
+int hs_pool_open(struct ial *ial, const char *name, uint32_t nr,
+		 uint32_t limit, struct hs_pool **out)
+{
+	struct hs_pool *p = calloc(1, sizeof(*p));
+	int ret;
+
+	if (!p)
+		return -ENOMEM;
+	p->ial = ial;
+	p->limit = limit;
+	ret = map_pool(p, name, nr, limit);
+	if (ret)
+		goto err;
+	if (p->h->rec_off != meta_end(p->h->nr)) {
+		ret = -EPROTO;
+		goto err_unmap;
+	}
+	p->next = (_Atomic uint32_t *)((char *)p->h + 4096);
+	p->own = p->next + p->h->nr;
+	p->recs = (unsigned char *)p->h + p->h->rec_off;
+	ret = claim_slot(p);
+	if (ret)
+		goto err_unmap;
+	*out = p;
+	return 0;
+err_unmap:
+	ial_unmap(ial, p->h, p->len);
+err:
+	free(p);
+	return ret;
+}
+
+void hs_pool_close(struct hs_pool *p)
+{
+	if (!p)
+		return;
+	ial_unmap(p->ial, p->h, p->len);
+	free(p);
+}
+
+static struct pool_arena *my_arena(struct hs_pool *p)
+{
+	int cpu = sched_getcpu();
+
+	return &p->h->arena[(cpu < 0 ? 0 : cpu) % NR_ARENAS];
+}
+
+/*
+ * Pop up to @n records in one compare-and-swap: the generation in head
+ * changes on every push and pop, so an unchanged head means the chain we
+ * walked is still the stack's top.  Links read during a race may be
+ * garbage; they are bounds-checked and the CAS then fails.
+ */
+static uint32_t pop_n(struct hs_pool *p, struct pool_arena *a, uint32_t *out,
+		      uint32_t n)
+{
+	uint64_t h = atomic_load_explicit(&a->head, memory_order_acquire), nh;
+	uint32_t k, link;
+
+	do {
+		for (k = 0, link = (uint32_t)h; k < n && link && link - 1 < p->h->nr; k++) {
+			out[k] = link - 1;
+			link = atomic_load_explicit(&p->next[link - 1], memory_order_relaxed);
+		}
+		if (!k)
+			return 0;
+		nh = ((h >> 32) + 1) << 32 | link;
+	} while (!atomic_compare_exchange_weak_explicit(&a->head, &h, nh,
+			memory_order_acq_rel, memory_order_acquire));
+	atomic_fetch_sub_explicit(&a->count, (int32_t)k, memory_order_relaxed);
+	return k;
+}
+
+static uint32_t pop(struct hs_pool *p, struct pool_arena *a)
+{
+	uint32_t r;
+
+	return pop_n(p, a, &r, 1) ? r : HS_REC_NIL;
+}
+
+/* Push @n records (linked in the given order) in one compare-and-swap. */
+static void push_n(struct hs_pool *p, struct pool_arena *a, const uint32_t *r,
+		   uint32_t n)
+{
+	uint64_t h, nh;
+	uint32_t i;
+
+	if (!n)
+		return;
+	for (i = 0; i + 1 < n; i++)
+		atomic_store_explicit(&p->next[r[i]], r[i + 1] + 1, memory_order_relaxed);
+	h = atomic_load_explicit(&a->head, memory_order_relaxed);
+	do {
+		atomic_store_explicit(&p->next[r[n - 1]], (uint32_t)h, memory_order_relaxed);
+		nh = ((h >> 32) + 1) << 32 | (r[0] + 1);
+	} while (!atomic_compare_exchange_weak_explicit(&a->head, &h, nh,
+			memory_order_release, memory_order_relaxed));
+	atomic_fetch_add_explicit(&a->count, (int32_t)n, memory_order_relaxed);
+}
+
+static void push(struct hs_pool *p, struct pool_arena *a, uint32_t r)
+{
+	push_n(p, a, &r, 1);
+}
+
+static uint32_t take_brk(struct hs_pool *p, uint32_t *out, uint32_t n)
+{
+	uint32_t i = atomic_load_explicit(&p->h->brk, memory_order_relaxed), k;
+
+	do {
+		k = p->h->nr - i < n ? p->h->nr - i : n;
+		if (!k)
+			return 0;
+	} while (!atomic_compare_exchange_weak(&p->h->brk, &i, i + k));
+	for (n = 0; n < k; n++)
+		out[n] = i + n;
+	return k;
+}
+
+/*
+ * This CPU's arena, then the other arenas (a consumer on another CPU
+ * returns records to its own), then the cold stack, then records never
+ * used yet.
+ */
+uint32_t hs_rec_take(struct hs_pool *p, uint32_t *out, uint32_t n)
+{
+	uint32_t k = pop_n(p, my_arena(p), out, n), i;
+
+	for (i = 0; k < n && i < NR_ARENAS; i++)
+		k += pop_n(p, &p->h->arena[i], out + k, n - k);
+	if (k < n)
+		k += pop_n(p, &p->h->cold, out + k, n - k);
+	if (k < n)
+		k += take_brk(p, out + k, n - k);
+	for (i = 0; i < k; i++)
+		atomic_store_explicit(&p->own[out[i]], OWN_TAKEN | p->slot,
+				      memory_order_relaxed);
+	return k;
+}
+
+/* All or nothing: a record not taken by us, or the limit, fails them all. */
+int hs_rec_commit(struct hs_pool *p, const uint32_t *recs, uint32_t n)
+{
+	_Atomic uint32_t *ch = &p->h->proc[p->slot].charged;
+	uint32_t i, o;
+	int ret = -EPERM;
+
+	for (i = 0; i < n; i++) {
+		o = OWN_TAKEN | p->slot;
+		if (recs[i] >= p->h->nr || !atomic_compare_exchange_strong(
+				&p->own[recs[i]], &o, OWN_COMMITTED | p->slot))
+			goto undo;
+	}
+	if (atomic_fetch_add(ch, n) + n <= p->limit)
+		return 0;
+	atomic_fetch_sub(ch, n);
+	ret = -EDQUOT;
+undo:
+	while (i--)
+		atomic_store(&p->own[recs[i]], OWN_TAKEN | p->slot);
+	return ret;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Give back the pages of @n records, one madvise per contiguous run. */
+static void remove_pages(struct hs_pool *p, uint32_t *r, uint32_t n)
+{
+	uint32_t i, j;
+
+	qsort(r, n, sizeof(*r), cmp_u32);
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && r[j] == r[j - 1] + 1; j++)
+			;
+		madvise(p->recs + (size_t)r[i] * HS_REC_SIZE,
+			(size_t)(j - i) * HS_REC_SIZE, MADV_REMOVE);
+	}
+	for (i = 0; i < n; i++)
+		push(p, &p->h->cold, r[i]);
+}
+
+void hs_pool_trim(struct hs_pool *p)
+{
+	uint32_t batch[1024], n, i, r;
+
+	for (i = 0; i < NR_ARENAS; i++) {
+		do {
+			for (n = 0; n < 1024 && atomic_load_explicit(
+					&p->h->arena[i].count, memory_order_relaxed) >
+					HS_ARENA_WARM; n++) {
+				r = pop(p, &p->h->arena[i]);
+				if (r == HS_REC_NIL)
+					break;
+				batch[n] = r;
+			}
+			if (n)
+				remove_pages(p, batch, n);
+		} while (n == 1024);
+	}
+}
+
+void hs_rec_abort(struct hs_pool *p, const uint32_t *recs, uint32_t n)
+{
+	uint32_t back[256], k = 0, i, o;
+
+	for (i = 0; i < n; i++) {
+		o = OWN_TAKEN | p->slot;
+		if (recs[i] < p->h->nr && atomic_compare_exchange_strong(
+				&p->own[recs[i]], &o, OWN_FREE))
+			back[k++] = recs[i];
+		if (k == 256 || i + 1 == n) {
+			push_n(p, my_arena(p), back, k);
+			k = 0;
+		}
+	}
+}
+
+/* Saturating: a reclaimed proc slot may see uncharges of its predecessor. */
+static void uncharge(struct hs_pool *p, uint32_t slot, uint32_t n)
+{
+	_Atomic uint32_t *ch = &p->h->proc[slot % NR_PROCS].charged;
+	uint32_t v = atomic_load(ch);
+
+	while (!atomic_compare_exchange_weak(ch, &v, v > n ? v - n : 0))
+		;
+}
+
+/*
+ * Release every record of @recs that is committed; -EPROTO if one was
+ * not (a lying peer, or a record named twice).
+ */
+int hs_rec_release(struct hs_pool *p, const uint32_t *recs, uint32_t n)
+{
+	uint32_t back[256], k = 0, i, o, slot = UINT32_MAX, same = 0;
+	int ret = 0;
+
+	for (i = 0; i < n; i++) {
+		o = recs[i] < p->h->nr ? atomic_load(&p->own[recs[i]]) : 0;
+		if (OWN_STATE(o) != OWN_COMMITTED ||
+		    !atomic_compare_exchange_strong(&p->own[recs[i]], &o, OWN_FREE)) {
+			ret = -EPROTO;
+		} else {
+			if (OWN_SLOT(o) != slot && same) {
+				uncharge(p, slot, same);
+				same = 0;
+			}
+			slot = OWN_SLOT(o);
+			same++;
+			back[k++] = recs[i];
+		}
+		if (k == 256 || i + 1 == n) {
+			push_n(p, my_arena(p), back, k);
+			k = 0;
+		}
+	}
+	if (same)
+		uncharge(p, slot, same);
+	return ret;
+}
+
+void *hs_rec_addr(struct hs_pool *p, uint32_t rec)
+{
+	if (rec >= p->h->nr || OWN_STATE(atomic_load_explicit(&p->own[rec],
+			memory_order_relaxed)) != OWN_COMMITTED)
+		return NULL;
+	return p->recs + (size_t)rec * HS_REC_SIZE;
+}
+
+uint32_t hs_pool_charged(struct hs_pool *p)
+{
+	return atomic_load(&p->h->proc[p->slot].charged);
+}
+
+uint32_t hs_pool_limit(struct hs_pool *p)
+{
+	return p->limit;
+}
+
+uint32_t hs_pool_records(struct hs_pool *p)
+{
+	return p->h->nr;
+}

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kernel path of the commit step: when /dev/hsock exists and reports
+ * HSOCK_ABI_VERSION, records channels (chan.h, RECORDS / KMOD) take their
+ * records from the module's per-CPU arenas (no syscall) and link them into
+ * the module's ring of the connection, commit them with HSOCK_IOC_COMMIT
+ * (ownership and the per-process limit checked by the kernel: -EDQUOT, so
+ * never a SIGBUS) and release them with HSOCK_IOC_RELEASE.  Page P of a
+ * direction's byte stream is module ring position P: the ring slot IS the
+ * page slot.  Everything else (switch, doorbells, U-NAPI) is unchanged.
+ * HSOCK_KERNEL=0 keeps the user-space pool even when the device exists.
+ */
+#include "hsock/hsock_int.h"
+#include "kernel/uapi/hsock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct hs_kdev {
+	int fd;
+	struct hsock_info info;
+	struct hsock_arena_page *ap;
+	unsigned char *recs;
+};
+
+static struct hs_kdev kd = { .fd = -1 };
+static _Atomic int kd_state;	/* 0 not tried, 1 usable, -1 not */
+static _Atomic uint32_t kd_lock;
+
+static int kd_open(void)
+{
+	const char *s = getenv("HSOCK_KERNEL");
+
+	if (s && !strcmp(s, "0"))
+		return -ENODEV;
+	kd.fd = open(HSOCK_DEVICE, O_RDWR | O_CLOEXEC);
+	if (kd.fd < 0)
+		return -errno;
+	if (ioctl(kd.fd, HSOCK_IOC_INFO, &kd.info) < 0 ||
+	    kd.info.abi_version != HSOCK_ABI_VERSION ||
+	    kd.info.record_size != HSOCK_PAGE || !kd.info.nr_arenas)
+		goto err;
+	kd.ap = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, kd.fd,
+		     kd.info.mmap_arena);
+	if (kd.ap == MAP_FAILED)
+		goto err;
+	kd.recs = mmap(NULL, (size_t)kd.info.nr_records * HSOCK_PAGE,
+		       PROT_READ | PROT_WRITE, MAP_SHARED, kd.fd, kd.info.mmap_records);
+	if (kd.recs == MAP_FAILED)
+		goto err_ap;
+	return 0;
+err_ap:
+	munmap(kd.ap, 4096);
+err:
+	hs.real.close(kd.fd);
+	kd.fd = -1;
+	return -ENODEV;
+}
+
+/* Is the kernel path usable?  Opened once per process, at first need. */
+bool hs_kmod_ready(void)
+{
+	int st = atomic_load(&kd_state);
+
+	if (st)
+		return st > 0;
+	chan_lock(&kd_lock);
+	if (!atomic_load(&kd_state))
+		atomic_store(&kd_state, kd_open() ? -1 : 1);
+	chan_unlock(&kd_lock);
+	return atomic_load(&kd_state) > 0;
+}
+
+static int map_conn(struct hs_conn *c)
+{
+	c->kcp = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, kd.fd,
+		      HSOCK_MMAP_CONN(c->khandle));
+	if (c->kcp != MAP_FAILED)
+		return 0;
+	c->kcp = NULL;
+	ioctl(kd.fd, HSOCK_IOC_CONN_CLOSE, (unsigned long)c->khandle);
+	return -ENOMEM;
+}
+
+/* Creator: a module conn; the token goes into the channel header. */
+int hs_kmod_create(struct hs_conn *c, uint64_t *token)
+{
+	struct hsock_conn_req req = { 0 };
+
+	if (ioctl(kd.fd, HSOCK_IOC_CONN_CREATE, &req) < 0)
+		return -errno;
+	c->khandle = req.handle;
+	c->kside = 0;
+	*token = req.token;
+	return map_conn(c);
+}
+
+int hs_kmod_join(struct hs_conn *c, uint64_t token)
+{
+	struct hsock_conn_req req = { .token = token };
+
+	if (ioctl(kd.fd, HSOCK_IOC_CONN_JOIN, &req) < 0)
+		return -errno;
+	c->khandle = req.handle;
+	c->kside = 1;
+	return map_conn(c);
+}
+
+void hs_kmod_close(struct hs_conn *c)
+{
+	if (!c->kcp)
+		return;
+	munmap(c->kcp, 4096);
+	c->kcp = NULL;
+	ioctl(kd.fd, HSOCK_IOC_CONN_CLOSE, (unsigned long)c->khandle);
+}
+
+/* The module ring carrying channel direction @d. */
+static struct hsock_ring *kring(struct hs_conn *c, int d)
+{
+	return &c->kcp->ring[d == c->side ? c->kside : !c->kside];
+}
+
+/* Address of the record holding stream page @page of direction @d. */
+unsigned char *hs_kmod_page(struct hs_conn *c, int d, uint64_t page)
+{
+	uint32_t r = __atomic_load_n(&kring(c, d)->slot[page % HSOCK_RING_SLOTS].rec,
+				     __ATOMIC_ACQUIRE);
+
+	return r < kd.info.nr_records ? kd.recs + (size_t)r * HSOCK_PAGE : NULL;
+}
+
+static uint32_t arena_take(struct hsock_arena *ar)
+{
+	uint32_t c, r;
+
+	for (;;) {
+		c = __atomic_load_n(&ar->cons, __ATOMIC_RELAXED);
+		if (c == __atomic_load_n(&ar->prod, __ATOMIC_ACQUIRE))
+			return HSOCK_NIL;
+		r = __atomic_load_n(&ar->slot[c % HSOCK_ARENA_SLOTS], __ATOMIC_RELAXED);
+		if (__atomic_compare_exchange_n(&ar->cons, &c, c + 1, 0,
+				__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			return r;
+	}
+}
+
+/* Take a record: this CPU's arena, one refill syscall of it, the others. */
+static uint32_t ktake(void)
+{
+	int cpu = sched_getcpu();
+	uint32_t n = kd.ap->nr_arenas, a = (uint32_t)(cpu < 0 ? 0 : cpu) % n, i;
+	struct hsock_refill rf = { .arena = a, .count = 16 };
+	uint32_t r = arena_take(&kd.ap->arena[a]);
+
+	if (r == HSOCK_NIL && ioctl(kd.fd, HSOCK_IOC_REFILL, &rf) == 0)
+		r = arena_take(&kd.ap->arena[a]);
+	for (i = 1; r == HSOCK_NIL && i < n; i++)
+		r = arena_take(&kd.ap->arena[(a + i) % n]);
+	return r;
+}
+
+/*
+ * Writer, inside WR_BUSY: link a record at every page of [head, head+k)
+ * not linked yet and commit them (one ioctl).  Pages are linked in stream
+ * order; c->klinked is the first page not linked.  A commit refused by the
+ * limit leaves records linked but uncommitted (c->kpending), retried on the
+ * next call; nothing is written before they are all committed.
+ */
+size_t hs_kmod_fill(struct hs_conn *c, int d, uint64_t head, size_t k)
+{
+	struct hsock_ring *tx = kring(c, d);
+	uint64_t last = (head + k - 1) / HSOCK_PAGE, p;
+	uint32_t r;
+	int n;
+
+	for (p = c->klinked; !c->kpending && p <= last; p++) {
+		r = ktake();
+		if (r == HSOCK_NIL)
+			break;
+		HS_STAT(S_REC_TAKEN, 1);
+		tx->slot[p % HSOCK_RING_SLOTS].len = HSOCK_PAGE;
+		__atomic_store_n(&tx->slot[p % HSOCK_RING_SLOTS].rec, r, __ATOMIC_RELEASE);
+		c->kpending++;
+	}
+	if (p > c->klinked) {
+		c->klinked = p;
+		__atomic_store_n(&tx->tail, (uint32_t)p, __ATOMIC_RELEASE);
+	}
+	if (c->kpending) {
+		n = ioctl(kd.fd, HSOCK_IOC_COMMIT, (unsigned long)c->khandle);
+		if (n > 0) {
+			HS_STAT(S_REC_COMMITS, n);
+			c->kpending -= (uint32_t)n < c->kpending ? (uint32_t)n : c->kpending;
+		}
+		if (c->kpending)
+			return 0;
+	}
+	p = c->klinked * HSOCK_PAGE;
+	return p <= head ? 0 : (p - head < k ? p - head : k);
+}
+
+/* Reader, before publishing tail: release the pages consumed up to @to. */
+int hs_kmod_consumed(struct hs_conn *c, int d, uint64_t to)
+{
+	struct hsock_ring *rx = kring(c, d);
+	uint32_t page = (uint32_t)(to / HSOCK_PAGE), head = rx->head;
+	int n;
+
+	if (page == head)
+		return 0;
+	__atomic_store_n(&rx->head, page, __ATOMIC_RELEASE);
+	n = ioctl(kd.fd, HSOCK_IOC_RELEASE, (unsigned long)c->khandle);
+	if (n < 0)
+		return -ECONNRESET;
+	HS_STAT(S_REC_RELEASED, (uint32_t)(page - head));
+	return 0;
+}
