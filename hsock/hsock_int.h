@@ -64,6 +64,12 @@ struct hs_conn {
 	bool plain;			/* plain TCP for good (fallback) */
 	bool nonblock;
 	bool rd_eof;			/* TCP EOF seen after the switch */
+	/*
+	 * Our rx direction is SWITCHED and its TCP part consumed: both are
+	 * final, so the reader stops loading the writer's switch line (a
+	 * cache miss per message).  Set under rd_lock, read by poll paths.
+	 */
+	_Atomic bool rx_ring_only;
 	bool rd_shut;			/* local shutdown(SHUT_RD) */
 	bool counted_accel;
 	bool rec;			/* records mode (chan.h, RECORDS) */
@@ -76,6 +82,8 @@ struct hs_conn {
 	int err;			/* sticky errno of a broken connection */
 	uint32_t ring;			/* ring size, from our own attach */
 	uint32_t spin_ns;		/* adaptive busy-poll budget */
+	uint8_t solo_misses;		/* solo spins answered only after a yield */
+	uint8_t solo_retry;		/* spins yielding early (io.c, spin_loop) */
 	uint64_t trim_mark;		/* rx tail at the last idle trim */
 	uint64_t ino;
 	struct hsock_chan *ch;

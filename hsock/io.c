@@ -326,6 +326,8 @@ static ssize_t rx_step(struct hs_conn *c, int fd, const struct iovec *iov,
 	uint64_t tn, got;
 	ssize_t r;
 
+	if (atomic_load_explicit(&c->rx_ring_only, memory_order_relaxed))
+		goto ring;
 	if (!(atomic_load_explicit(&d->state, memory_order_acquire) & ST_SWITCHED))
 		return rx_pre(c, fd, iov, n, off, len, flags);
 	tn = atomic_load(&d->tcp_n);
@@ -338,27 +340,65 @@ static ssize_t rx_step(struct hs_conn *c, int fd, const struct iovec *iov,
 		}
 		return r;
 	}
+	/* SWITCHED is never cleared and tcp_n never changes once set */
+	atomic_store_explicit(&c->rx_ring_only, true, memory_order_relaxed);
+ring:
 	r = rx_ring(c, fd, iov, n, off, len, flags & MSG_PEEK);
 	return r == -EAGAIN ? rx_empty(c, fd, mode) : r;
 }
 
-static bool spin_loop(struct hs_conn *c, struct hsock_dir *d, uint64_t tail,
-		      uint64_t end)
+/*
+ * Spin alone for this long before yielding the CPU while busy-polling.  A
+ * syscall costs about a microsecond here (1.1-1.4 us under a paravirtual
+ * hypervisor), so a yield every few hundred nanoseconds kept the spinner
+ * inside sched_yield most of the time and every message waited for the
+ * yield to return: ~0.8 us of each one-way hop.  A peer that answers
+ * within this window runs on another CPU and needs no yield.  One that
+ * answered only after we yielded, twice in a row (once is a peer that was
+ * merely slow), may be queued behind us (more threads than CPUs): the
+ * connection then yields early, as it must for the peer to run at all,
+ * and tries spinning alone again every 64th spin, so that a connection
+ * whose peer gets a CPU of its own returns to it.
+ */
+#define HS_SPIN_SOLO_NS 5000
+#define HS_SOLO_RETRY 63
+#define HS_SOLO_MISSES 2
+
+static void solo_hit(struct hs_conn *c, bool yielded)
 {
+	if (!yielded)
+		c->solo_misses = 0;
+	else if (c->solo_misses < HS_SOLO_MISSES)
+		c->solo_misses++;
+}
+
+static bool spin_loop(struct hs_conn *c, struct hsock_dir *d, uint64_t tail,
+		      uint64_t start, uint64_t end)
+{
+	bool solo = c->solo_misses < HS_SOLO_MISSES || !(++c->solo_retry & HS_SOLO_RETRY);
+	bool yielded = false;
 	unsigned int i;
+	uint64_t t;
 
 	for (i = 1;; i++) {
 		if (atomic_load_explicit(&d->head, memory_order_acquire) != tail) {
 			HS_STAT(S_SPIN_HITS, 1);
 			c->spin_ns = hs.spin_max_ns;
+			if (solo)
+				solo_hit(c, yielded);
 			return true;
 		}
 		cpu_relax();
-		if (!(i & 63) && now_ns() > end)
+		if (i & 31)
+			continue;
+		t = now_ns();
+		if (t > end)
 			break;
 		/* more threads than CPUs: let the peer run */
-		if (!(i & 31))
+		if (!solo || t - start > HS_SPIN_SOLO_NS) {
 			sched_yield();
+			yielded = true;
+		}
 	}
 	if (c->spin_ns > 8000)
 		c->spin_ns /= 2;
@@ -370,15 +410,15 @@ static bool rx_spin(struct hs_conn *c)
 {
 	struct hsock_dir *d = rxd(c);
 	uint64_t tail = atomic_load_explicit(&d->tail, memory_order_relaxed);
-	uint64_t end;
+	uint64_t start;
 	bool hit;
 
 	/* a bounded number of spinners per process: CPUs are shared */
 	if (!hs_spin_enter())
 		return false;
 	rx_disarm(d);
-	end = now_ns() + c->spin_ns;
-	hit = spin_loop(c, d, tail, end);
+	start = now_ns();
+	hit = spin_loop(c, d, tail, start, start + c->spin_ns);
 	hs_spin_exit();
 	return hit;
 }
@@ -453,6 +493,8 @@ static bool switched_rx(struct hs_conn *c)
 {
 	struct hsock_dir *d = rxd(c);
 
+	if (atomic_load_explicit(&c->rx_ring_only, memory_order_relaxed))
+		return true;
 	return (atomic_load(&d->state) & ST_SWITCHED) &&
 	       atomic_load(&d->tcp_rcvd) >= atomic_load(&d->tcp_n);
 }
@@ -591,17 +633,46 @@ static void ring_bell(int fd, struct hsock_dir *d)
 	}
 }
 
+/*
+ * The reader holds RD_BUSY only across one non-blocking recv, but a reader
+ * waiting for our next message spends most of its time in exactly that
+ * recv: a single CAS per write then loses almost every time and the
+ * direction stays on TCP for thousands of round trips (or for good).  Wait
+ * a bounded time (@end, for all retries of one write) for the reader's
+ * RD_BUSY to clear; true when it did.
+ */
+#define HS_SWITCH_WAIT_NS 50000
+
+static bool rd_busy_wait(struct hsock_dir *d, uint64_t end)
+{
+	unsigned int i;
+
+	for (i = 1;; i++) {
+		if (!atomic_load_explicit(&d->state, memory_order_relaxed))
+			return true;
+		cpu_relax();
+		if (!(i & 63) && now_ns() > end)
+			return false;
+	}
+}
+
 static bool try_switch(struct hs_conn *c, int fd)
 {
 	struct hsock_dir *d = txd(c);
+	uint64_t end = 0;
 	uint32_t z = 0;
 	int one = 1;
 
 	if (!atomic_load(&c->ch->cookie[1 - c->side]))
 		return false;
 	atomic_store(&d->tcp_n, atomic_load(&d->tcp_sent));
-	if (!atomic_compare_exchange_strong(&d->state, &z, ST_SWITCHED))
-		return false;
+	while (!atomic_compare_exchange_strong(&d->state, &z, ST_SWITCHED)) {
+		if (!end)
+			end = now_ns() + HS_SWITCH_WAIT_NS;
+		if (z != ST_RD_BUSY || !rd_busy_wait(d, end))
+			return false;
+		z = 0;
+	}
 	/* bells are single bytes: Nagle would hold them for an ACK */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (!c->counted_accel) {
