@@ -164,3 +164,23 @@ bool parse_port(const char *s, uint16_t *port)
 	*port = (uint16_t)v;
 	return true;
 }
+
+void lex_each_line(struct line *l, const char *text, size_t len, bool split_punct,
+		   void (*fn)(void *ctx, struct line *l), void *ctx)
+{
+	size_t pos = 0;
+
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+
+		l->no++;
+		if (memchr(text + pos, 0, n))
+			lex_error(l, 0, "NUL byte in text");
+		else if (lex_line(l, text + pos, n, split_punct))
+			lex_error(l, 0, "line too long or too many words");
+		else if (l->ntok)
+			fn(ctx, l);
+		pos += n + 1;
+	}
+}

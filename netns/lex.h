@@ -35,6 +35,14 @@ struct line {
  */
 int lex_line(struct line *l, const char *s, size_t len, bool split_punct);
 
+/*
+ * Tokenise @text line by line into @l (l->no counts lines) and call @fn on
+ * each line that has tokens; lines with a NUL byte or too many/too long
+ * tokens are reported instead.
+ */
+void lex_each_line(struct line *l, const char *text, size_t len, bool split_punct,
+		   void (*fn)(void *ctx, struct line *l), void *ctx);
+
 /* Report `FILE:LINE:COL: msg` for token @i (or end of line) and count it. */
 void lex_error(struct line *l, int i, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -481,12 +481,16 @@ static void declare_builtins(struct hpns_ruleset *rs)
 	}
 }
 
+static void ipt_line(void *ctx, struct line *l)
+{
+	parse_line(ctx, l);
+}
+
 int parse_iptables(struct hpns_ruleset *rs, const char *text, size_t len,
 		   hpns_report_fn report, void *arg)
 {
 	struct ipt_state st = { .rs = rs, .family = AF_INET };
 	struct line *l = calloc(1, sizeof(*l));
-	size_t pos = 0;
 	int errors;
 
 	if (!l)
@@ -494,19 +498,7 @@ int parse_iptables(struct hpns_ruleset *rs, const char *text, size_t len,
 	l->file = rs->name;
 	l->report = report;
 	l->arg = arg;
-	while (pos < len) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
-
-		l->no++;
-		if (memchr(text + pos, 0, n))
-			lex_error(l, 0, "NUL byte in text");
-		else if (lex_line(l, text + pos, n, false))
-			lex_error(l, 0, "line too long or too many words");
-		else if (l->ntok)
-			parse_line(&st, l);
-		pos += n + 1;
-	}
+	lex_each_line(l, text, len, false, ipt_line, &st);
 	if (st.table[0]) {
 		l->ntok = 0;
 		lex_error(l, 0, "table '%s' not closed by COMMIT", st.table);

@@ -505,11 +505,15 @@ static void parse_line(struct hpns_ruleset *rs, struct line *l)
 			  "chain|rule, insert rule, flush, delete", verb, obj);
 }
 
+static void nft_line(void *ctx, struct line *l)
+{
+	parse_line(ctx, l);
+}
+
 int parse_nft(struct hpns_ruleset *rs, const char *text, size_t len,
 	      hpns_report_fn report, void *arg)
 {
 	struct line *l = calloc(1, sizeof(*l));
-	size_t pos = 0;
 	int errors;
 
 	if (!l)
@@ -517,19 +521,7 @@ int parse_nft(struct hpns_ruleset *rs, const char *text, size_t len,
 	l->file = rs->name;
 	l->report = report;
 	l->arg = arg;
-	while (pos < len) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
-
-		l->no++;
-		if (memchr(text + pos, 0, n))
-			lex_error(l, 0, "NUL byte in text");
-		else if (lex_line(l, text + pos, n, true))
-			lex_error(l, 0, "line too long or too many words");
-		else if (l->ntok)
-			parse_line(rs, l);
-		pos += n + 1;
-	}
+	lex_each_line(l, text, len, true, nft_line, rs);
 	errors = l->errors;
 	free(l);
 	return errors;
