@@ -210,6 +210,28 @@ if [ -x "$HSR" ]; then
 	hs_app "$T/empty.allow" "$T/hs2.stats" >/dev/null
 	check "hsock: without it the link is not allowed" grep -qx 'fallback_not_allowed 1' "$T/hs2.stats"
 fi
+# GShm on that link: a ping-pong on one long-lived connection (hsock
+# switches established connections), app -> remote sockperf server through
+# the proxy; only the app <-> proxy hop can use shared memory.
+gshm() { awk -v k="$2" '$1 == k { s += $2 } END { print s + 0 }' "$1"; }
+pp() { # ALLOWLIST STATS
+	ip netns exec "$CPU" "$HSR" --allow "$1" --stats "$2" -- \
+		sockperf pp --tcp -i $REM4 -p 11111 -m 16 -t 1 >/dev/null 2>&1
+}
+if [ -x "$HSR" ] && command -v sockperf >/dev/null; then
+	bg "$REM" /dev/null sockperf sr --tcp -i 0.0.0.0 -p 11111
+	SP=$BG
+	wait_port "$REM" 11111 || fail "sockperf server"
+	pp "$T/allow/shop_web.allow" "$T/pp1.stats"
+	check "hsock: app <-> DPU proxy bytes over GShm under the agent's allowlists" \
+		test "$(gshm "$T/pp1.stats" bytes_gshm_tx)" -gt 0 -a "$(gshm "$T/pp1.stats" bytes_gshm_rx)" -gt 0
+	echo "FIGURE: app's bytes over GShm $(gshm "$T/pp1.stats" bytes_gshm_tx) tx, $(gshm "$T/pp1.stats" bytes_gshm_rx) rx"
+	if pp "$T/empty.allow" "$T/pp2.stats"; then pass "sockperf through the proxy with an empty allowlist"
+	else fail "sockperf with an empty allowlist" "exit status $?"; fi
+	check "hsock: without the allowlist entry the link stays TCP (refused, no GShm bytes)" \
+		test "$(gshm "$T/pp2.stats" bytes_gshm_tx)" = 0 -a "$(gshm "$T/pp2.stats" fallback_not_allowed)" -ge 1
+	kill $SP
+else skip "hsock: bytes over GShm on the app <-> proxy link" "hsock not built or sockperf missing"; fi
 expect "inbound: remote -> podIP:9080 reaches the app through the DPU proxy" \
 	"app local=$POD4:9080" ask "$REM" $POD4 9080
 expect "inbound landed on 15006 in the DPU half with the original destination" \
