@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/json.h"
 #include "lib/log.h"
 #include "offloader/agent_int.h"
 #include "proto/nodestate.pb-c.h"
@@ -377,13 +378,38 @@ static int start_push(struct agent *a, char *err, size_t errlen)
 	return ret;
 }
 
+/*
+ * The warm fork templates this PU holds: a template is a pod labelled
+ * heteropod.io/template=NAME, bound to the reported node (spec.nodeName)
+ * and Running; its process is the warm parent that forks function
+ * instances.  Pods stay bound to their host Node when containers move, so
+ * a host reports its node's templates and a DPU node reports the pods
+ * scheduled onto it.
+ */
+static json_t *held_templates(struct agent *a, const char *node)
+{
+	json_t *pods = agent_store_snapshot(a->store, AGENT_KIND_POD);
+	json_t *out = json_object(), *pod;
+	const char *key, *tpl, *on, *phase;
+
+	json_object_foreach(pods, key, pod) {
+		tpl = hp_json_str(pod, "metadata", "labels", AGENT_LABEL_TEMPLATE, NULL);
+		on = hp_json_str(pod, "spec", "nodeName", NULL);
+		phase = hp_json_str(pod, "status", "phase", NULL);
+		if (tpl && *tpl && on && !strcmp(on, node) && phase && !strcmp(phase, "Running"))
+			json_object_set_new(out, tpl, json_true());
+	}
+	json_decref(pods);
+	return out;
+}
+
 /* Hand this PU's current state to the push thread; note its outcome. */
 static void push_state(struct agent *a)
 {
 	const char *node = a->o->extender_node;
 	struct agent_push_stats s;
 	char name[256];
-	json_t *nodes, *images;
+	json_t *nodes, *images, *templates;
 	int dpu;
 
 	if (!a->push)
@@ -401,11 +427,15 @@ static void push_state(struct agent *a)
 		dpu = HETEROPOD__NODESTATE__DPU_STATE__DPU_UNKNOWN;
 	else
 		dpu = HETEROPOD__NODESTATE__DPU_STATE__DPU_DOWN;
-	agent_push_set(a->push, images, dpu);
+	templates = held_templates(a, name);
+	agent_push_set(a->push, images, templates, dpu);
 	json_decref(nodes);
 	agent_push_stats(a->push, &s);
-	snprintf(a->st.extender, sizeof(a->st.extender), "node %.64s: %s, generation %llu",
-		 name, s.last[0] ? s.last : "not pushed yet", (unsigned long long)s.generation);
+	snprintf(a->st.extender, sizeof(a->st.extender),
+		 "node %.64s: %s, generation %llu, %lu snapshots, %zu templates", name,
+		 s.last[0] ? s.last : "not pushed yet", (unsigned long long)s.generation,
+		 s.snapshots, json_object_size(templates));
+	json_decref(templates);
 }
 
 static int setup(struct agent *a, char *err, size_t errlen)

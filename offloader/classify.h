@@ -18,6 +18,7 @@
 #define AGENT_ANN_OFFLOAD  "heteropod.io/offload"
 #define AGENT_ANN_NETNS    "heteropod.io/netns"
 #define AGENT_LABEL_CHAIN  "heteropod.io/chain"
+#define AGENT_LABEL_TEMPLATE "heteropod.io/template"
 #define AGENT_LABEL_DPU_STATE "heteropod.io/dpu-state"
 
 enum agent_class {

@@ -82,7 +82,7 @@ struct agent_state {
 	size_t n, cap;
 	struct agent_dpu_state dpu;
 	char last_error[512];
-	char extender[160];	/* state push: last outcome (status only) */
+	char extender[240];	/* state push: last outcome (status only) */
 };
 
 void agent_state_init(struct agent_state *st, const char *role, const char *node);
