@@ -74,7 +74,7 @@ static void send_create(struct agent *a, struct agent_pod_rec *p, json_t *pod,
 	Heteropod__Peer__CreateHalf ch = HETEROPOD__PEER__CREATE_HALF__INIT;
 	Heteropod__Peer__WorkloadId wid = HETEROPOD__PEER__WORKLOAD_ID__INIT;
 	Heteropod__Peer__LinkParams lp = HETEROPOD__PEER__LINK_PARAMS__INIT;
-	char local[64], remote[64], *ips[4];
+	char local[64], remote[64], *ips[4], cpu_netns[300];
 	size_t nips;
 
 	pod_ips(pod, ips, &nips);
@@ -89,6 +89,14 @@ static void send_create(struct agent *a, struct agent_pod_rec *p, json_t *pod,
 	lp.mtu = 0;	/* each PU: its interconnect's MTU minus the encapsulation */
 	lp.kind = a->o->link_kind;
 	lp.dstport = (uint32_t)a->o->link_dstport;
+	/* veth: the dpu role opens the CPU half itself (same kernel); a
+	 * relayed fd of ours is reachable through /proc. */
+	if (p->netns[0])
+		snprintf(cpu_netns, sizeof(cpu_netns), "%s", p->netns);
+	else
+		snprintf(cpu_netns, sizeof(cpu_netns), "/proc/%d/fd/%d", (int)getpid(),
+			 p->netns_fd);
+	lp.cpu_netns = cpu_netns;
 	ch.rules.data = rules;
 	ch.rules.len = rules_len;
 	ch.req_id = ++a->next_req;
@@ -434,6 +442,20 @@ static void undo(struct agent *a, struct agent_pod_rec *p, bool drop_half)
 	if (p->split == AGENT_SPLIT_SPLIT && a->actions &&
 	    a->actions->unsplit_cpu(a->actions->ctx, p, err, sizeof(err)))
 		agent_set_error(a, "%s/%s: unsplit: %s", p->ns, p->name, err);
+	if (p->half_rules && agent_link_is_veth(a->o->link_kind)) {
+		/* The pair goes with the CPU end, so the CPU half is exactly
+		 * as Istio left it; a return to the DPU sends CreateHalf
+		 * again, which makes a new pair. */
+		char netns[300];
+		int ret;
+
+		agent_cpu_netns(p, netns, sizeof(netns));
+		ret = agent_half_drop_link(netns);
+		if (ret)
+			agent_set_error(a, "%s/%s: delete veth: %s", p->ns, p->name, strerror(-ret));
+		else
+			p->half_rules = false;
+	}
 	if (drop_half && p->half && !p->inflight && a->peer_hello)
 		send_delete(a, p->uid, p);
 	p->split = AGENT_SPLIT_NONE;
