@@ -228,7 +228,7 @@ fi
 gshm() { awk -v k="$2" '$1 == k { s += $2 } END { print s + 0 }' "$1"; }
 pp() { # ALLOWLIST STATS
 	ip netns exec "$CPU" "$HSR" --allow "$1" --stats "$2" -- \
-		sockperf pp --tcp -i $REM4 -p 11111 -m 16 -t 1 >/dev/null 2>&1
+		sockperf pp --tcp -i $REM4 -p 11111 -m 16 -t 1 >"$2.log" 2>&1
 }
 if [ -x "$HSR" ] && command -v sockperf >/dev/null; then
 	bg "$REM" /dev/null sockperf sr --tcp -i 0.0.0.0 -p 11111
@@ -239,7 +239,7 @@ if [ -x "$HSR" ] && command -v sockperf >/dev/null; then
 		test "$(gshm "$T/pp1.stats" bytes_gshm_tx)" -gt 0 -a "$(gshm "$T/pp1.stats" bytes_gshm_rx)" -gt 0
 	echo "FIGURE: app's bytes over GShm $(gshm "$T/pp1.stats" bytes_gshm_tx) tx, $(gshm "$T/pp1.stats" bytes_gshm_rx) rx"
 	if pp "$T/empty.allow" "$T/pp2.stats"; then pass "sockperf through the proxy with an empty allowlist"
-	else fail "sockperf with an empty allowlist" "exit status $?"; fi
+	else fail "sockperf with an empty allowlist" "exit status $?: $(grep -i err "$T/pp2.stats.log" | head -2)"; fi
 	check "hsock: without the allowlist entry the link stays TCP (refused, no GShm bytes)" \
 		test "$(gshm "$T/pp2.stats" bytes_gshm_tx)" = 0 -a "$(gshm "$T/pp2.stats" fallback_not_allowed)" -ge 1
 	kill $SP
