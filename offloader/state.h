@@ -57,6 +57,10 @@ struct agent_pod_rec {
 	bool inflight_rules;	/* the CreateHalf in flight carries rules */
 	char ips[96];		/* pod IPs "IPv4[,IPv6]" (status.podIPs) */
 	bool allowed;		/* its hsock allowlist is written (allow.h) */
+	char links[1024];	/* the lines of that allowlist, "" when none */
+	char chain[64];		/* FaaS chain it belongs to, "" none */
+	uint16_t ports[8];	/* TCP containerPorts (chain links) */
+	unsigned n_ports;
 	/* port map, never persisted (re-sent after a restart or reconnect) */
 	uint64_t ports_sig;	/* hash of the listening set last sent, 0 none */
 	uint64_t ports_gen_tx, ports_gen_rx;

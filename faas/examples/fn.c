@@ -12,12 +12,14 @@
  *	Sends COUNT requests on one connection and prints the last reply
  *	and the mean round trip in microseconds.
  *
- * IPv4 only (the demo's pod IPs).
+ * IPv4 only (the demo's pod IPs).  SIGTERM ends `serve` with exit(0), so
+ * that at-exit work (hsock's stats) runs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,8 @@
 #include <unistd.h>
 
 #define LINE_MAX_LEN 512
+
+static volatile sig_atomic_t stopping;	/* SIGTERM: serve returns */
 
 /* A buffered line reader on a stream socket. */
 struct conn {
@@ -78,7 +82,7 @@ static int read_line(struct conn *c, char *out, size_t n)
 		if (c->len == sizeof(c->buf))
 			return -1;
 		r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && errno == EINTR && !stopping)
 			continue;
 		if (r <= 0)
 			return -1;
@@ -130,11 +134,20 @@ static void serve_conn(int fd, const char *name, const char *next)
 		close(out.fd);
 }
 
+static void on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
 static int serve(const char *name, const char *listen_at, const char *next)
 {
+	struct sigaction act = { .sa_handler = on_term };	/* no SA_RESTART */
 	struct sockaddr_in sa;
 	int lfd, fd, one = 1;
 
+	sigaction(SIGTERM, &act, NULL);
+	sigaction(SIGINT, &act, NULL);
 	if (parse(listen_at, &sa)) {
 		fprintf(stderr, "hpfaas-fn: bad address '%s', accepted: IPv4:PORT\n", listen_at);
 		return 2;
@@ -145,7 +158,7 @@ static int serve(const char *name, const char *listen_at, const char *next)
 		perror("hpfaas-fn: listen");
 		return 1;
 	}
-	for (;;) {
+	while (!stopping) {
 		fd = accept(lfd, NULL, NULL);
 		if (fd < 0)
 			continue;
@@ -153,6 +166,8 @@ static int serve(const char *name, const char *listen_at, const char *next)
 		serve_conn(fd, name, next);
 		close(fd);
 	}
+	close(lfd);
+	return 0;
 }
 
 static int call(const char *at, long count)
