@@ -446,7 +446,7 @@ static int allow_links(struct agent *a, const struct agent_pod_rec *p, char *buf
  * none. */
 static void allow_sync(struct agent *a, struct agent_pod_rec *p)
 {
-	char file[400], links[sizeof(p->links)], text[sizeof(p->links) + 512];
+	char file[400], links[AGENT_LINKS_MAX], text[AGENT_LINKS_MAX + 512];
 	int ret = allow_links(a, p, links, sizeof(links));
 
 	if (ret) {
@@ -454,7 +454,7 @@ static void allow_sync(struct agent *a, struct agent_pod_rec *p)
 				p->ns, p->name, sizeof(links));
 		return;
 	}
-	if (p->allowed == !!links[0] && !strcmp(links, p->links))
+	if (p->allowed == !!links[0] && !strcmp(links, p->links ?: ""))
 		return;
 	agent_allow_name(p->ns, p->name, file, sizeof(file));
 	snprintf(text, sizeof(text), "# heteropod-agent: pod %s/%s (uid %s)%s%s%s%s\n%s",
@@ -468,8 +468,11 @@ static void allow_sync(struct agent *a, struct agent_pod_rec *p)
 				a->o->allow_dir, file, strerror(-ret));
 		return;
 	}
+	if (agent_pod_set_links(p, links)) {
+		agent_set_error(a, "%s/%s: out of memory", p->ns, p->name);
+		return;
+	}
 	p->allowed = links[0] != '\0';
-	snprintf(p->links, sizeof(p->links), "%s", links);
 }
 
 static int allow_keep(const char *file, void *arg)

@@ -19,8 +19,19 @@ void agent_state_init(struct agent_state *st, const char *role, const char *node
 	snprintf(st->node, sizeof(st->node), "%s", node);
 }
 
+/* Drop every pod record (and what it owns). */
+static void drop_pods(struct agent_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->n; i++)
+		free(st->pods[i].links);
+	st->n = 0;
+}
+
 void agent_state_uninit(struct agent_state *st)
 {
+	drop_pods(st);
 	free(st->pods);
 	st->pods = NULL;
 	st->n = st->cap = 0;
@@ -63,7 +74,19 @@ void agent_state_remove(struct agent_state *st, struct agent_pod_rec *p)
 
 	if (p->netns_fd >= 0)
 		close(p->netns_fd);
+	free(p->links);
 	st->pods[i] = st->pods[--st->n];
+}
+
+int agent_pod_set_links(struct agent_pod_rec *p, const char *lines)
+{
+	char *copy = lines && *lines ? strdup(lines) : NULL;
+
+	if (lines && *lines && !copy)
+		return -ENOMEM;
+	free(p->links);
+	p->links = copy;
+	return 0;
 }
 
 /* ---- JSON ---- */
@@ -72,26 +95,35 @@ void agent_state_remove(struct agent_state *st, struct agent_pod_rec *p)
 static json_t *links_json(const struct agent_pod_rec *p)
 {
 	json_t *a = json_array();
-	char buf[sizeof(p->links)], *save = NULL, *l;
+	char *buf = strdup(p->allowed && p->links ? p->links : ""), *save = NULL, *l;
 
-	snprintf(buf, sizeof(buf), "%s", p->allowed ? p->links : "");
-	for (l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+	for (l = buf ? strtok_r(buf, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save))
 		json_array_append_new(a, json_string(l));
+	free(buf);
 	return a;
 }
 
 /* Back from the checkpoint: the lines joined again. */
-static void links_from(struct agent_pod_rec *p, const json_t *arr)
+static int links_from(struct agent_pod_rec *p, const json_t *arr)
 {
 	size_t i, len = 0;
+	char *text;
 	json_t *l;
+	int ret;
 
-	p->links[0] = '\0';
 	json_array_foreach(arr, i, l)
-		if (json_is_string(l) && len < sizeof(p->links))
-			len += (size_t)snprintf(p->links + len, sizeof(p->links) - len, "%s\n",
-						json_string_value(l));
-	p->allowed = p->links[0] != '\0';
+		len += json_string_length(l) + 1;
+	text = calloc(1, len + 1);
+	if (!text)
+		return -ENOMEM;
+	len = 0;
+	json_array_foreach(arr, i, l)
+		if (json_is_string(l))
+			len += (size_t)sprintf(text + len, "%s\n", json_string_value(l));
+	ret = agent_pod_set_links(p, text);
+	free(text);
+	p->allowed = p->links != NULL;
+	return ret;
 }
 
 static json_t *pod_json(const struct agent_pod_rec *p)
@@ -171,7 +203,8 @@ static int pod_from(struct agent_state *st, const json_t *o)
 	copy_str(p->netns, sizeof(p->netns), o, "netns");
 	copy_str(p->ips, sizeof(p->ips), o, "ips");
 	copy_str(p->chain, sizeof(p->chain), o, "chain");
-	links_from(p, json_object_get(o, "hsock_links"));
+	if (links_from(p, json_object_get(o, "hsock_links")))
+		return -ENOMEM;
 	p->cls = (enum agent_class)c;
 	p->mode = (enum agent_mode)m;
 	p->mode_src = (enum agent_mode_src)s;
@@ -193,7 +226,7 @@ int agent_state_from_json(struct agent_state *st, const json_t *doc)
 		return -EINVAL;
 	hp_json_int(&gen, doc, "generation", NULL);
 	st->generation = (uint64_t)gen;
-	st->n = 0;
+	drop_pods(st);
 	json_array_foreach(json_object_get(doc, "pods"), i, it) {
 		ret = pod_from(st, it);
 		if (ret)
