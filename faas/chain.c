@@ -113,7 +113,8 @@ int faas_chains_add(struct faas_chains *c, const struct faas_member *in)
 		return -EINVAL;
 	snprintf(m->chain, sizeof(m->chain), "%s", in->chain);
 	snprintf(m->uid, sizeof(m->uid), "%s", in->uid);
-	memcpy(m->ports, in->ports, in->n_ports * sizeof(*in->ports));
+	if (in->n_ports)
+		memcpy(m->ports, in->ports, in->n_ports * sizeof(*in->ports));
 	m->n_ports = in->n_ports;
 	m->wants_dpu = in->wants_dpu;
 	c->n++;
