@@ -168,8 +168,11 @@ int faas_chains_place(struct faas_chains *c, bool dpu_healthy,
 	if (!idx)
 		return -ENOMEM;
 	c->by_uid = idx;
-	qsort(c->m, c->n, sizeof(*c->m), by_chain);
 	c->n_chains = 0;
+	c->placed = true;
+	if (!c->n)
+		return 0;	/* (c->m may be NULL: no qsort) */
+	qsort(c->m, c->n, sizeof(*c->m), by_chain);
 	for (first = 0; first < c->n; first = i) {
 		for (i = first; i < c->n && !strcmp(c->m[i].chain, c->m[first].chain); i++)
 			;
@@ -179,7 +182,6 @@ int faas_chains_place(struct faas_chains *c, bool dpu_healthy,
 	for (i = 0; i < c->n; i++)
 		idx[i] = i;
 	qsort_r(idx, c->n, sizeof(*idx), by_uid, c->m);
-	c->placed = true;
 	return 0;
 }
 
