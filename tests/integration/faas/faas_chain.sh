@@ -171,6 +171,18 @@ check "a member in mode none keeps the whole chain on the CPU" wait_for 10 all_p
 member fn-c $C 8083 "  labels: {heteropod.io/chain: thumb}"
 check "and back on the DPU when it allows it again" wait_for 10 all_placed dpu
 
+# --- kill -9 of the host role and a restart: the same files, no orphans ---
+snap() { for f in "$T"/allow/*.allow; do echo "== $f"; cat "$f"; done; }
+BEFORE=$(snap)
+kill -9 $HOST; wait $HOST 2>/dev/null
+echo "$A:1 $B:*" >"$T/allow/fx_gone.allow"	# as if it died before its checkpoint
+start_agent HOST "$T/host.log" --role host --node n1 --local "$T/m" --config "$T/cfg.yaml" \
+	--state-dir "$T/host" --peer "127.0.0.1:$PORT_BASE"
+same() { [ "$(snap)" = "$BEFORE" ]; }
+if wait_for 10 all_placed dpu && wait_for 5 same; then
+	pass "kill -9 host + restart: the members' allowlists as before, an orphan deleted"
+else fail "host restart" "$(diff <(echo "$BEFORE") <(snap) | head -5 | tr '\n' ' ')"; fi
+
 # --- a member goes away: its allowlist and its links are removed ---
 rm "$T/m/fn-c.yaml"
 gone() { [ ! -e "$T/allow/fx_fn-c.allow" ] && ! grep -q "$C" "$T/allow/fx_fn-a.allow" "$T/allow/fx_fn-b.allow"; }
