@@ -172,7 +172,9 @@ else
 	expect "CPU half: vxlan device to the DPU's PU" "vxlan id" ip -n "$CPU" -d link show hpn0
 	expect "DPU half: vxlan device to the host's PU" "remote $UL_H" ip -n "$DH" -d link show hpn0
 fi
-expect "DPU half carries the pod IP" "$POD4" ip -n "$DH" addr
+# (waited for: a heartbeat flap on a loaded machine re-creates a veth pair)
+dh_ip() { ip -n "$DH" addr | grep -q "inet $POD4/"; }
+check "DPU half carries the pod IP" wait_for 5 dh_ip
 expect "status shows the split" "split" "$AGENT" status --state-dir "$T/host"
 # hsock allowlists of the app <-> proxy links, checked by hsock's own parser
 HSR=$BUILD/hsock/hsock-run
