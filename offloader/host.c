@@ -92,11 +92,13 @@ static void send_create(struct agent *a, struct agent_pod_rec *p, json_t *pod,
 	lp.dstport = (uint32_t)a->o->link_dstport;
 	/* veth: the dpu role opens the CPU half itself (same kernel); a
 	 * relayed fd of ours is reachable through /proc. */
-	if (p->netns[0])
+	if (agent_link_is_veth(lp.kind) && p->netns[0])
 		snprintf(cpu_netns, sizeof(cpu_netns), "%s", p->netns);
-	else
+	else if (agent_link_is_veth(lp.kind))
 		snprintf(cpu_netns, sizeof(cpu_netns), "/proc/%d/fd/%d", (int)getpid(),
 			 p->netns_fd);
+	else
+		cpu_netns[0] = '\0';
 	lp.cpu_netns = cpu_netns;
 	ch.rules.data = rules;
 	ch.rules.len = rules_len;
