@@ -380,23 +380,26 @@ static int start_push(struct agent *a, char *err, size_t errlen)
 
 /*
  * The warm fork templates this PU holds: a template is a pod labelled
- * heteropod.io/template=NAME, bound to the reported node (spec.nodeName)
- * and Running; its process is the warm parent that forks function
- * instances.  Pods stay bound to their host Node when containers move, so
- * a host reports its node's templates and a DPU node reports the pods
- * scheduled onto it.
+ * heteropod.io/template=NAME, bound to this node (spec.nodeName) and
+ * Running; its process is the warm parent that forks function instances.
+ * Pods stay bound to their host Node when containers move, so the host
+ * role reports them; the dpu role watches the same node's pods and
+ * reports none (an empty object).
  */
-static json_t *held_templates(struct agent *a, const char *node)
+static json_t *held_templates(struct agent *a)
 {
-	json_t *pods = agent_store_snapshot(a->store, AGENT_KIND_POD);
-	json_t *out = json_object(), *pod;
+	json_t *out = json_object(), *pods, *pod;
 	const char *key, *tpl, *on, *phase;
 
+	if (a->o->role != AGENT_ROLE_HOST)
+		return out;
+	pods = agent_store_snapshot(a->store, AGENT_KIND_POD);
 	json_object_foreach(pods, key, pod) {
 		tpl = hp_json_str(pod, "metadata", "labels", AGENT_LABEL_TEMPLATE, NULL);
 		on = hp_json_str(pod, "spec", "nodeName", NULL);
 		phase = hp_json_str(pod, "status", "phase", NULL);
-		if (tpl && *tpl && on && !strcmp(on, node) && phase && !strcmp(phase, "Running"))
+		if (tpl && *tpl && on && !strcmp(on, a->o->node) && phase &&
+		    !strcmp(phase, "Running"))
 			json_object_set_new(out, tpl, json_true());
 	}
 	json_decref(pods);
@@ -427,7 +430,7 @@ static void push_state(struct agent *a)
 		dpu = HETEROPOD__NODESTATE__DPU_STATE__DPU_UNKNOWN;
 	else
 		dpu = HETEROPOD__NODESTATE__DPU_STATE__DPU_DOWN;
-	templates = held_templates(a, name);
+	templates = held_templates(a);
 	agent_push_set(a->push, images, templates, dpu);
 	json_decref(nodes);
 	agent_push_stats(a->push, &s);

@@ -84,7 +84,7 @@ cat >"$T/fn.json" <<'EOJ'
 EOJ
 fn_score_is() { curl -sS --data-binary @"$T/fn.json" "$URL/prioritize" | grep -q "{\"Host\":\"$1\",\"Score\":$2}"; }
 snaps() { "$AGENT" status --state-dir "$T/host" | sed -n 's/^extender: .* \([0-9]*\) snapshots.*/\1/p'; }
-template_pod() { # PHASE
+template_pod() { # PHASE [NODE]
 	cat >"$T/m/tpl.yaml.tmp" <<EOT
 apiVersion: v1
 kind: Pod
@@ -93,7 +93,7 @@ metadata:
   namespace: shop
   uid: uid-tpl-$$
   labels: {heteropod.io/template: fn-resize}
-spec: {nodeName: n1}
+spec: {nodeName: ${2:-n1}}
 status: {phase: $1}
 EOT
 	mv "$T/m/tpl.yaml.tmp" "$T/m/tpl.yaml"
@@ -103,6 +103,9 @@ S0=$(snaps)
 template_pod Pending
 sleep 0.5
 check "templates: a Pending template pod is not held" fn_score_is n1 0
+template_pod Running n2
+sleep 0.5
+check "templates: a Running template pod bound to another node is not held by n1" fn_score_is n1 0
 template_pod Running
 check "templates: a Running template pod on n1 -> n1 scores the template bonus (5)" wait_for 5 fn_score_is n1 5
 check "templates: other nodes do not (n1-dpu, n9 score 0)" \
