@@ -80,8 +80,8 @@ member bad 10.79.0.1 8000 "  annotations: {heteropod.io/chain: 'not a name!'}"
 # --- agents (local mode, both roles on this machine) ---
 printf 'dpu:\n  half-prefix: %s\nheartbeat:\n  interval: 100ms\n  misses: 3\nhsock:\n  allow-dir: %s\n' \
 	"$HALF" "$T/allow" >"$T/cfg.yaml"
-run_dpu() {
-	start_agent DPU "$T/dpu.log" --role dpu --node n1 --local "$T/m" --config "$T/cfg.yaml" \
+run_dpu() { # [CONFIG]
+	start_agent DPU "$T/dpu.log" --role dpu --node n1 --local "$T/m" --config "${1:-$T/cfg.yaml}" \
 		--state-dir "$T/dpu" --peer "127.0.0.1:$PORT_BASE" --zds-socket "$T/zt.sock"
 }
 run_dpu
@@ -163,6 +163,14 @@ else fail "chain fallback" "$(status_json "$T/host" | head -30)"; fi
 check "the chain's allowlists stay while it runs on the CPU" has fx_fn-a "$B:8082 $A:*"
 run_dpu
 check "DPU back: the chain returns to the DPU" wait_for 10 all_placed dpu
+# a DPU with room for two members cannot take the chain of three
+kill -9 $DPU; wait $DPU 2>/dev/null
+sed 's/^dpu:$/dpu:\n  max-halves: 2/' "$T/cfg.yaml" >"$T/cfg-small.yaml"
+run_dpu "$T/cfg-small.yaml"
+check "a DPU without room for the whole chain keeps all of it on the CPU" wait_for 10 all_placed cpu "DPU full"
+kill -9 $DPU; wait $DPU 2>/dev/null
+run_dpu
+check "room again: the chain returns to the DPU" wait_for 10 all_placed dpu
 
 # --- a member's mode keeps the whole chain on the CPU ---
 member fn-c $C 8083 "  labels: {heteropod.io/chain: thumb}
