@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/json.h"
 #include "lib/log.h"
 #include "offloader/agent_int.h"
 #include "proto/nodestate.pb-c.h"
@@ -48,11 +49,11 @@ const struct hp_cfg_field agent_cfg_fields[] = {
 	HP_CFG_DURATION(struct agent_opts, backoff_max_ms, "kube.backoff-max", 1, 3600000, "retry delay ceiling"),
 	HP_CFG_STR(struct agent_opts, agent_namespace, "namespace", "the agent's namespace (heteropod-leader Lease)"),
 	HP_CFG_DURATION(struct agent_opts, waypoint_ms, "waypoint.interval", 100, 3600000, "period of the leader's waypoint placement pass"),
-	HP_CFG_STR(struct agent_opts, extender, "extender.url", "heteropod-extender: URL to push image and DPU state to"),
+	HP_CFG_STR(struct agent_opts, extender, "extender.url", "heteropod-extender: URL to push image, template and DPU state to"),
 	HP_CFG_STR(struct agent_opts, extender_node, "extender.node", "node name reported to the extender (host: node; dpu: node-dpu)"),
 	HP_CFG_DURATION(struct agent_opts, extender_ms, "extender.interval", 100, 3600000, "keepalive period of the state push"),
-	HP_CFG_STR(struct agent_opts, allow_dir, "hsock.allow-dir", "where the hsock allowlists of split pods are written"),
-	HP_CFG_STR(struct agent_opts, link_kind, "link.kind", "per-pod link between the halves: geneve or vxlan"),
+	HP_CFG_STR(struct agent_opts, allow_dir, "hsock.allow-dir", "where the hsock allowlists of split pods and chain members are written"),
+	HP_CFG_STR(struct agent_opts, link_kind, "link.kind", "per-pod link between the halves: geneve, vxlan, or veth (both PUs namespaces of one kernel)"),
 	HP_CFG_INT(struct agent_opts, link_dstport, "link.dstport", 0, 65535, "UDP port of the per-pod link (0: 6081 geneve, 4789 vxlan)"),
 	HP_CFG_DURATION(struct agent_opts, ack_timeout_ms, "zds.ack-timeout", 100, 600000, "host: longest wait for the DPU before acking istio-cni"),
 	{ 0 }
@@ -377,13 +378,41 @@ static int start_push(struct agent *a, char *err, size_t errlen)
 	return ret;
 }
 
+/*
+ * The warm fork templates this PU holds: a template is a pod labelled
+ * heteropod.io/template=NAME, bound to this node (spec.nodeName) and
+ * Running; its process is the warm parent that forks function instances.
+ * Pods stay bound to their host Node when containers move, so the host
+ * role reports them; the dpu role watches the same node's pods and
+ * reports none (an empty object).
+ */
+static json_t *held_templates(struct agent *a)
+{
+	json_t *out = json_object(), *pods, *pod;
+	const char *key, *tpl, *on, *phase;
+
+	if (a->o->role != AGENT_ROLE_HOST)
+		return out;
+	pods = agent_store_snapshot(a->store, AGENT_KIND_POD);
+	json_object_foreach(pods, key, pod) {
+		tpl = hp_json_str(pod, "metadata", "labels", AGENT_LABEL_TEMPLATE, NULL);
+		on = hp_json_str(pod, "spec", "nodeName", NULL);
+		phase = hp_json_str(pod, "status", "phase", NULL);
+		if (tpl && *tpl && on && !strcmp(on, a->o->node) && phase &&
+		    !strcmp(phase, "Running"))
+			json_object_set_new(out, tpl, json_true());
+	}
+	json_decref(pods);
+	return out;
+}
+
 /* Hand this PU's current state to the push thread; note its outcome. */
 static void push_state(struct agent *a)
 {
 	const char *node = a->o->extender_node;
 	struct agent_push_stats s;
 	char name[256];
-	json_t *nodes, *images;
+	json_t *nodes, *images, *templates;
 	int dpu;
 
 	if (!a->push)
@@ -401,11 +430,15 @@ static void push_state(struct agent *a)
 		dpu = HETEROPOD__NODESTATE__DPU_STATE__DPU_UNKNOWN;
 	else
 		dpu = HETEROPOD__NODESTATE__DPU_STATE__DPU_DOWN;
-	agent_push_set(a->push, images, dpu);
+	templates = held_templates(a);
+	agent_push_set(a->push, images, templates, dpu);
 	json_decref(nodes);
 	agent_push_stats(a->push, &s);
-	snprintf(a->st.extender, sizeof(a->st.extender), "node %.64s: %s, generation %llu",
-		 name, s.last[0] ? s.last : "not pushed yet", (unsigned long long)s.generation);
+	snprintf(a->st.extender, sizeof(a->st.extender),
+		 "node %.64s: %s, generation %llu, %lu snapshots, %zu templates", name,
+		 s.last[0] ? s.last : "not pushed yet", (unsigned long long)s.generation,
+		 s.snapshots, json_object_size(templates));
+	json_decref(templates);
 }
 
 static int setup(struct agent *a, char *err, size_t errlen)

@@ -47,7 +47,7 @@ struct agent_opts {
 	char *extender_node;	/* node name reported (default: see README) */
 	long extender_ms;	/* keepalive period */
 	char *allow_dir;	/* hsock allowlists (allow.h) */
-	char *link_kind;	/* per-pod link: geneve | vxlan */
+	char *link_kind;	/* per-pod link: geneve | vxlan | veth */
 	long link_dstport;	/* 0: the kind's IANA port */
 };
 

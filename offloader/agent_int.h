@@ -85,6 +85,7 @@ struct agent {
 	int64_t ack_deadline_ms;
 
 	unsigned zds_epoch;	/* snapshot counter of the istio-cni connection */
+	struct faas_chains *chains;	/* FaaS chains of this pass (faas/chain.h) */
 	const struct agent_actions *actions;	/* NULL: no split backend */
 	struct agent_actions actions_impl;	/* libhpnetns, ctx = this agent */
 	bool label_down;

@@ -45,7 +45,7 @@ static enum agent_class pod_class(const json_t *pod, const char *istio_ns)
 	if (managed && !strcmp(managed, "istio.io-mesh-controller") &&
 	    label(pod, "gateway.networking.k8s.io/gateway-name"))
 		return AGENT_CLASS_WAYPOINT;
-	if (label(pod, AGENT_LABEL_CHAIN))
+	if (label(pod, AGENT_LABEL_CHAIN) || annotation(pod, AGENT_LABEL_CHAIN))
 		return AGENT_CLASS_CHAIN;
 	return AGENT_CLASS_NONE;
 }
@@ -96,7 +96,9 @@ void agent_classify(const json_t *pod, const json_t *ns, const char *istio_ns,
 	memset(v, 0, sizeof(*v));
 	v->cls = pod_class(pod, istio_ns);
 	v->ambient = is_ambient(pod, ns);
-	v->chain = label(pod, AGENT_LABEL_CHAIN);
+	/* the label, or the annotation as a Knative Service's template
+	 * annotations reach its pods */
+	v->chain = label(pod, AGENT_LABEL_CHAIN) ?: annotation(pod, AGENT_LABEL_CHAIN);
 	if (v->cls == AGENT_CLASS_NONE && v->ambient)
 		v->cls = AGENT_CLASS_APP;
 	offload_mode(pod, ns, v);
@@ -107,6 +109,7 @@ bool agent_wants_dpu(const struct agent_verdict *v)
 	switch (v->cls) {
 	case AGENT_CLASS_ZTUNNEL:
 	case AGENT_CLASS_APP:
+	case AGENT_CLASS_CHAIN:
 		return v->mode == AGENT_MODE_ALL;
 	case AGENT_CLASS_WAYPOINT:
 		return v->mode != AGENT_MODE_NONE;

@@ -18,6 +18,7 @@
 #define AGENT_ANN_OFFLOAD  "heteropod.io/offload"
 #define AGENT_ANN_NETNS    "heteropod.io/netns"
 #define AGENT_LABEL_CHAIN  "heteropod.io/chain"
+#define AGENT_LABEL_TEMPLATE "heteropod.io/template"
 #define AGENT_LABEL_DPU_STATE "heteropod.io/dpu-state"
 
 enum agent_class {
@@ -51,7 +52,8 @@ struct agent_verdict {
 	enum agent_mode mode;
 	enum agent_mode_src mode_src;
 	bool ambient;		/* istio.io/dataplane-mode=ambient applies */
-	const char *chain;	/* borrowed from the pod, or NULL */
+	const char *chain;	/* label (or annotation) heteropod.io/chain,
+				 * borrowed from the pod, or NULL */
 	enum agent_bad_on bad_on;
 	const char *bad_value;	/* borrowed, when bad_on != NONE */
 };
@@ -72,7 +74,9 @@ int agent_mode_parse(const char *s, enum agent_mode *mode);
 
 /*
  * Does the verdict put this pod's proxy on the DPU?  ztunnel and ambient
- * apps (served by ztunnel) in mode all; waypoints in all and waypoint.
+ * apps (served by ztunnel) in mode all; waypoints in all and waypoint;
+ * chain members (the functions themselves, placed per chain: faas/chain.h)
+ * in mode all.
  */
 bool agent_wants_dpu(const struct agent_verdict *v);
 

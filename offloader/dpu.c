@@ -102,6 +102,8 @@ static int delete_half(struct agent *a, const char *uid, char *err, size_t errle
 	/* Delete the per-pod device now: a namespace kept alive by an open
 	 * fd (ztunnel's) would keep its VNI busy. */
 	ret = agent_half_unconfigure(name);
+	if (!ret)
+		ret = agent_half_drop_link(name);
 	if (ret)
 		hp_warn("half-unconfigure", "netns=%s error=\"%s\"", name, strerror(-ret));
 	snprintf(zm.uid, sizeof(zm.uid), "%s", uid);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "faas/chain.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "offloader/agent_int.h"
@@ -74,7 +75,7 @@ static void send_create(struct agent *a, struct agent_pod_rec *p, json_t *pod,
 	Heteropod__Peer__CreateHalf ch = HETEROPOD__PEER__CREATE_HALF__INIT;
 	Heteropod__Peer__WorkloadId wid = HETEROPOD__PEER__WORKLOAD_ID__INIT;
 	Heteropod__Peer__LinkParams lp = HETEROPOD__PEER__LINK_PARAMS__INIT;
-	char local[64], remote[64], *ips[4];
+	char local[64], remote[64], *ips[4], cpu_netns[300];
 	size_t nips;
 
 	pod_ips(pod, ips, &nips);
@@ -89,6 +90,16 @@ static void send_create(struct agent *a, struct agent_pod_rec *p, json_t *pod,
 	lp.mtu = 0;	/* each PU: its interconnect's MTU minus the encapsulation */
 	lp.kind = a->o->link_kind;
 	lp.dstport = (uint32_t)a->o->link_dstport;
+	/* veth: the dpu role opens the CPU half itself (same kernel); a
+	 * relayed fd of ours is reachable through /proc. */
+	if (agent_link_is_veth(lp.kind) && p->netns[0])
+		snprintf(cpu_netns, sizeof(cpu_netns), "%s", p->netns);
+	else if (agent_link_is_veth(lp.kind))
+		snprintf(cpu_netns, sizeof(cpu_netns), "/proc/%d/fd/%d", (int)getpid(),
+			 p->netns_fd);
+	else
+		cpu_netns[0] = '\0';
+	lp.cpu_netns = cpu_netns;
 	ch.rules.data = rules;
 	ch.rules.len = rules_len;
 	ch.req_id = ++a->next_req;
@@ -351,6 +362,33 @@ static void bad_annotation(struct agent *a, const struct agent_verdict *v,
 		agent_event(a->events, "Namespace", ns, "Warning", "InvalidOffloadMode", msg);
 }
 
+/* A chain member's name and ports; a bad chain name is reported and the
+ * pod is not a member. */
+static void observe_chain(struct agent *a, struct agent_pod_rec *p, json_t *pod,
+			  const struct agent_verdict *v)
+{
+	json_t *port;
+	char msg[400];
+	size_t i;
+
+	p->chain[0] = '\0';
+	p->n_ports = 0;
+	if (p->cls != AGENT_CLASS_CHAIN)
+		return;
+	if (!faas_chain_name_valid(v->chain)) {
+		snprintf(msg, sizeof(msg), "%s=\"%.80s\" is not valid; accepted: a label value "
+			 "(1-63 of A-Z a-z 0-9 . _ -, alphanumeric at both ends); not a chain "
+			 "member", AGENT_LABEL_CHAIN, v->chain);
+		agent_event(a->events, "Pod", pod, "Warning", "InvalidChain", msg);
+		p->cls = v->ambient ? AGENT_CLASS_APP : AGENT_CLASS_NONE;
+		return;
+	}
+	snprintf(p->chain, sizeof(p->chain), "%s", v->chain);
+	json_array_foreach(hp_json_get(pod, "spec", "ports", NULL), i, port)
+		if (p->n_ports < sizeof(p->ports) / sizeof(p->ports[0]))
+			p->ports[p->n_ports++] = (uint16_t)json_integer_value(port);
+}
+
 static bool zds_relayed(const struct agent *a, const struct agent_pod_rec *p)
 {
 	return a->zds_fd >= 0 && p->zds_epoch && p->zds_epoch == a->zds_epoch;
@@ -377,6 +415,7 @@ static void observe_pod(struct agent *a, json_t *pod, json_t *nss)
 	p->mode = v.mode;
 	p->mode_src = v.mode_src;
 	p->mark = true;
+	observe_chain(a, p, pod, &v);
 	/* heteropod.io/netns is honoured only in local mode: in a cluster a
 	 * pod's owner could point it at any namespace. */
 	if (a->local) {
@@ -387,25 +426,55 @@ static void observe_pod(struct agent *a, json_t *pod, json_t *nss)
 
 /* ---- hsock allowlist (allow.h) ---- */
 
-/* Write the pod's allowlist while it is split, remove it otherwise. */
+/*
+ * The pod's links: its app <-> proxy links while it is split, its links
+ * with the other members of its chain while it is a chain member.  -ENOSPC
+ * when they do not fit.
+ */
+static int allow_links(struct agent *a, const struct agent_pod_rec *p, char *buf,
+		       size_t n)
+{
+	int ret = 0;
+
+	buf[0] = '\0';
+	if (p->split == AGENT_SPLIT_SPLIT && p->ips[0])
+		agent_allow_lines(p->ips, buf, n);
+	if (p->cls == AGENT_CLASS_CHAIN && p->chain[0])
+		ret = faas_member_links(a->chains, p->uid, buf, n);
+	return ret == -ENOENT ? 0 : ret < 0 ? ret : 0;
+}
+
+/* Write the pod's allowlist when its links changed, remove it when it has
+ * none. */
 static void allow_sync(struct agent *a, struct agent_pod_rec *p)
 {
-	bool want = p->split == AGENT_SPLIT_SPLIT && p->ips[0];
-	char file[400], text[768];
-	int ret;
+	char file[400], links[AGENT_LINKS_MAX], text[AGENT_LINKS_MAX + 512];
+	int ret = allow_links(a, p, links, sizeof(links));
 
-	if (want == p->allowed)
+	if (ret) {
+		agent_set_error(a, "%s/%s: hsock allowlist: more links than fit (%zu bytes)",
+				p->ns, p->name, sizeof(links));
+		return;
+	}
+	if (p->allowed == !!links[0] && !strcmp(links, p->links ?: ""))
 		return;
 	agent_allow_name(p->ns, p->name, file, sizeof(file));
-	snprintf(text, sizeof(text), "# heteropod-agent: pod %s/%s (uid %s), split: "
-		 "its app <-> proxy links\n", p->ns, p->name, p->uid);
-	agent_allow_lines(p->ips, text, sizeof(text));
-	ret = agent_allow_put(a->o->allow_dir, file, want ? text : NULL);
-	if (ret)
+	snprintf(text, sizeof(text), "# heteropod-agent: pod %s/%s (uid %s)%s%s%s%s\n%s",
+		 p->ns, p->name, p->uid,
+		 p->split == AGENT_SPLIT_SPLIT ? ", split: its app <-> proxy links" : "",
+		 p->chain[0] ? ", chain " : "", p->chain,
+		 p->chain[0] ? ": its links with the other members" : "", links);
+	ret = agent_allow_put(a->o->allow_dir, file, links[0] ? text : NULL);
+	if (ret) {
 		agent_set_error(a, "%s/%s: hsock allowlist %s/%s: %s", p->ns, p->name,
 				a->o->allow_dir, file, strerror(-ret));
-	else
-		p->allowed = want;
+		return;
+	}
+	if (agent_pod_set_links(p, links)) {
+		agent_set_error(a, "%s/%s: out of memory", p->ns, p->name);
+		return;
+	}
+	p->allowed = links[0] != '\0';
 }
 
 static int allow_keep(const char *file, void *arg)
@@ -434,6 +503,20 @@ static void undo(struct agent *a, struct agent_pod_rec *p, bool drop_half)
 	if (p->split == AGENT_SPLIT_SPLIT && a->actions &&
 	    a->actions->unsplit_cpu(a->actions->ctx, p, err, sizeof(err)))
 		agent_set_error(a, "%s/%s: unsplit: %s", p->ns, p->name, err);
+	if (p->half_rules && agent_link_is_veth(a->o->link_kind)) {
+		/* The pair goes with the CPU end, so the CPU half is exactly
+		 * as Istio left it; a return to the DPU sends CreateHalf
+		 * again, which makes a new pair. */
+		char netns[300];
+		int ret;
+
+		agent_cpu_netns(p, netns, sizeof(netns));
+		ret = agent_half_drop_link(netns);
+		if (ret)
+			agent_set_error(a, "%s/%s: delete veth: %s", p->ns, p->name, strerror(-ret));
+		else
+			p->half_rules = false;
+	}
 	if (drop_half && p->half && !p->inflight && a->peer_hello)
 		send_delete(a, p->uid, p);
 	p->split = AGENT_SPLIT_NONE;
@@ -523,6 +606,69 @@ static void decide_app(struct agent *a, struct agent_pod_rec *p, json_t *pod,
 	}
 }
 
+/*
+ * A chain member goes where its chain was placed (chains_place); like
+ * ztunnel it is placed by relocation, never split.
+ */
+static void decide_chain(struct agent *a, struct agent_pod_rec *p)
+{
+	enum faas_place place = FAAS_PLACE_CPU;
+	enum faas_why why = FAAS_WHY_MODE;
+	size_t n = 0;
+
+	undo(a, p, true);	/* a former app pod's split */
+	faas_member_place(a->chains, p->uid, &place, &why, &n);
+	p->place = place == FAAS_PLACE_DPU ? AGENT_PLACE_DPU : AGENT_PLACE_CPU;
+	snprintf(p->reason, sizeof(p->reason), "%s", faas_why_text[why]);
+}
+
+struct chain_room {
+	struct agent *a;
+	size_t used;
+};
+
+static bool chain_fits(void *arg, size_t n)
+{
+	struct chain_room *r = arg;
+
+	if (!agent_placement_room(&r->a->place, (uint32_t)(r->used + n)))
+		return false;
+	r->used += n;
+	return true;
+}
+
+/*
+ * Group this pass's chain members and place each chain as a unit (each
+ * member counts as one of the DPU's slots, as a half does).  The number of
+ * slots taken.
+ */
+static uint32_t chains_place(struct agent *a, bool healthy)
+{
+	struct chain_room room = { a, 0 };
+	struct faas_member m;
+	size_t i;
+	int ret;
+
+	faas_chains_reset(a->chains);
+	for (i = 0; i < a->st.n; i++) {
+		struct agent_pod_rec *p = &a->st.pods[i];
+		struct agent_verdict v = { .cls = p->cls, .mode = p->mode };
+
+		if (!p->mark || p->cls != AGENT_CLASS_CHAIN)
+			continue;
+		m = (struct faas_member){ p->chain, p->uid, p->ips, p->ports, p->n_ports,
+					  agent_wants_dpu(&v) };
+		ret = faas_chains_add(a->chains, &m);
+		if (ret)
+			agent_set_error(a, "%s/%s: chain %s: %s", p->ns, p->name, p->chain,
+					strerror(-ret));
+	}
+	ret = faas_chains_place(a->chains, healthy, chain_fits, &room);
+	if (ret)
+		agent_set_error(a, "chains: %s", strerror(-ret));
+	return (uint32_t)room.used;
+}
+
 static void decide(struct agent *a, struct agent_pod_rec *p, json_t *pod,
 		   bool healthy, uint32_t *new_halves)
 {
@@ -532,6 +678,9 @@ static void decide(struct agent *a, struct agent_pod_rec *p, json_t *pod,
 	switch (p->cls) {
 	case AGENT_CLASS_APP:
 		decide_app(a, p, pod, healthy, new_halves);
+		break;
+	case AGENT_CLASS_CHAIN:
+		decide_chain(a, p);
 		break;
 	case AGENT_CLASS_ZTUNNEL:
 	case AGENT_CLASS_WAYPOINT:
@@ -690,6 +839,7 @@ void agent_host_reconcile(struct agent *a)
 		observe_pod(a, pod, nss);
 		json_object_set(byuid, hp_json_str(pod, "metadata", "uid", NULL) ?: "", pod);
 	}
+	new_halves = chains_place(a, healthy);
 	for (i = 0; i < a->st.n;) {
 		struct agent_pod_rec *p = &a->st.pods[i];
 
@@ -800,6 +950,11 @@ int agent_host_start(struct agent *a, char *err, size_t errlen)
 	ret = agent_allow_sweep(a->o->allow_dir, allow_keep, a);
 	if (ret > 0)
 		hp_info("allowlist-orphans-deleted", "dir=%s files=%d", a->o->allow_dir, ret);
+	ret = faas_chains_create(&a->chains);
+	if (ret) {
+		snprintf(err, errlen, "chains: %s", strerror(-ret));
+		return ret;
+	}
 	a->actions_impl = agent_hpns_actions;
 	a->actions_impl.ctx = a;
 	a->actions = &a->actions_impl;
@@ -811,4 +966,6 @@ void agent_host_stop(struct agent *a)
 {
 	/* SIGTERM leaves split pods as they are: a restart adopts them. */
 	zds_close(a);
+	faas_chains_destroy(a->chains);
+	a->chains = NULL;
 }

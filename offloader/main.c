@@ -37,11 +37,16 @@ static const char usage[] =
 "                       only when given)\n"
 "  --zds-socket PATH    dpu: ZDS socket for the DPU's ztunnel\n"
 "                       (default /var/run/ztunnel/ztunnel.sock)\n"
-"  --extender URL       push this PU's images and DPU state to heteropod-extender\n"
+"  --extender URL       push this PU's images, fork templates and DPU state to\n"
+"                       heteropod-extender\n"
 "                       (http://HOST:PORT[/PATH]; path default /v1/state)\n"
 "status options:\n"
 "  --state-dir DIR      as for run\n"
-"  --json               the checkpoint as JSON instead of a table\n";
+"  --json               the checkpoint as JSON instead of a table\n"
+"\n"
+"labels and annotations read: heteropod.io/offload (all|waypoint|none),\n"
+"  heteropod.io/chain=NAME (FaaS chain member, label or annotation),\n"
+"  heteropod.io/template=NAME (a Running pod: a warm fork template held here)\n";
 
 static void print_config_keys(FILE *out)
 {

@@ -25,7 +25,10 @@
  *     answers each with Result{req_id, uid, errno_value, message}.  Both
  *     operations are idempotent (create of an existing half and delete of
  *     an absent one succeed), so a host that lost its connection simply
- *     repeats them.
+ *     repeats them.  CreateHalf's LinkParams name the per-pod link: a
+ *     GENEVE/VXLAN tunnel between the interconnect addresses, or (kind
+ *     "veth", both PUs namespaces of one kernel) a veth pair the dpu role
+ *     makes between its half and cpu_netns, the CPU half as it can open it.
  *  5. PortMapUpdate carries a pod's whole port map at a generation, either
  *     way; a receiver ignores generations not newer than what it has.
  */

@@ -18,7 +18,7 @@ struct agent_push {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop, started;
-	json_t *want;		/* {"dpu": N, "images": {name: size}} */
+	json_t *want;		/* {"dpu": N, "images": {name: size}, "templates": {name: true}} */
 	struct agent_push_stats stats;
 	/* thread only */
 	char *url, *source, *node;
@@ -139,16 +139,33 @@ static void images_free(struct images *im)
 	free(im->names);
 }
 
+/* The keys of @map not in @other into @out; their count. */
+static size_t names_of(json_t *map, json_t *other, char **out)
+{
+	const char *name;
+	size_t n = 0;
+	json_t *v;
+
+	json_object_foreach(map, name, v)
+		if (!other || !json_object_get(other, name))
+			out[n++] = (char *)name;
+	return n;
+}
+
 static int send_snapshot(struct agent_push *p, json_t *want, char *err, size_t errlen)
 {
 	Heteropod__Nodestate__StatePush m = HETEROPOD__NODESTATE__STATE_PUSH__INIT;
 	Heteropod__Nodestate__Snapshot s = HETEROPOD__NODESTATE__SNAPSHOT__INIT;
 	Heteropod__Nodestate__NodeState ns = HETEROPOD__NODESTATE__NODE_STATE__INIT;
 	Heteropod__Nodestate__NodeState *nsp = &ns;
+	json_t *tpl = json_object_get(want, "templates");
+	char **names = calloc(json_object_size(tpl) + 1, sizeof(char *));
 	struct images im = { 0 };
-	int ret = images_of(json_object_get(want, "images"), NULL, &im);
+	int ret = names ? images_of(json_object_get(want, "images"), NULL, &im) : -ENOMEM;
 
 	if (!ret) {
+		ns.n_templates = names_of(tpl, NULL, names);
+		ns.templates = names;
 		ns.name = p->node;
 		ns.dpu = (Heteropod__Nodestate__DpuState)json_integer_value(json_object_get(want, "dpu"));
 		ns.n_images = im.n;
@@ -162,6 +179,7 @@ static int send_snapshot(struct agent_push *p, json_t *want, char *err, size_t e
 		ret = post(p, &m, err, errlen);
 	}
 	images_free(&im);
+	free(names);
 	return ret;
 }
 
@@ -174,25 +192,30 @@ static int send_delta(struct agent_push *p, json_t *want, bool *keepalive,
 	Heteropod__Nodestate__NodeDelta nd = HETEROPOD__NODESTATE__NODE_DELTA__INIT;
 	Heteropod__Nodestate__NodeDelta *ndp = &nd;
 	json_t *old = json_object_get(p->applied, "images"), *cur = json_object_get(want, "images");
+	json_t *old_t = json_object_get(p->applied, "templates");
+	json_t *cur_t = json_object_get(want, "templates");
 	json_int_t dpu = json_integer_value(json_object_get(want, "dpu"));
 	struct images im = { 0 };
 	char **gone = calloc(json_object_size(old) + 1, sizeof(char *));
-	const char *name;
-	json_t *v;
-	int ret = gone ? images_of(cur, old, &im) : -ENOMEM;
+	char **t_add = calloc(json_object_size(cur_t) + 1, sizeof(char *));
+	char **t_gone = calloc(json_object_size(old_t) + 1, sizeof(char *));
+	int ret = gone && t_add && t_gone ? images_of(cur, old, &im) : -ENOMEM;
 
 	if (ret)
 		goto out;
-	json_object_foreach(old, name, v)
-		if (!json_object_get(cur, name))
-			gone[nd.n_remove_images++] = (char *)name;
+	nd.n_remove_images = names_of(old, cur, gone);
+	nd.n_add_templates = names_of(cur_t, old_t, t_add);
+	nd.add_templates = t_add;
+	nd.n_remove_templates = names_of(old_t, cur_t, t_gone);
+	nd.remove_templates = t_gone;
 	nd.name = p->node;
 	if (dpu != json_integer_value(json_object_get(p->applied, "dpu")))
 		nd.dpu = (Heteropod__Nodestate__DpuState)dpu;
 	nd.n_add_images = im.n;
 	nd.add_images = im.ptr;
 	nd.remove_images = gone;
-	*keepalive = !nd.dpu && !im.n && !nd.n_remove_images;
+	*keepalive = !nd.dpu && !im.n && !nd.n_remove_images && !nd.n_add_templates &&
+		     !nd.n_remove_templates;
 	d.n_nodes = *keepalive ? 0 : 1;
 	d.nodes = &ndp;
 	m.source = p->source;
@@ -203,6 +226,8 @@ static int send_delta(struct agent_push *p, json_t *want, bool *keepalive,
 out:
 	images_free(&im);
 	free(gone);
+	free(t_add);
+	free(t_gone);
 	return ret;
 }
 
@@ -345,13 +370,16 @@ void agent_push_stop(struct agent_push *p)
 	free(p);
 }
 
-void agent_push_set(struct agent_push *p, json_t *images, int dpu)
+void agent_push_set(struct agent_push *p, json_t *images, json_t *templates, int dpu)
 {
-	json_t *want = json_pack("{s:i,s:{}}", "dpu", dpu, "images"), *map, *it, *name;
+	json_t *want = json_pack("{s:i,s:{},s:O?}", "dpu", dpu, "images", "templates",
+				 templates), *map, *it, *name;
 	size_t i, j;
 
 	if (!want)
 		return;
+	if (!templates)
+		json_object_set_new(want, "templates", json_object());
 	map = json_object_get(want, "images");
 	json_array_foreach(images, i, it) {
 		json_t *size = json_object_get(it, "sizeBytes");

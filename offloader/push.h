@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * State push to heteropod-extender (proto/nodestate.proto): this PU's
- * images (the Node's status.images) and its DPU state, as one NodeState
+ * images (the Node's status.images), its warm fork templates and its DPU
+ * state, as one NodeState
  * owned by this agent's source.  A thread of its own speaks the protocol
  * (snapshot with a generation, then deltas with generation + 1, a
  * keepalive every interval, a new snapshot after NEED_SNAPSHOT or a failed
@@ -27,10 +28,11 @@ int agent_push_start(const char *url, const char *source, const char *node,
 void agent_push_stop(struct agent_push *p);
 /*
  * The state to report now: @images as in Node.status.images (NULL: none),
- * @dpu a Heteropod__Nodestate__DpuState.  Pushed at once when it differs
- * from what was last handed over.
+ * @templates an object whose keys are the template names held (NULL:
+ * none; borrowed), @dpu a Heteropod__Nodestate__DpuState.  Pushed at once
+ * when it differs from what was last handed over.
  */
-void agent_push_set(struct agent_push *p, json_t *images, int dpu);
+void agent_push_set(struct agent_push *p, json_t *images, json_t *templates, int dpu);
 void agent_push_stats(struct agent_push *p, struct agent_push_stats *out);
 
 #endif

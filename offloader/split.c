@@ -2,8 +2,9 @@
 /*
  * The action layer over libhpnetns: the host configures a pod's CPU half,
  * the dpu role its DPU half, each from its own PU namespace (the per-pod
- * GENEVE/VXLAN device's underlay socket lives there), with the rules the
- * host read from the CPU half.  See split.h and netns/hpnetns.h.
+ * GENEVE/VXLAN device's underlay socket lives there; a veth pair is made
+ * by the dpu role), with the rules the host read from the CPU half.  See
+ * split.h and netns/hpnetns.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include "netns/hpnetns.h"
 #include "offloader/agent_int.h"
 #include "offloader/split.h"
+#include "offloader/veth.h"
 
 struct first_line {
 	char *buf;
@@ -30,11 +32,17 @@ static void keep_first(void *arg, const char *line)
 		snprintf(f->buf, f->n, "%s", line);
 }
 
+/* geneve, vxlan, or veth (HPNS_LINK_EXISTING: the dpu role makes the pair). */
 static int link_kind(const char *text, enum hpns_link_kind *k)
 {
-	int ret = hpns_link_kind_parse(text, k);
+	return hpns_link_kind_parse(text, k);
+}
 
-	return ret || *k == HPNS_LINK_EXISTING ? -EINVAL : 0;
+bool agent_link_is_veth(const char *kind)
+{
+	enum hpns_link_kind k;
+
+	return !link_kind(kind, &k) && k == HPNS_LINK_EXISTING;
 }
 
 int agent_link_check(const struct agent_opts *o, char *err, size_t errlen)
@@ -43,7 +51,7 @@ int agent_link_check(const struct agent_opts *o, char *err, size_t errlen)
 
 	if (!link_kind(o->link_kind, &k))
 		return 0;
-	snprintf(err, errlen, "link.kind: '%s' is not valid, accepted: geneve, vxlan",
+	snprintf(err, errlen, "link.kind: '%s' is not valid, accepted: geneve, vxlan, veth",
 		 o->link_kind);
 	return -EINVAL;
 }
@@ -105,10 +113,13 @@ static int half_conf(struct hpns_half_conf *c, enum hpns_half half,
 	c->netns = netns;
 	c->link = HPNS_LINK_NAME;
 	hpns_link_defaults(half, &c->local, &c->peer);
+	if (hpns_addrs_parse(ips, &c->pod) || link_kind(kind, &c->tunnel.kind))
+		return -EINVAL;
+	if (c->tunnel.kind == HPNS_LINK_EXISTING)
+		return 0;	/* veth: the pair exists, no tunnel */
 	c->tunnel.vni = vni;
 	c->tunnel.dstport = dstport;
-	if (hpns_addrs_parse(ips, &c->pod) || link_kind(kind, &c->tunnel.kind) ||
-	    hpns_addrs_parse(local, &c->tunnel.local) ||
+	if (hpns_addrs_parse(local, &c->tunnel.local) ||
 	    hpns_addrs_parse(remote, &c->tunnel.remote))
 		return -EINVAL;
 	return 0;
@@ -200,6 +211,11 @@ int agent_half_unconfigure(const char *netns)
 	return ret == -ENOENT ? 0 : ret;
 }
 
+int agent_half_drop_link(const char *netns)
+{
+	return agent_veth_delete(netns, HPNS_LINK_NAME);
+}
+
 int agent_dpu_configure(const struct agent_opts *o, const char *netns,
 			const Heteropod__Peer__CreateHalf *c, char *err,
 			size_t errlen)
@@ -224,6 +240,15 @@ int agent_dpu_configure(const struct agent_opts *o, const char *netns,
 		snprintf(err, errlen, "link %s vni %u %s->%s or pod IPs '%s' not usable",
 			 lp->kind, lp->vni, lp->peer_addr, lp->local_addr, ips);
 		return -EINVAL;
+	}
+	if (agent_link_is_veth(lp->kind)) {
+		ret = lp->cpu_netns && *lp->cpu_netns ?
+		      agent_veth_create(netns, lp->cpu_netns, HPNS_LINK_NAME) : -EINVAL;
+		if (ret) {
+			snprintf(err, errlen, "veth %s between %s and %s: %s", HPNS_LINK_NAME,
+				 netns, lp->cpu_netns ?: "(no CPU half given)", strerror(-ret));
+			return ret;
+		}
 	}
 	ret = hpns_ruleset_import(c->rules.data, c->rules.len, &rs);
 	if (ret) {

@@ -2,13 +2,15 @@
 /*
  * The action layer over libhpnetns (netns/hpnetns.h): each PU configures
  * its own half of a pod (hpns_translate + hpns_half_configure) with a
- * GENEVE or VXLAN device per pod over the interconnect, and the port map
+ * GENEVE or VXLAN device per pod over the interconnect (or a veth pair when
+ * both PUs are namespaces of one kernel), and the port map
  * travels between them as PortMapUpdate messages.  Ports are keys
  * (proto << 16 | port), proto IPPROTO_TCP or IPPROTO_UDP.
  */
 #ifndef AGENT_SPLIT_H
 #define AGENT_SPLIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,8 +20,9 @@
 struct agent;
 struct agent_opts;
 
-/* --link.kind is geneve or vxlan.  0 or -EINVAL with a message. */
+/* link.kind is geneve, vxlan or veth.  0 or -EINVAL with a message. */
 int agent_link_check(const struct agent_opts *o, char *err, size_t errlen);
+bool agent_link_is_veth(const char *kind);
 
 /* The VNI of a pod's link (both PUs derive it from the uid). */
 uint32_t agent_vni_of(const char *uid);
@@ -39,6 +42,9 @@ int agent_dpu_configure(const struct agent_opts *o, const char *netns,
 			size_t errlen);
 /* Either PU: undo its half (0 when @netns is gone). */
 int agent_half_unconfigure(const char *netns);
+/* Either PU: delete the half's link device if one is left (a veth pair:
+ * the other end goes with it); 0 when there is none. */
+int agent_half_drop_link(const char *netns);
 
 /* Sorted keys of the TCP/UDP ports listening in @netns.  Count or -errno. */
 int agent_ports_listening(const char *netns, uint32_t *keys, size_t max);

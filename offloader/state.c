@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "lib/json.h"
-#include "offloader/allow.h"
 #include "offloader/state.h"
 
 const char *const agent_split_names[] = { "none", "pending", "split", "error", NULL };
@@ -20,8 +19,19 @@ void agent_state_init(struct agent_state *st, const char *role, const char *node
 	snprintf(st->node, sizeof(st->node), "%s", node);
 }
 
+/* Drop every pod record (and what it owns). */
+static void drop_pods(struct agent_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->n; i++)
+		free(st->pods[i].links);
+	st->n = 0;
+}
+
 void agent_state_uninit(struct agent_state *st)
 {
+	drop_pods(st);
 	free(st->pods);
 	st->pods = NULL;
 	st->n = st->cap = 0;
@@ -64,7 +74,19 @@ void agent_state_remove(struct agent_state *st, struct agent_pod_rec *p)
 
 	if (p->netns_fd >= 0)
 		close(p->netns_fd);
+	free(p->links);
 	st->pods[i] = st->pods[--st->n];
+}
+
+int agent_pod_set_links(struct agent_pod_rec *p, const char *lines)
+{
+	char *copy = lines && *lines ? strdup(lines) : NULL;
+
+	if (lines && *lines && !copy)
+		return -ENOMEM;
+	free(p->links);
+	p->links = copy;
+	return 0;
 }
 
 /* ---- JSON ---- */
@@ -73,18 +95,40 @@ void agent_state_remove(struct agent_state *st, struct agent_pod_rec *p)
 static json_t *links_json(const struct agent_pod_rec *p)
 {
 	json_t *a = json_array();
-	char buf[256] = "", *save = NULL, *l;
+	char *buf = strdup(p->allowed && p->links ? p->links : ""), *save = NULL, *l;
 
-	if (p->allowed)
-		agent_allow_lines(p->ips, buf, sizeof(buf));
-	for (l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+	for (l = buf ? strtok_r(buf, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save))
 		json_array_append_new(a, json_string(l));
+	free(buf);
 	return a;
+}
+
+/* Back from the checkpoint: the lines joined again. */
+static int links_from(struct agent_pod_rec *p, const json_t *arr)
+{
+	size_t i, len = 0;
+	char *text;
+	json_t *l;
+	int ret;
+
+	json_array_foreach(arr, i, l)
+		len += json_string_length(l) + 1;
+	text = calloc(1, len + 1);
+	if (!text)
+		return -ENOMEM;
+	len = 0;
+	json_array_foreach(arr, i, l)
+		if (json_is_string(l))
+			len += (size_t)sprintf(text + len, "%s\n", json_string_value(l));
+	ret = agent_pod_set_links(p, text);
+	free(text);
+	p->allowed = p->links != NULL;
+	return ret;
 }
 
 static json_t *pod_json(const struct agent_pod_rec *p)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:s, s:s, s:s, s:o}",
 			 "uid", p->uid, "namespace", p->ns, "name", p->name,
 			 "service_account", p->sa,
 			 "class", agent_class_names[p->cls],
@@ -93,7 +137,7 @@ static json_t *pod_json(const struct agent_pod_rec *p)
 			 "placement", agent_place_names[p->place],
 			 "split", agent_split_names[p->split], "reason", p->reason,
 			 "relayed", p->relayed, "dpu_half", p->half, "netns", p->netns,
-			 "ips", p->ips, "hsock_links", links_json(p));
+			 "ips", p->ips, "chain", p->chain, "hsock_links", links_json(p));
 }
 
 static json_t *dpu_json(const struct agent_dpu_state *d)
@@ -158,7 +202,9 @@ static int pod_from(struct agent_state *st, const json_t *o)
 	copy_str(p->reason, sizeof(p->reason), o, "reason");
 	copy_str(p->netns, sizeof(p->netns), o, "netns");
 	copy_str(p->ips, sizeof(p->ips), o, "ips");
-	p->allowed = json_array_size(json_object_get(o, "hsock_links")) > 0;
+	copy_str(p->chain, sizeof(p->chain), o, "chain");
+	if (links_from(p, json_object_get(o, "hsock_links")))
+		return -ENOMEM;
 	p->cls = (enum agent_class)c;
 	p->mode = (enum agent_mode)m;
 	p->mode_src = (enum agent_mode_src)s;
@@ -180,7 +226,7 @@ int agent_state_from_json(struct agent_state *st, const json_t *doc)
 		return -EINVAL;
 	hp_json_int(&gen, doc, "generation", NULL);
 	st->generation = (uint64_t)gen;
-	st->n = 0;
+	drop_pods(st);
 	json_array_foreach(json_object_get(doc, "pods"), i, it) {
 		ret = pod_from(st, it);
 		if (ret)
@@ -278,7 +324,7 @@ json_t *agent_checkpoint_read(const char *dir, int *ret, char *err,
 static void print_pod(FILE *out, const json_t *p)
 {
 	char nsname[400], mode[64], split[320];
-	const char *reason = hp_json_str(p, "reason", NULL);
+	const char *reason = hp_json_str(p, "reason", NULL), *chain;
 
 	snprintf(nsname, sizeof(nsname), "%s/%s", hp_json_str(p, "namespace", NULL) ?: "",
 		 hp_json_str(p, "name", NULL) ?: "");
@@ -286,10 +332,12 @@ static void print_pod(FILE *out, const json_t *p)
 		 hp_json_str(p, "mode_source", NULL) ?: "?");
 	snprintf(split, sizeof(split), "%s%s%s", hp_json_str(p, "split", NULL) ?: "?",
 		 reason && *reason ? ": " : "", reason && *reason ? reason : "");
-	fprintf(out, "%-40s %-9s %-20s %-4s %-6zu %s\n", nsname,
+	chain = hp_json_str(p, "chain", NULL);
+	fprintf(out, "%-40s %-9s %-20s %-4s %-6zu %s%s%s\n", nsname,
 		hp_json_str(p, "class", NULL) ?: "?", mode,
 		hp_json_str(p, "placement", NULL) ?: "?",
-		json_array_size(json_object_get(p, "hsock_links")), split);
+		json_array_size(json_object_get(p, "hsock_links")), split,
+		chain && *chain ? " chain=" : "", chain && *chain ? chain : "");
 }
 
 static void print_dpu(FILE *out, const json_t *d, const char *last_error)

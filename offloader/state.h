@@ -18,6 +18,8 @@
 
 #define AGENT_STATE_FILE "state.json"
 #define AGENT_STATE_VERSION 1
+/* Longest hsock allowlist text of one pod (a chain member's links). */
+#define AGENT_LINKS_MAX 8192
 
 enum agent_split {
 	AGENT_SPLIT_NONE,	/* not wanted: the pod stays whole on the CPU */
@@ -57,6 +59,10 @@ struct agent_pod_rec {
 	bool inflight_rules;	/* the CreateHalf in flight carries rules */
 	char ips[96];		/* pod IPs "IPv4[,IPv6]" (status.podIPs) */
 	bool allowed;		/* its hsock allowlist is written (allow.h) */
+	char *links;		/* the lines of that allowlist (malloc'd), NULL none */
+	char chain[64];		/* FaaS chain it belongs to, "" none */
+	uint16_t ports[8];	/* TCP containerPorts (chain links) */
+	unsigned n_ports;
 	/* port map, never persisted (re-sent after a restart or reconnect) */
 	uint64_t ports_sig;	/* hash of the listening set last sent, 0 none */
 	uint64_t ports_gen_tx, ports_gen_rx;
@@ -82,7 +88,7 @@ struct agent_state {
 	size_t n, cap;
 	struct agent_dpu_state dpu;
 	char last_error[512];
-	char extender[160];	/* state push: last outcome (status only) */
+	char extender[240];	/* state push: last outcome (status only) */
 };
 
 void agent_state_init(struct agent_state *st, const char *role, const char *node);
@@ -91,6 +97,8 @@ struct agent_pod_rec *agent_state_find(struct agent_state *st, const char *uid);
 /* Find or add (zeroed, netns_fd = -1).  NULL on ENOMEM. */
 struct agent_pod_rec *agent_state_get(struct agent_state *st, const char *uid);
 void agent_state_remove(struct agent_state *st, struct agent_pod_rec *p);
+/* p->links := a copy of @lines (NULL or "" for none).  0 or -ENOMEM. */
+int agent_pod_set_links(struct agent_pod_rec *p, const char *lines);
 
 json_t *agent_state_to_json(const struct agent_state *st);
 /* Replace @st's pods and DPU state by the checkpoint's.  0 or -EINVAL. */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "lib/json.h"
@@ -103,6 +104,28 @@ static void keep(json_t *dst, const json_t *src, const char *key)
 		json_object_set(dst, key, v);
 }
 
+/* The TCP ports the pod's containers declare (containerPort), if any. */
+static void keep_ports(json_t *spec, const json_t *pod_spec)
+{
+	json_t *ports = NULL, *c, *p;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(pod_spec, "containers"), i, c) {
+		json_array_foreach(json_object_get(c, "ports"), j, p) {
+			const char *proto = hp_json_str(p, "protocol", NULL);
+			json_int_t port = json_integer_value(json_object_get(p, "containerPort"));
+
+			if ((proto && strcmp(proto, "TCP")) || port < 1 || port > 65535)
+				continue;
+			if (!ports)
+				ports = json_array();
+			json_array_append_new(ports, json_integer(port));
+		}
+	}
+	if (ports)
+		json_object_set_new(spec, "ports", ports);
+}
+
 /*
  * The fields the agent reads, shared with (not copied from) the API
  * object: a Pod's status, managedFields and container specs are most of
@@ -125,6 +148,7 @@ static json_t *slim(const json_t *obj, enum agent_kind kind)
 		st = json_object();
 		keep(spec, json_object_get(obj, "spec"), "nodeName");
 		keep(spec, json_object_get(obj, "spec"), "serviceAccountName");
+		keep_ports(spec, json_object_get(obj, "spec"));
 		keep(st, json_object_get(obj, "status"), "podIPs");
 		keep(st, json_object_get(obj, "status"), "phase");
 		json_object_set_new(out, "spec", spec);

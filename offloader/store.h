@@ -9,7 +9,8 @@
  * Keys: pods "namespace/name", namespaces and nodes by name.  Objects are
  * kept slim: metadata (name, namespace, uid, resourceVersion, labels,
  * annotations), and for Pods spec.nodeName, spec.serviceAccountName,
- * status.podIPs and status.phase.
+ * status.podIPs, status.phase and spec.ports (not an API field: the TCP
+ * containerPorts of its containers, absent when none).
  */
 #ifndef AGENT_STORE_H
 #define AGENT_STORE_H

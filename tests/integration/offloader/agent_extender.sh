@@ -74,6 +74,47 @@ check "delta: image removed -> n1 scores 0" wait_for 5 score_is n1 0
 node n1 nginx:1.25 busybox:1.36
 check "delta: image back -> n1 scores 4" wait_for 5 score_is n1 4
 
+# fork templates: a Running pod on n1 labelled heteropod.io/template is a
+# warm template held by n1; the extender adds its bonus (5) for a pod of
+# that function, and removes it when the template pod goes (deltas)
+cat >"$T/fn.json" <<'EOJ'
+{"Pod":{"metadata":{"name":"fn-1","namespace":"shop","labels":{"heteropod.io/template":"fn-resize"}},
+ "spec":{"containers":[{"name":"fn","image":"example.com/fn-resize:1"}]}},
+ "NodeNames":["n1","n1-dpu","n9"]}
+EOJ
+fn_score_is() { curl -sS --data-binary @"$T/fn.json" "$URL/prioritize" | grep -q "{\"Host\":\"$1\",\"Score\":$2}"; }
+snaps() { "$AGENT" status --state-dir "$T/host" | sed -n 's/^extender: .* \([0-9]*\) snapshots.*/\1/p'; }
+template_pod() { # PHASE [NODE]
+	cat >"$T/m/tpl.yaml.tmp" <<EOT
+apiVersion: v1
+kind: Pod
+metadata:
+  name: fn-resize-template
+  namespace: shop
+  uid: uid-tpl-$$
+  labels: {heteropod.io/template: fn-resize}
+spec: {nodeName: ${2:-n1}}
+status: {phase: $1}
+EOT
+	mv "$T/m/tpl.yaml.tmp" "$T/m/tpl.yaml"
+}
+check "templates: none held, the function pod scores 0 on n1" fn_score_is n1 0
+S0=$(snaps)
+template_pod Pending
+sleep 0.5
+check "templates: a Pending template pod is not held" fn_score_is n1 0
+template_pod Running n2
+sleep 0.5
+check "templates: a Running template pod bound to another node is not held by n1" fn_score_is n1 0
+template_pod Running
+check "templates: a Running template pod on n1 -> n1 scores the template bonus (5)" wait_for 5 fn_score_is n1 5
+check "templates: other nodes do not (n1-dpu, n9 score 0)" \
+	sh -c "curl -sS --data-binary @$T/fn.json $URL/prioritize | grep -q '\"n1-dpu\",\"Score\":0}.*\"n9\",\"Score\":0}'"
+check "templates: status counts one template" sh -c "\"$AGENT\" status --state-dir \"$T/host\" | grep -q ', 1 templates'"
+rm "$T/m/tpl.yaml"
+check "templates: template pod deleted -> the bonus is gone" wait_for 5 fn_score_is n1 0
+check "templates: added and removed by deltas (no new snapshot)" test "$(snaps)" = "$S0"
+
 # the extender restarts and forgets everything: NEED_SNAPSHOT, then a snapshot
 kill $EXTPID; wait $EXTPID 2>/dev/null
 start_ext || fail "extender restart"

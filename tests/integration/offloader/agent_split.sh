@@ -5,7 +5,8 @@
 # pod from YAML (heteropod.io/netns) with Istio's default in-pod rules in
 # its CPU half (installed as istio-cni does); the host reads them, sends
 # them with CreateHalf; each PU configures its half over a VXLAN device
-# per pod; haproxy (mode tcp, server 0.0.0.0:0) is the offloaded proxy in
+# per pod (or a veth pair: AGENT_SPLIT_LINK=veth, agent_veth.sh); haproxy
+# (mode tcp, server 0.0.0.0:0) is the offloaded proxy in
 # the DPU half.  Then: port map across the peer link, kill -9 of the dpu
 # role -> fallback (CPU half unsplit, traffic through a proxy on the CPU)
 # within a measured time, restart -> offload again, kill -9 of either role
@@ -23,6 +24,9 @@ GOLDEN=$SHARED/corpus/istio-inpod/iptables/default.golden
 POD4=10.73.0.2 REM4=10.73.0.1 UL_H=192.0.2.1 UL_D=192.0.2.2
 HALF=hpa2-$$-h-
 UID1=uid-split-$$
+# the per-pod link: a tunnel over the interconnect (vxlan: this kernel has
+# no GENEVE) or, with AGENT_SPLIT_LINK=veth, a veth pair (agent_veth.sh)
+LINK=${AGENT_SPLIT_LINK:-vxlan}
 
 # ns VAR TAG: a namespace hpa2-$$-TAG with lo up, deleted at exit.
 ns() {
@@ -109,6 +113,7 @@ cpu_snapshot() {
 }
 BEFORE=$(cpu_snapshot)
 pu_sockets() { ip netns exec "$1" ss -Hunl | wc -l; }
+TUN=1; [ "$LINK" = veth ] && TUN=0	# tunnel sockets per PU while split
 PUD_SOCKS=$(pu_sockets "$PUD") PUH_SOCKS=$(pu_sockets "$PUH")
 
 bg "$REM" /dev/null "$PY" "$NETNS_DIR/tagsrv.py" tcp 0.0.0.0 8080 remote
@@ -117,8 +122,8 @@ wait_port "$REM" 8080 && wait_port "$CPU" 9080 || { fail "servers"; exit 0; }
 
 # --- the agents ---
 HB=100 MISSES=3
-printf 'dpu:\n  half-prefix: %s\nheartbeat:\n  interval: %dms\n  misses: %d\nlink:\n  kind: vxlan\n' \
-	"$HALF" $HB $MISSES >"$T/cfg.yaml"
+printf 'dpu:\n  half-prefix: %s\nheartbeat:\n  interval: %dms\n  misses: %d\nlink:\n  kind: %s\n' \
+	"$HALF" $HB $MISSES "$LINK" >"$T/cfg.yaml"
 printf 'hsock:\n  allow-dir: %s\n' "$T/allow" >>"$T/cfg.yaml"
 manifest_ns "$T/m/ns.yaml" shop all
 cat >"$T/m/pod.yaml" <<EOT
@@ -158,9 +163,18 @@ if wait_for 10 split_is split; then pass "pod split (CPU half by the host, DPU h
 else fail "pod split" "$(status_json "$T/host"; tail -3 "$T/host.log" "$T/dpu.log")"; exit 0; fi
 DH=$(dpu_half)
 check "one DPU half namespace" test "$(dpu_half | wc -l)" = 1
-expect "CPU half: vxlan device to the DPU's PU" "vxlan id" ip -n "$CPU" -d link show hpn0
-expect "DPU half: vxlan device to the host's PU" "remote $UL_H" ip -n "$DH" -d link show hpn0
-expect "DPU half carries the pod IP" "$POD4" ip -n "$DH" addr
+if [ "$LINK" = veth ]; then
+	expect "CPU half: veth end" "veth" ip -n "$CPU" -d link show hpn0
+	expect "DPU half: veth end" "veth" ip -n "$DH" -d link show hpn0
+	check "the two ends are one pair" test "$(ip -n "$CPU" -o link show hpn0 | sed 's/^\([0-9]*\):.*/\1/')" = \
+		"$(ip -n "$DH" -o link show hpn0 | sed -n 's/.*hpn0@if\([0-9]*\).*/\1/p')"
+else
+	expect "CPU half: vxlan device to the DPU's PU" "vxlan id" ip -n "$CPU" -d link show hpn0
+	expect "DPU half: vxlan device to the host's PU" "remote $UL_H" ip -n "$DH" -d link show hpn0
+fi
+# (waited for: a heartbeat flap on a loaded machine re-creates a veth pair)
+dh_ip() { ip -n "$DH" addr | grep -q "inet $POD4/"; }
+check "DPU half carries the pod IP" wait_for 5 dh_ip
 expect "status shows the split" "split" "$AGENT" status --state-dir "$T/host"
 # hsock allowlists of the app <-> proxy links, checked by hsock's own parser
 HSR=$BUILD/hsock/hsock-run
@@ -210,6 +224,28 @@ if [ -x "$HSR" ]; then
 	hs_app "$T/empty.allow" "$T/hs2.stats" >/dev/null
 	check "hsock: without it the link is not allowed" grep -qx 'fallback_not_allowed 1' "$T/hs2.stats"
 fi
+# GShm on that link: a ping-pong on one long-lived connection (hsock
+# switches established connections), app -> remote sockperf server through
+# the proxy; only the app <-> proxy hop can use shared memory.
+gshm() { awk -v k="$2" '$1 == k { s += $2 } END { print s + 0 }' "$1"; }
+pp() { # ALLOWLIST STATS
+	ip netns exec "$CPU" "$HSR" --allow "$1" --stats "$2" -- \
+		sockperf pp --tcp -i $REM4 -p 11111 -m 16 -t 1 >"$2.log" 2>&1
+}
+if [ -x "$HSR" ] && command -v sockperf >/dev/null; then
+	bg "$REM" /dev/null sockperf sr --tcp -i 0.0.0.0 -p 11111
+	SP=$BG
+	wait_port "$REM" 11111 || fail "sockperf server"
+	pp "$T/allow/shop_web.allow" "$T/pp1.stats"
+	check "hsock: app <-> DPU proxy bytes over GShm under the agent's allowlists" \
+		test "$(gshm "$T/pp1.stats" bytes_gshm_tx)" -gt 0 -a "$(gshm "$T/pp1.stats" bytes_gshm_rx)" -gt 0
+	echo "FIGURE: app's bytes over GShm $(gshm "$T/pp1.stats" bytes_gshm_tx) tx, $(gshm "$T/pp1.stats" bytes_gshm_rx) rx"
+	if pp "$T/empty.allow" "$T/pp2.stats"; then pass "sockperf through the proxy with an empty allowlist"
+	else fail "sockperf with an empty allowlist" "exit status $?: $(grep -i err "$T/pp2.stats.log" | head -2)"; fi
+	check "hsock: without the allowlist entry the link stays TCP (refused, no GShm bytes)" \
+		test "$(gshm "$T/pp2.stats" bytes_gshm_tx)" = 0 -a "$(gshm "$T/pp2.stats" fallback_not_allowed)" -ge 1
+	kill $SP
+else skip "hsock: bytes over GShm on the app <-> proxy link" "hsock not built or sockperf missing"; fi
 expect "inbound: remote -> podIP:9080 reaches the app through the DPU proxy" \
 	"app local=$POD4:9080" ask "$REM" $POD4 9080
 expect "inbound landed on 15006 in the DPU half with the original destination" \
@@ -238,6 +274,7 @@ if wait_for 10 fell_back; then
 	[ $ms -le $((HB * MISSES * 4 + 2000)) ] && pass "fallback within bound ($ms ms)" ||
 		fail "fallback bound" "$ms ms"
 else fail "fallback" "$(status_json "$T/host")"; fi
+# (a veth pair goes with its CPU end; a return makes a new one)
 check "fallback: no heteropod device left in the CPU half" sh -c "! ip -n $CPU link show hpn0 2>/dev/null"
 check "fallback: the pod's hsock allowlist is removed" test ! -e "$T/allow/shop_web.allow"
 # Istio's own rules now apply: a proxy on the CPU (the host's ztunnel in a
@@ -266,7 +303,7 @@ if wait_for 10 split_is split; then
 else fail "split again" "$(status_json "$T/host"; tail -3 "$T/dpu.log")"; fi
 expect "offloaded again: app -> remote" "remote local=$REM4:8080" ask "$CPU" $REM4 8080
 check "offloaded again: the pod's hsock allowlist is back" grep -q "$POD4:\\* \\*" "$T/allow/shop_web.allow"
-check "the re-created CPU end kept its MAC (the DPU's neighbour entry stays valid)" \
+[ "$LINK" = veth ] || check "the re-created CPU end kept its MAC (the DPU's neighbour entry stays valid)" \
 	test "$(mac_of "$CPU")" = "$MAC1"
 check "offloaded again: through the DPU proxy" \
 	test "$(grep -c "orig=$REM4:8080" "$T/hap-dpu.log")" -gt "$n_dpu"
@@ -278,8 +315,8 @@ one_each() {
 	[ "$(ip netns exec "$DH" nft list tables | grep -c heteropod)" = 1 ] &&
 	[ "$(ip -n "$CPU" -br link | grep -c '^hpn0')" = 1 ] &&
 	[ "$(ip -n "$DH" -br link | grep -c '^hpn0')" = 1 ] &&
-	[ "$(pu_sockets "$PUD")" = $((PUD_SOCKS + 1)) ] &&
-	[ "$(pu_sockets "$PUH")" = $((PUH_SOCKS + 1)) ]
+	[ "$(pu_sockets "$PUD")" = $((PUD_SOCKS + TUN)) ] &&
+	[ "$(pu_sockets "$PUH")" = $((PUH_SOCKS + TUN)) ]
 }
 kill -9 $HOST; wait $HOST 2>/dev/null
 # as if the host had died between removing a pod and its checkpoint

@@ -71,6 +71,21 @@ static void test_classes(void **state)
 	classify_text("{\"metadata\":{\"labels\":{\"heteropod.io/chain\":\"c1\"}}}", NULL, &v, k);
 	assert_int_equal(v.cls, AGENT_CLASS_CHAIN);
 	assert_string_equal(v.chain, "c1");
+	assert_false(agent_wants_dpu(&v));	/* mode none */
+	drop(k);
+	/* a Knative Service's template annotation, as it reaches the pods; the
+	 * label wins over it; chains go to the DPU in mode all */
+	classify_text("{\"metadata\":{\"annotations\":{\"heteropod.io/chain\":\"kn\","
+		      "\"heteropod.io/offload\":\"all\"}}}", NULL, &v, k);
+	assert_int_equal(v.cls, AGENT_CLASS_CHAIN);
+	assert_string_equal(v.chain, "kn");
+	assert_true(agent_wants_dpu(&v));
+	drop(k);
+	classify_text("{\"metadata\":{\"labels\":{\"heteropod.io/chain\":\"lbl\"},"
+		      "\"annotations\":{\"heteropod.io/chain\":\"ann\",\"heteropod.io/offload\":\"waypoint\"}}}",
+		      NULL, &v, k);
+	assert_string_equal(v.chain, "lbl");
+	assert_false(agent_wants_dpu(&v));
 	drop(k);
 }
 
