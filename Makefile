@@ -3,7 +3,7 @@
 # Components, in build order (lib first: everything links it).  A folder
 # takes part once it has a Makefile that includes mk/common.mk.
 COMPONENTS := $(patsubst %/Makefile,%,$(wildcard $(addsuffix /Makefile, \
-	lib netns hsock scheduler-plugin offloader faas bench)))
+	lib netns hsock faas scheduler-plugin offloader bench)))
 
 include mk/common.mk
 export BUILD SHARED
