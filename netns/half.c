@@ -336,7 +336,7 @@ static int unconfigure_here(const char *link)
 	char buf[256], p[128];
 	struct prior prior;
 	struct nl nl;
-	int ret = nl_open(&nl, NETLINK_ROUTE), have;
+	int ret = nl_open(&nl, NETLINK_ROUTE), have, ifindex;
 
 	if (ret)
 		return ret;
@@ -352,9 +352,12 @@ static int unconfigure_here(const char *link)
 		snprintf(p, sizeof(p), "net/ipv4/conf/%s/accept_local", link);
 		sysctl_set(p, 0);   /* absent once the link is gone: fine */
 	}
-	/* a tunnel we made goes before the table that records it */
+	/* a tunnel we made goes before the table that records it; on a link
+	 * someone else made, take back the host addresses configure added */
 	if (!ret && have && prior.made)
 		ret = rtnl_link_del(&nl, link);
+	else if (!ret && have && (ifindex = (int)if_nametoindex(link)))
+		ret = rtnl_addr_flush_host(&nl, ifindex);
 	ret = ret ?: nft_remove();
 	nl_close(&nl);
 	return ret;

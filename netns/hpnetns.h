@@ -169,7 +169,9 @@ int hpns_half_configure(const struct hpns_half_conf *conf,
  * Undo hpns_half_configure() in @netns: delete the heteropod table, rules,
  * routes and addresses, restore sysctls and the local rule, and delete
  * the link if hpns_half_configure() created it (a tunnel; its underlay
- * socket in the PU's namespace goes with it).  Rules not added by
+ * socket in the PU's namespace goes with it).  On a link it did not
+ * create, the host (/32, /128) addresses are removed: those are the ones
+ * configure adds, so the link is left as its maker left it.  Rules not added by
  * heteropod are left exactly as they are.  Safe when nothing is
  * configured (returns 0).
  */

@@ -349,6 +349,57 @@ int rtnl_addr_ifindex(struct nl *nl, int fam, const void *a)
 	return f.ifindex ? f.ifindex : -EADDRNOTAVAIL;
 }
 
+/* Host addresses (/32, /128, universe scope) of one link, collected by a
+ * dump and deleted after it (no request may interleave with a dump). */
+struct host_addrs {
+	int ifindex;
+	size_t n;
+	struct {
+		int fam;
+		uint8_t a[16];
+	} addr[16];
+};
+
+static int host_addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	struct host_addrs *h = data;
+	const struct nlattr *a;
+	int fam = ifa->ifa_family;
+
+	if ((int)ifa->ifa_index != h->ifindex || ifa->ifa_scope != RT_SCOPE_UNIVERSE ||
+	    ifa->ifa_prefixlen != (fam == AF_INET6 ? 128 : 32) ||
+	    h->n == sizeof(h->addr) / sizeof(h->addr[0]))
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
+		if (mnl_attr_get_type(a) != IFA_LOCAL && mnl_attr_get_type(a) != IFA_ADDRESS)
+			continue;
+		if (mnl_attr_get_payload_len(a) != alen(fam))
+			continue;
+		h->addr[h->n].fam = fam;
+		memcpy(h->addr[h->n].a, mnl_attr_get_payload(a), alen(fam));
+		h->n++;
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+int rtnl_addr_flush_host(struct nl *nl, int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = msg(buf, RTM_GETADDR, 0);
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	struct host_addrs h = { .ifindex = ifindex };
+	int ret;
+
+	ifa->ifa_family = AF_UNSPEC;
+	ret = nl_dump(nl, nlh, host_addr_cb, &h);
+	for (size_t i = 0; !ret && i < h.n; i++)
+		ret = rtnl_addr(nl, false, h.addr[i].fam, h.addr[i].a,
+				h.addr[i].fam == AF_INET6 ? 128 : 32, ifindex);
+	return ret;
+}
+
 struct mtu_find {
 	int ifindex, mtu;
 };

@@ -24,6 +24,8 @@ int rtnl_tunnel_add(struct nl *nl, const char *name,
 		    const struct hpns_tunnel *t, int mtu, int dst_nsfd);
 /* Index of the device holding address @a (family @fam) here; -EADDRNOTAVAIL. */
 int rtnl_addr_ifindex(struct nl *nl, int fam, const void *a);
+/* Delete the host addresses (/32, /128, universe scope) of @ifindex. */
+int rtnl_addr_flush_host(struct nl *nl, int ifindex);
 /* MTU of @ifindex, or -errno. */
 int rtnl_link_mtu(struct nl *nl, int ifindex);
 int rtnl_link_del(struct nl *nl, const char *name);

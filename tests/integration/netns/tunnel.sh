@@ -173,3 +173,18 @@ for i in $(seq 40); do [ "$(pu_state "$PUA")" = "$pua" ] && break; sleep 0.05; d
 if [ "$(pu_state "$PUA")" = "$pua" ]; then pass "vanished half: no socket left in the PU namespace"; else
 	fail "vanished half" "$(diff <(echo "$pua") <(pu_state "$PUA") | tr '\n' ' ')"; fi
 check "unhalf of a vanished half exits 0" ip netns exec "$PUA" $HPN unhalf --netns "$CPU"
+
+# a link someone else made (kind veth: the agent's veth pair): unhalf keeps
+# the device and takes back exactly the host addresses half added
+hpn_ns VA va && hpn_ns VB vb
+ip -n "$VA" link add hpn0 type veth peer name hpn0 netns "$VB"
+ip -n "$VA" addr add 198.51.100.7/24 dev hpn0
+addrs() { ip -n "$1" -o addr show dev hpn0 | awk '{ print $3, $4 }' | sort; }
+before=$(addrs "$VA")
+check "half on an existing veth" $HPN half --half dpu --netns "$VA" --pod-ip $POD4,$POD6 --rules "$g"
+if addrs "$VA" | grep -q "^inet $POD4/32"; then pass "half adds the pod address to the veth"; else
+	fail "half adds the pod address" "$(addrs "$VA" | tr '\n' ' ')"; fi
+check "unhalf of the veth half" $HPN unhalf --netns "$VA"
+if ip -n "$VA" link show hpn0 >/dev/null 2>&1 && [ "$(addrs "$VA")" = "$before" ]; then
+	pass "unhalf keeps the veth and removes only the addresses half added"; else
+	fail "unhalf on a veth" "$(diff <(echo "$before") <(addrs "$VA") | tr '\n' ' ')"; fi
