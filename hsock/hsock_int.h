@@ -76,9 +76,8 @@ struct hs_conn {
 	bool kmod;			/* records are /dev/hsock's (kmod.c) */
 	int kside;			/* module conn side: 0 creator, 1 joiner */
 	uint32_t khandle;
-	uint32_t kpending;		/* linked, not yet committed */
-	uint64_t klinked;		/* first stream page not linked */
 	struct hsock_conn_page *kcp;
+	const struct hsock_conn_view *kview;	/* module's, read-only */
 	int err;			/* sticky errno of a broken connection */
 	uint32_t ring;			/* ring size, from our own attach */
 	uint32_t spin_ns;		/* adaptive busy-poll budget */
@@ -158,8 +157,8 @@ bool hs_rec_held(struct hs_conn *c, int d, uint64_t tail);
 
 /* kmod.c: the kernel path of the commit step */
 bool hs_kmod_ready(void);
-int hs_kmod_create(struct hs_conn *c, uint64_t *token);
-int hs_kmod_join(struct hs_conn *c, uint64_t token);
+int hs_kmod_create(struct hs_conn *c, uint64_t *token, int fd);
+int hs_kmod_join(struct hs_conn *c, uint64_t token, int fd);
 void hs_kmod_close(struct hs_conn *c);
 unsigned char *hs_kmod_page(struct hs_conn *c, int d, uint64_t page);
 size_t hs_kmod_fill(struct hs_conn *c, int d, uint64_t head, size_t k);
