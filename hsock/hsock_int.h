@@ -54,7 +54,8 @@ enum hs_stat {
 	S_FB_NO_GSHM, S_FB_ERROR, S_GSHM_TX, S_GSHM_RX, S_TCP_TX, S_TCP_RX,
 	S_BELLS, S_DRAINED, S_SPIN_HITS, S_RX_SLEEPS, S_TX_SLEEPS, S_WAKEUPS,
 	S_PROBES, S_TRIMS, S_REC_LOCAL, S_REC_TAKEN, S_REC_COMMITS,
-	S_REC_RELEASED, S_REC_WAITS, S_KMOD_CONNS, S__COUNT
+	S_REC_RELEASED, S_REC_WAITS, S_KMOD_CONNS, S_KMOD_WAITS, S_KMOD_WOKEN,
+	S__COUNT
 };
 
 struct hs_conn {
@@ -163,6 +164,7 @@ void hs_kmod_close(struct hs_conn *c);
 unsigned char *hs_kmod_page(struct hs_conn *c, int d, uint64_t page);
 size_t hs_kmod_fill(struct hs_conn *c, int d, uint64_t head, size_t k);
 int hs_kmod_consumed(struct hs_conn *c, int d, uint64_t to);
+int hs_kmod_wait_tx(struct hs_conn *c, int timeout_ms);
 struct hs_pool *hs_pool_get(void);
 
 bool hs_rx_ready(struct hs_conn *c);

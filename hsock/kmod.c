@@ -273,6 +273,34 @@ size_t hs_kmod_fill(struct hs_conn *c, int d, uint64_t head, size_t k)
 	return p <= head ? 0 : (p - head < k ? p - head : k);
 }
 
+/*
+ * Blocking writer with no ring space or no record it may commit: sleep in
+ * the module (enable_notify_gshm, sync, WRITE) for at most @timeout_ms.
+ * The reader's HSOCK_IOC_RELEASE, which it makes anyway, is the wake-up:
+ * the module wakes exactly the waiters armed for WRITE on our side, and on
+ * all our process's sides when the release takes it back under its record
+ * limit; the reader makes no futex call for us.  Returns 0 (space, or look again), -EINTR,
+ * -ETIMEDOUT, or -EPIPE when the module reports the peer gone.
+ */
+int hs_kmod_wait_tx(struct hs_conn *c, int timeout_ms)
+{
+	struct hsock_notify n = {
+		.handle = c->khandle, .mode = HSOCK_NOTIFY_SYNC,
+		.events = HSOCK_EV_WRITE, .timeout_ns = timeout_ms * 1000000LL,
+	};
+	int r;
+
+	HS_STAT(S_KMOD_WAITS, 1);
+	r = ioctl(kd.fd, HSOCK_IOC_NOTIFY_ENABLE, &n);
+	if (r < 0)
+		return errno == EINTR || errno == ETIMEDOUT ? -errno : -EPIPE;
+	if (r & HSOCK_EV_HUP)
+		return -EPIPE;
+	if (r & HSOCK_EV_WRITE)
+		HS_STAT(S_KMOD_WOKEN, 1);
+	return 0;
+}
+
 /* Reader, before publishing tail: release the pages consumed up to @to. */
 int hs_kmod_consumed(struct hs_conn *c, int d, uint64_t to)
 {

@@ -583,16 +583,46 @@ int hsock_release(struct hsock_file *f, u32 handle)
 	return n;
 }
 
+/*
+ * @f's process may commit another record: under its limit, and a record
+ * to take (its stash, which also holds records it linked but could not
+ * commit yet, or the pool).
+ */
 static bool under_limit(struct hsock_file *f)
 {
-	return f && READ_ONCE(f->proc->committed) < f->dev->rec_limit;
+	return f && READ_ONCE(f->proc->committed) < f->dev->rec_limit &&
+	       (READ_ONCE(f->stashed) || READ_ONCE(f->dev->nr_free));
+}
+
+/*
+ * @p may commit one more record (one of its records was released): wake
+ * the WRITE waiters of one side its files hold (any conn, not only the one
+ * whose records were released; a writer may wait for the per-process
+ * limit), the first in a round robin, so that writers blocked on the limit
+ * take turns instead of all waking for one record.  Called only while @p
+ * has WRITE waiters.
+ */
+void hsock_proc_kick(struct hsock_proc *p)
+{
+	struct hsock_file *f;
+	struct hsock_hold *h;
+
+	list_for_each_entry(f, &p->files, proc_node) {
+		list_for_each_entry(h, &f->holds, file_node) {
+			if (hsock_kick(h->sd->conn, h->sd->idx, HSOCK_EV_WRITE)) {
+				list_move_tail(&h->file_node, &f->holds);
+				return;
+			}
+		}
+	}
 }
 
 /*
  * Events ready for side @s, read from the conn page (racy by nature: the
  * caller arms first, then calls this, so a concurrent publish is not lost).
- * WRITE needs a free slot in the send ring and room under the limit of
- * @f's process (a release wakes the producer for both).
+ * WRITE needs a free slot in the send ring and a record @f's process may
+ * commit (a release wakes the producer for both, and its process's other
+ * writers when it goes back under the limit).
  */
 u32 hsock_side_ready(struct hsock_conn *c, u32 s, struct hsock_file *f)
 {

@@ -88,14 +88,17 @@ struct hsock_dev {
  */
 struct hsock_proc {
 	struct list_head node;		/* dev->procs */
+	struct list_head files;		/* struct hsock_file.proc_node */
 	struct pid *tgid;
-	u32 files;
+	u32 files_nr;
 	u32 committed;
+	atomic_t write_waiters;		/* its threads in a sync WRITE wait */
 };
 
 struct hsock_file {
 	struct hsock_dev *dev;
 	struct hsock_proc *proc;
+	struct list_head proc_node;	/* proc->files */
 	struct page *arena_page;
 	struct hsock_arena_page *ap;
 	u32 prod[HSOCK_MAX_ARENAS];	/* kernel copy of each arena's prod */
@@ -178,6 +181,7 @@ int hsock_release(struct hsock_file *f, u32 handle);
 void hsock_conn_put(struct hsock_conn *c);
 struct hsock_conn *hsock_conn_get(struct hsock_file *f, u32 handle);
 u32 hsock_side_ready(struct hsock_conn *c, u32 s, struct hsock_file *f);
+void hsock_proc_kick(struct hsock_proc *p);
 
 /* notify.c: enable/disable_notify_gshm */
 void hsock_side_init(struct hsock_side *sd);

@@ -198,6 +198,8 @@ static long sync_wait(struct hsock_conn *c, u32 s, struct hsock_waiter *w,
 		spin_unlock(&c->lock);
 	}
 	atomic_dec(&c->dev->nr_waiters);
+	if (w->events & HSOCK_EV_WRITE)
+		atomic_dec(&w->file->proc->write_waiters);
 	if (ret == -ERESTARTSYS)
 		return -EINTR;
 	if (ret == -ETIME)
@@ -244,6 +246,8 @@ static int arm_sync(struct hsock_conn *c, struct hsock_file *f, u32 s,
 	update_armed(c, s);
 	spin_unlock(&c->lock);
 	atomic_inc(&c->dev->nr_waiters);
+	if (w->events & HSOCK_EV_WRITE)
+		atomic_inc(&f->proc->write_waiters);
 	return 0;
 }
 

@@ -16,17 +16,29 @@
  *                (through its own mapping of the module's conn page); the
  *                client's read must fail with ECONNRESET, not SIGSEGV, and
  *                a second connection must keep working
+ *   notify       12 connections of 512 KiB each from blocking writer
+ *                threads (they fill the ring and sleep in the module,
+ *                woken by the reader's release) to a server reading a
+ *                third with blocking threads, a third non-blocking with
+ *                poll() and a third with edge-triggered epoll; every byte
+ *                checked, within a deadline (a lost wake-up stalls); the
+ *                module's counters show the waits and no waiter left armed
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -113,6 +125,16 @@ static uint64_t check_pattern(int fd, uint64_t from, uint64_t to)
 		from += n;
 	}
 	return to;
+}
+
+/* Read a NUL-terminated reply into @buf (at most @len - 1 characters). */
+static void read_msg(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n + 1 < len && read_n(fd, buf + n, 1) == 1 && buf[n])
+		n++;
+	buf[n] = 0;
 }
 
 static void sync2(int fd, bool server)
@@ -230,7 +252,7 @@ static void exec_writer_2(int fd, uint64_t off, pid_t srv)
 	char msg[64] = "";
 
 	send_pattern(fd, off, STREAM);
-	read_n(fd, msg, sizeof(msg) - 1);
+	read_msg(fd, msg, sizeof(msg));
 	reap(srv);
 	if (strtoull(msg, NULL, 10) == STREAM)
 		printf("ok exec-writer: server checked %u bytes, half written after exec\n",
@@ -371,6 +393,189 @@ static void case_liar(void)
 		       r, r < 0 ? strerror(e) : "no error", got, b ? "fine" : "broken");
 }
 
+/* ---- notify ---- */
+
+#define NCONN	12
+#define NBYTES	(512u << 10)
+
+struct rx {
+	int fd;
+	uint64_t got;		/* pattern bytes checked */
+	uint64_t bad;		/* first bad offset, or NBYTES */
+};
+
+/* Check what @fd has now (non-blocking); true at the end of the stream. */
+static bool rx_some(struct rx *x)
+{
+	uint8_t buf[CHUNK];
+	ssize_t r;
+	size_t i;
+
+	for (;;) {
+		r = read(x->fd, buf, sizeof(buf));
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return false;
+		if (r <= 0)
+			return true;
+		for (i = 0; i < (size_t)r && x->bad == NBYTES; i++)
+			if (buf[i] != pat(x->got + i))
+				x->bad = x->got + i;
+		x->got += (uint64_t)r;
+		if (x->got >= NBYTES)
+			return true;
+	}
+}
+
+static void rx_reply(struct rx *x)
+{
+	char msg[32];
+
+	snprintf(msg, sizeof(msg), "%" PRIu64, x->got == NBYTES ? x->bad : x->got);
+	write_all(x->fd, msg, strlen(msg) + 1);
+}
+
+static void *rx_blocking(void *arg)
+{
+	struct rx *x = arg;
+
+	x->bad = check_pattern(x->fd, 0, NBYTES);
+	x->got = NBYTES;
+	rx_reply(x);
+	return NULL;
+}
+
+static void *rx_poll(void *arg)
+{
+	struct rx *x = arg;
+	struct pollfd p = { .fd = x->fd, .events = POLLIN };
+
+	fcntl(x->fd, F_SETFL, O_NONBLOCK);
+	while (!rx_some(x))
+		poll(&p, 1, -1);
+	fcntl(x->fd, F_SETFL, 0);
+	rx_reply(x);
+	return NULL;
+}
+
+/* One thread, every edge-triggered connection. */
+static void *rx_epoll(void *arg)
+{
+	struct rx *xs = arg, *x;
+	struct epoll_event ev, evs[NCONN];
+	int ep = epoll_create1(0), left = 0, n, i;
+
+	for (i = 0; i < NCONN; i += 3) {
+		fcntl(xs[i].fd, F_SETFL, O_NONBLOCK);
+		ev.events = EPOLLIN | EPOLLET;
+		ev.data.ptr = &xs[i];
+		epoll_ctl(ep, EPOLL_CTL_ADD, xs[i].fd, &ev);
+		left++;
+	}
+	while (left > 0) {
+		n = epoll_wait(ep, evs, NCONN, -1);
+		for (i = 0; i < n; i++) {
+			x = evs[i].data.ptr;
+			if (x->got >= NBYTES || !rx_some(x))
+				continue;
+			epoll_ctl(ep, EPOLL_CTL_DEL, x->fd, NULL);
+			fcntl(x->fd, F_SETFL, 0);
+			rx_reply(x);
+			left--;
+		}
+	}
+	close(ep);
+	return NULL;
+}
+
+static void srv_notify(int l)
+{
+	struct rx xs[NCONN];
+	pthread_t t[NCONN];
+	int i;
+
+	for (i = 0; i < NCONN; i++) {
+		xs[i] = (struct rx){ .fd = accept(l, NULL, NULL), .bad = NBYTES };
+		sync2(xs[i].fd, true);
+	}
+	for (i = 0; i < NCONN; i++)
+		if (i % 3 == 1)
+			pthread_create(&t[i], NULL, rx_blocking, &xs[i]);
+		else if (i % 3 == 2)
+			pthread_create(&t[i], NULL, rx_poll, &xs[i]);
+	pthread_create(&t[0], NULL, rx_epoll, xs);
+	for (i = 0; i < NCONN; i++)
+		if (i % 3 != 0 || i == 0)
+			pthread_join(t[i], NULL);
+	for (i = 0; i < NCONN; i++)
+		read_n(xs[i].fd, &l, 1);	/* until the client closes */
+}
+
+struct tx {
+	int fd;
+	uint64_t reply;
+};
+
+static void *tx_thread(void *arg)
+{
+	struct tx *x = arg;
+	char msg[32] = "";
+
+	send_pattern(x->fd, 0, NBYTES);
+	read_msg(x->fd, msg, sizeof(msg));
+	x->reply = strtoull(msg, NULL, 10);
+	return NULL;
+}
+
+static int kstats(struct hsock_stats *st)
+{
+	int fd = open(HSOCK_DEVICE, O_RDWR | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -1;
+	r = ioctl(fd, HSOCK_IOC_STATS, st);
+	close(fd);
+	return r;
+}
+
+static void case_notify(void)
+{
+	struct hsock_stats s0, s1;
+	struct tx xs[NCONN];
+	pthread_t t[NCONN];
+	int l = listen_on(port), i, bad = 0;
+	pid_t srv;
+
+	if (kstats(&s0))
+		die("module stats");
+	srv = fork();
+	if (srv == 0) {
+		srv_notify(l);
+		exit(0);
+	}
+	close(l);
+	alarm(25);	/* a lost wake-up stalls a connection */
+	for (i = 0; i < NCONN; i++)
+		xs[i].fd = dial(port);
+	for (i = 0; i < NCONN; i++)
+		pthread_create(&t[i], NULL, tx_thread, &xs[i]);
+	for (i = 0; i < NCONN; i++) {
+		pthread_join(t[i], NULL);
+		bad += xs[i].reply != NBYTES;
+	}
+	for (i = 0; i < NCONN; i++)
+		close(xs[i].fd);
+	reap(srv);
+	if (kstats(&s1))
+		die("module stats");
+	if (bad)
+		printf("error notify: %d of %d connections corrupt or short\n", bad, NCONN);
+	else if (s1.nr_waiters)
+		printf("error notify: %u module waiters left armed\n", s1.nr_waiters);
+	else
+		printf("ok notify: %d x %u KiB checked (blocking, poll, epoll-et readers); module woke %llu waiters\n",
+		       NCONN, NBYTES >> 10, (unsigned long long)(s1.notifies - s0.notifies));
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -389,6 +594,8 @@ int main(int argc, char **argv)
 		case_exec_reader(argv[0]);
 	else if (!strcmp(argv[1], "liar"))
 		case_liar();
+	else if (!strcmp(argv[1], "notify"))
+		case_notify();
 	else
 		return fprintf(stderr, "hsock-kpath: unknown case %s\n", argv[1]), 2;
 	return 0;
