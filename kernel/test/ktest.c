@@ -1078,6 +1078,54 @@ static const char *t_rejoin(void)
 	return NULL;
 }
 
+/*
+ * A writer blocked by the per-process limit on conn A is woken by the
+ * release of a record on conn B (same process), and only it: a READ
+ * waiter on A and the writer side of B (no waiter) stay as they are.
+ */
+static const char *t_limit_wake(void)
+{
+	struct kdev d;
+	struct kconn a0 = { 0 }, a1 = { 0 }, b0 = { 0 }, b1 = { 0 };
+	struct waiter ww, wr;
+	uint32_t i, r, t, lim;
+	int ret;
+
+	CHECK(!kdev_open(&d) && !kconn_create(&d, &a0) &&
+	      !kconn_join(&d, &a1, a0.token) && !kconn_create(&d, &b0) &&
+	      !kconn_join(&d, &b1, b0.token), "setup");
+	lim = d.info.rec_limit;
+	t = ktx(&b0)->tail;
+	for (i = 0; i < lim; i++) {
+		r = ktake(&d, 16);
+		CHECK(r != HSOCK_NIL, "arena empty after %u", i);
+		ktx(&b0)->slot[(t + i) % HSOCK_RING_SLOTS].rec = r;
+	}
+	ret = ioctl(d.fd, HSOCK_IOC_COMMIT, (unsigned long)b0.handle);
+	CHECK(ret == (int)lim, "COMMIT returned %d, want %u", ret, lim);
+	__atomic_store_n(&ktx(&b0)->tail, t + lim, __ATOMIC_RELEASE);
+	start_waiter(&ww, &d, &a0, HSOCK_EV_WRITE, 0);
+	start_waiter(&wr, &d, &a0, HSOCK_EV_READ, 0);
+	CHECK(!wait_armed(a0.cp, 0, HSOCK_EV_WRITE | HSOCK_EV_READ), "not armed");
+	sleep_ms(50);
+	CHECK(!ww.done, "WRITE ready at the limit: %d", ww.ret);
+	__atomic_store_n(&krx(&b1)->head, t + 1, __ATOMIC_RELEASE);
+	ret = ioctl(d.fd, HSOCK_IOC_RELEASE, (unsigned long)b1.handle);
+	CHECK(ret == 1, "RELEASE returned %d", ret);
+	CHECK(!join_ms(&ww, 2000) && ww.ret == HSOCK_EV_WRITE,
+	      "writer on the other conn not woken: %d", ww.ret);
+	sleep_ms(100);
+	CHECK(!wr.done, "READ waiter woken by a release: %d", wr.ret);
+	{
+		struct hsock_notify n = { .handle = a0.handle };
+
+		CHECK(!ioctl(d.fd, HSOCK_IOC_NOTIFY_DISABLE, &n), "disable");
+	}
+	CHECK(!join_ms(&wr, 2000) && wr.ret == 0, "disable: READ waiter %d", wr.ret);
+	kdev_close(&d);
+	return NULL;
+}
+
 static const struct {
 	const char *name;
 	const char *(*fn)(void);
@@ -1087,6 +1135,7 @@ static const struct {
 	{ "SIGSEGV for records the process does not hold (free, unlinked, another file's, unheld conn, closed)", t_sigsegv },
 	{ "per-process record limit (EDQUOT, SIGBUS)", t_limit },
 	{ "sync wait woken by the peer, exactly the armed waiters", t_sync_peer },
+	{ "writer blocked by the limit woken by a release on another conn, only it", t_limit_wake },
 	{ "sync wait interrupted by a signal (EINTR), timeout", t_sync_signal },
 	{ "async signal to the registering thread", t_async },
 	{ "notify-on-write trap wakes without a syscall", t_trap },
