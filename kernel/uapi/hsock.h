@@ -20,7 +20,8 @@
  *           ring per direction; ring[s] carries records from side s to side
  *           1-s.  A handle names one side: handle = id << 1 | side.
  *           The token returned by CONN_CREATE is the capability to join
- *           side 1 (once); one file may hold both sides.
+ *           side 1 (once); one file may hold both sides.  With the socket
+ *           a side was bound to, it can be taken again (see below).
  *
  * Memory map of /dev/hsock (MAP_SHARED only; each region mapped separately):
  *   HSOCK_MMAP_ARENA        1 page: struct hsock_arena_page of this open file
@@ -75,8 +76,10 @@
  *     HSOCK_DETACH_MS passed without a rejoin.
  *
  * Notify (U-NAPI help).  A side arms interest (HSOCK_EV_READ: data in its
- * receive ring or the peer shut down writing; HSOCK_EV_WRITE: space in its
- * send ring) with HSOCK_IOC_NOTIFY_ENABLE:
+ * receive ring or the peer shut down writing; HSOCK_EV_WRITE: a free slot
+ * in its send ring and a record the waiting thread's process may commit -
+ * under its limit, with one in its stash or in the pool) with
+ * HSOCK_IOC_NOTIFY_ENABLE:
  *   - HSOCK_NOTIFY_SYNC blocks the calling thread until the condition holds,
  *     the peer notifies, the timeout expires (-ETIMEDOUT) or a signal arrives
  *     (-EINTR); returns the ready events (>= 0; 0 if woken by
@@ -92,6 +95,10 @@
  * publishes data (ring.tail) or changes its state word then reads armed[] of
  * the other side (after a full barrier) and calls HSOCK_IOC_NOTIFY only if
  * the bit is set.  Only waiters armed on that side for those events wake.
+ * HSOCK_IOC_RELEASE is itself a notification: it wakes the producer's
+ * WRITE waiters when it frees records, and, for each record, the WRITE
+ * waiters of one side (round robin) of the producer's process, which may
+ * be blocked by the per-process limit on another conn.
  */
 #ifndef _UAPI_LINUX_HSOCK_H
 #define _UAPI_LINUX_HSOCK_H
