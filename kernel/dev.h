@@ -13,8 +13,9 @@
  * dev->lock, so a record cannot be freed between the check and the mapping.
  * conn->lock (spinlock) protects the notify state of both sides (waiters,
  * async registration, armed mask); it nests inside dev->lock.  Which files
- * hold a side (struct hsock_hold, on side->holds and file->holds) changes
- * under both locks, so either is enough to read it.  The notify ioctls do
+ * hold a side (struct hsock_hold): side->holds changes under both locks,
+ * so either is enough to read it; file->holds and proc->files change and
+ * are read under dev->lock only.  The notify ioctls do
  * not take dev->lock: they find the conn under RCU (hsock_conn_get) and
  * check under conn->lock that the side is still theirs.
  * A detached side (no holds, bound socket still open) is watched by the
