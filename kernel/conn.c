@@ -81,6 +81,7 @@ static struct hsock_hold *hold_find(struct hsock_side *sd, struct hsock_file *f)
 	return NULL;
 }
 
+/* Does @f hold @sd?  dev->lock or conn->lock held. */
 bool hsock_side_held(struct hsock_side *sd, struct hsock_file *f)
 {
 	return hold_find(sd, f) != NULL;
@@ -608,6 +609,8 @@ void hsock_proc_kick(struct hsock_proc *p)
 	struct hsock_hold *h;
 
 	list_for_each_entry(f, &p->files, proc_node) {
+		if (f->releasing)	/* its holds are being walked: no move */
+			continue;
 		list_for_each_entry(h, &f->holds, file_node) {
 			if (hsock_kick(h->sd->conn, h->sd->idx, HSOCK_EV_WRITE)) {
 				list_move_tail(&h->file_node, &f->holds);

@@ -106,6 +106,7 @@ struct hsock_file {
 	struct list_head holds;		/* struct hsock_hold.file_node */
 	u32 stashed;
 	u32 committed;			/* also counted in proc->committed */
+	bool releasing;			/* its holds are being dropped */
 };
 
 /* File @file holds side @sd (one per pair). */

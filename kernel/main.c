@@ -113,6 +113,7 @@ static int hsock_file_release(struct inode *inode, struct file *file)
 	struct hsock_hold *h, *tmp;
 
 	mutex_lock(&dev->lock);
+	f->releasing = true;	/* hsock_proc_kick() leaves f->holds alone */
 	list_for_each_entry_safe(h, tmp, &f->holds, file_node)
 		hsock_hold_drop(h);
 	hsock_file_drop_records(f);

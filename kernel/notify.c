@@ -207,19 +207,14 @@ static long sync_wait(struct hsock_conn *c, u32 s, struct hsock_waiter *w,
 	return waiter_poll(c, s, w) & ~W_CANCEL;
 }
 
-/* Still @f's side?  conn->lock held: a leaving side is cancelled under it. */
-static bool side_held(struct hsock_side *sd, struct hsock_file *f)
-{
-	return hsock_side_held(sd, f);
-}
-
 static int arm_async(struct hsock_conn *c, struct hsock_file *f, u32 s,
 		     u32 events, int signo)
 {
 	struct hsock_side *sd = &c->side[s];
 
 	spin_lock(&c->lock);
-	if (!side_held(sd, f)) {
+	/* Still ours?  A leaving side is cancelled under conn->lock. */
+	if (!hsock_side_held(sd, f)) {
 		spin_unlock(&c->lock);
 		return -EBADF;
 	}
@@ -238,7 +233,7 @@ static int arm_sync(struct hsock_conn *c, struct hsock_file *f, u32 s,
 		    struct hsock_waiter *w)
 {
 	spin_lock(&c->lock);
-	if (!side_held(&c->side[s], f)) {
+	if (!hsock_side_held(&c->side[s], f)) {
 		spin_unlock(&c->lock);
 		return -EBADF;
 	}
