@@ -244,8 +244,12 @@ size_t hs_kmod_fill(struct hs_conn *c, int d, uint64_t head, size_t k)
 
 	linked = base + (uint32_t)(__atomic_load_n(&tx->tail, __ATOMIC_RELAXED) -
 				   (uint32_t)base);
+	/*
+	 * tail rewritten by the peer: grant the bytes anyway; the copy finds
+	 * pages the module did not commit and resets the connection.
+	 */
 	if (linked - base > HSOCK_RING_SLOTS)
-		return 0;	/* tail rewritten by the peer: this conn stalls */
+		return k;
 	for (p = linked; p <= last; p++) {
 		r = ktake();
 		if (r == HSOCK_NIL)

@@ -16,6 +16,8 @@
  *                (through its own mapping of the module's conn page); the
  *                client's read must fail with ECONNRESET, not SIGSEGV, and
  *                a second connection must keep working
+ *   liar-tail    the server rewrites the tail of the client's send ring;
+ *                the client's next write must fail (ECONNRESET), not hang
  *   notify       12 connections of 512 KiB each from blocking writer
  *                threads (they fill the ring and sleep in the module,
  *                woken by the reader's release) to a server reading a
@@ -317,6 +319,7 @@ static struct hsock_conn_page *my_conn_page(unsigned int *side)
 
 struct liar {
 	int go[2];	/* server -> client: lies are in place */
+	bool tail;	/* lie about the client's tail, not our records */
 };
 
 static void srv_liar(int fd, void *arg)
@@ -334,8 +337,12 @@ static void srv_liar(int fd, void *arg)
 		return;
 	}
 	tx = &cp->ring[side];
+	if (l->tail) {
+		__atomic_store_n(&cp->ring[!side].tail, 0x7fff0000u, __ATOMIC_RELEASE);
+		lies = 1;
+	}
 	/* the last record index: the module hands it out last, so it is free */
-	for (i = 0; i < HSOCK_RING_SLOTS; i++) {
+	for (i = 0; !l->tail && i < HSOCK_RING_SLOTS; i++) {
 		if (tx->slot[i].rec != HSOCK_NIL) {
 			__atomic_store_n(&tx->slot[i].rec, 255, __ATOMIC_RELEASE);
 			lies++;
@@ -356,9 +363,10 @@ static void srv_echo(int fd, void *arg)
 		write_all(fd, buf, (size_t)r);
 }
 
-static void case_liar(void)
+static void case_liar(bool tail)
 {
-	struct liar l;
+	struct liar l = { .tail = tail };
+	static char big[100000];
 	pid_t srv, echo;
 	int fd, fd2, e;
 	char b = 0, buf[4096];
@@ -375,8 +383,13 @@ static void case_liar(void)
 		printf("error liar: the server found no linked record to lie about (%c)\n", b);
 		exit(1);
 	}
-	while ((r = read(fd, buf, sizeof(buf))) > 0)
-		got += (size_t)r;
+	if (tail) {	/* our writes: the first ones past the lie must fail */
+		while ((r = write(fd, big, sizeof(big))) > 0 && got < (8u << 20))
+			got += (size_t)r;
+	} else {
+		while ((r = read(fd, buf, sizeof(buf))) > 0)
+			got += (size_t)r;
+	}
 	e = errno;
 	write_all(fd2, "still alive", 12);
 	b = read_n(fd2, buf, 12) == 12 && !strcmp(buf, "still alive");
@@ -386,11 +399,12 @@ static void case_liar(void)
 	kill(echo, SIGTERM);
 	reap(echo);
 	if (r < 0 && e == ECONNRESET && b)
-		printf("ok liar: read %zu bytes then ECONNRESET; other connection fine\n",
-		       got);
+		printf("ok %s: %s %zu bytes then ECONNRESET; other connection fine\n",
+		       tail ? "liar-tail" : "liar", tail ? "wrote" : "read", got);
 	else
-		printf("error liar: read returned %zd (%s) after %zu bytes; other connection %s\n",
-		       r, r < 0 ? strerror(e) : "no error", got, b ? "fine" : "broken");
+		printf("error %s: %s returned %zd (%s) after %zu bytes; other connection %s\n",
+		       tail ? "liar-tail" : "liar", tail ? "write" : "read", r,
+		       r < 0 ? strerror(e) : "no error", got, b ? "fine" : "broken");
 }
 
 /* ---- notify ---- */
@@ -593,7 +607,9 @@ int main(int argc, char **argv)
 	else if (!strcmp(argv[1], "exec-reader"))
 		case_exec_reader(argv[0]);
 	else if (!strcmp(argv[1], "liar"))
-		case_liar();
+		case_liar(false);
+	else if (!strcmp(argv[1], "liar-tail"))
+		case_liar(true);
 	else if (!strcmp(argv[1], "notify"))
 		case_notify();
 	else
