@@ -1126,6 +1126,55 @@ static const char *t_limit_wake(void)
 	return NULL;
 }
 
+/*
+ * Closing a file whose conns return records wakes a writer of the same
+ * process blocked by the limit on a side both files hold, and drops every
+ * side of the closing file (the wake-up must not reorder the sides the
+ * close is walking).
+ */
+static const char *t_close_wakes(void)
+{
+	struct kdev d, e;
+	struct kconn b0 = { 0 }, b1 = { 0 }, a = { 0 }, ae = { 0 }, x = { 0 };
+	struct hsock_stats st;
+	struct waiter w;
+	uint32_t i, r, lim;
+	int sa, sb, ret;
+
+	CHECK(!tcp_pair(&sa, &sb), "tcp pair");
+	/* d opened last: its process's wake-up looks at d's sides first */
+	CHECK(!kdev_open(&e) && !kdev_open(&d), "open");
+	/* d's sides, in this order: B (both), A (bound, shared with e), X. */
+	CHECK(!kconn_create(&d, &b0) && !kconn_join(&d, &b1, b0.token) &&
+	      !kconn_create(&d, &a) && !kbind(&d, &a, sa) &&
+	      !krejoin(&e, &ae, a.token, sa) && !kconn_create(&d, &x), "conns");
+	lim = d.info.rec_limit;
+	for (i = 0; i < lim; i++) {
+		r = ktake(&d, 16);
+		CHECK(r != HSOCK_NIL, "arena empty after %u", i);
+		ktx(&b0)->slot[i % HSOCK_RING_SLOTS].rec = r;
+	}
+	ret = ioctl(d.fd, HSOCK_IOC_COMMIT, (unsigned long)b0.handle);
+	CHECK(ret == (int)lim, "COMMIT returned %d", ret);
+	start_waiter(&w, &e, &ae, HSOCK_EV_WRITE, 0);
+	CHECK(!wait_armed(ae.cp, 0, HSOCK_EV_WRITE), "not armed");
+	munmap(b0.cp, 4096);
+	munmap(b1.cp, 4096);
+	munmap(a.cp, 4096);
+	munmap(x.cp, 4096);
+	kdev_close(&d);	/* B's records return: one wake-up per record */
+	CHECK(!join_ms(&w, 2000) && w.ret == HSOCK_EV_WRITE, "writer: %d", w.ret);
+	kstats(&e, &st);
+	CHECK(st.nr_conns == 1 && st.nr_files == 1,
+	      "after the close: %u conns, %u files (want A only)", st.nr_conns,
+	      st.nr_files);
+	close(sa);	/* first: A is then gone at e's close, not detached */
+	close(sb);
+	munmap(ae.cp, 4096);
+	kdev_close(&e);
+	return NULL;
+}
+
 static const struct {
 	const char *name;
 	const char *(*fn)(void);
@@ -1146,6 +1195,7 @@ static const struct {
 	{ "fork inherits the file and mappings", t_fork },
 	{ "read-only view of committed records (a lying slot differs)", t_view },
 	{ "sides follow their socket: rejoin, two holders, detach, gone on socket close", t_rejoin },
+	{ "a close that returns records wakes the process's blocked writer, drops every side", t_close_wakes },
 };
 
 static void run(const char *name, const char *(*fn)(void))
