@@ -323,7 +323,7 @@ static void ring_truncate(struct hsock_conn *c, u32 s)
 {
 	struct hsock_dev *dev = c->dev;
 	struct hsock_ring *ring = &c->cp->ring[s];
-	u32 pos, tail = READ_ONCE(ring->tail), q, i, idx;
+	u32 pos, tail = READ_ONCE(ring->tail), head, q, i, idx;
 
 	if (tail - c->released[s] > HSOCK_RING_SLOTS)
 		tail = c->released[s] + HSOCK_RING_SLOTS;
@@ -332,6 +332,11 @@ static void ring_truncate(struct hsock_conn *c, u32 s)
 		if (READ_ONCE(ring->slot[i].rec) != c->view->rec[s][i])
 			break;
 	}
+	/* Keep released <= head <= tail for the consumer, whatever it read. */
+	head = READ_ONCE(ring->head);
+	if (head - c->released[s] <= tail - c->released[s] &&
+	    head - c->released[s] > q - c->released[s])
+		q = head;
 	for (pos = q; pos != tail; pos++) {
 		i = pos % HSOCK_RING_SLOTS;
 		idx = c->view->rec[s][i];
