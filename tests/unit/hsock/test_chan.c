@@ -119,16 +119,18 @@ static void test_tcp_prefix_then_ring_in_order(void **state)
 	p.fd = c;
 	p.len = 1 << 20;
 	/*
-	 * Prefix read first: a writer racing with the reader's TCP recv would
-	 * (correctly) send a few more bytes over TCP; on a slow machine (the
-	 * qemu guest) that race is common and the exact count below fails.
+	 * Prefix read first: a writer racing with the reader's TCP recv
+	 * (correctly, chan.h SWITCH) sends that write over TCP too and
+	 * switches on a later one; on a loaded machine (the qemu guest) that
+	 * race happens, so only the order is exact (read_check), and most of
+	 * the stream must have crossed the ring.
 	 */
 	read_check(s, 0, sizeof(pre));
 	pthread_create(&t, NULL, writer, &p);
 	read_check(s, 0, p.len);
 	pthread_join(t, NULL);
-	assert_int_equal(hs.stat[S_TCP_TX] - tcp0, sizeof(pre));
-	assert_true(hs.stat[S_GSHM_RX] - gshm0 >= p.len - 4096);
+	assert_true(hs.stat[S_TCP_TX] - tcp0 >= sizeof(pre));
+	assert_true(hs.stat[S_GSHM_RX] - gshm0 >= p.len * 3 / 4);
 	close(c);
 	close(s);
 	close(l);
