@@ -206,8 +206,11 @@ static void init_chan(struct hs_conn *c, uint64_t token)
 			      memory_order_release);
 }
 
-/* Map an existing channel: header first (for its ring size), then all. */
-static int map_existing(struct hs_conn *c)
+/*
+ * Map an existing channel: header first (for its ring size), then all.
+ * @fd is the socket (the module's side follows it, kmod.c).
+ */
+static int map_existing(struct hs_conn *c, int fd)
 {
 	struct hsock_chan *h;
 	uint32_t ring, version;
@@ -233,7 +236,7 @@ static int map_existing(struct hs_conn *c)
 	c->ring = ring;
 	c->map_len = c->rec ? chan_size_rec() : chan_size(ring);
 	ret = ial_map(hs.ial, c->name, c->map_len, 0, (void **)&c->ch);
-	if (!ret && c->kmod && hs_kmod_join(c, atomic_load(&c->ch->ktoken))) {
+	if (!ret && c->kmod && hs_kmod_join(c, atomic_load(&c->ch->ktoken), fd)) {
 		ial_unmap(hs.ial, c->ch, c->map_len);
 		c->ch = NULL;
 		ret = -EPROTO;
@@ -241,7 +244,7 @@ static int map_existing(struct hs_conn *c)
 	return ret;
 }
 
-static int map_chan(struct hs_conn *c)
+static int map_chan(struct hs_conn *c, int fd)
 {
 	int ret;
 
@@ -256,7 +259,7 @@ static int map_chan(struct hs_conn *c)
 	ret = ial_map(hs.ial, c->name, c->map_len, IAL_CREATE, (void **)&c->ch);
 	if (!ret && hs.reserve)	/* baseline: the whole reserve held up front */
 		madvise(c->ch, c->map_len, MADV_POPULATE_WRITE);
-	if (!ret && c->kmod && hs_kmod_create(c, &token)) {
+	if (!ret && c->kmod && hs_kmod_create(c, &token, fd)) {
 		c->kmod = false;	/* module refused: the user-space pool */
 		c->rec = hs_pool_get() != NULL;
 		if (!c->rec) {
@@ -269,7 +272,7 @@ static int map_chan(struct hs_conn *c)
 	if (!ret)
 		init_chan(c, token);
 	else if (ret == -EEXIST)
-		ret = map_existing(c);
+		ret = map_existing(c, fd);
 	return ret;
 }
 
@@ -305,7 +308,7 @@ int hs_attach(struct hs_conn *c, int fd)
 		return HS_STAT(S_FB_NO_GSHM, 1), -ENODEV;
 	c->ino = st.st_ino;
 	for (tries = 0; tries < 2; tries++) {
-		ret = map_chan(c);
+		ret = map_chan(c, fd);
 		if (!ret)
 			ret = claim(c);
 		if (ret != -ESTALE)
@@ -450,7 +453,7 @@ static void reattach(int fd, uint64_t ino)
 		c->side = side;
 		if (endpoints(fd, side, &cl, &sv) ||
 		    chan_name(c->name, sizeof(c->name), (void *)&cl, (void *)&sv) ||
-		    map_existing(c)) {
+		    map_existing(c, fd)) {
 			free(c);
 			continue;
 		}

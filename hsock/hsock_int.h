@@ -54,7 +54,8 @@ enum hs_stat {
 	S_FB_NO_GSHM, S_FB_ERROR, S_GSHM_TX, S_GSHM_RX, S_TCP_TX, S_TCP_RX,
 	S_BELLS, S_DRAINED, S_SPIN_HITS, S_RX_SLEEPS, S_TX_SLEEPS, S_WAKEUPS,
 	S_PROBES, S_TRIMS, S_REC_LOCAL, S_REC_TAKEN, S_REC_COMMITS,
-	S_REC_RELEASED, S_REC_WAITS, S_KMOD_CONNS, S__COUNT
+	S_REC_RELEASED, S_REC_WAITS, S_KMOD_CONNS, S_KMOD_WAITS, S_KMOD_WOKEN,
+	S__COUNT
 };
 
 struct hs_conn {
@@ -76,9 +77,8 @@ struct hs_conn {
 	bool kmod;			/* records are /dev/hsock's (kmod.c) */
 	int kside;			/* module conn side: 0 creator, 1 joiner */
 	uint32_t khandle;
-	uint32_t kpending;		/* linked, not yet committed */
-	uint64_t klinked;		/* first stream page not linked */
 	struct hsock_conn_page *kcp;
+	const struct hsock_conn_view *kview;	/* module's, read-only */
 	int err;			/* sticky errno of a broken connection */
 	uint32_t ring;			/* ring size, from our own attach */
 	uint32_t spin_ns;		/* adaptive busy-poll budget */
@@ -158,12 +158,13 @@ bool hs_rec_held(struct hs_conn *c, int d, uint64_t tail);
 
 /* kmod.c: the kernel path of the commit step */
 bool hs_kmod_ready(void);
-int hs_kmod_create(struct hs_conn *c, uint64_t *token);
-int hs_kmod_join(struct hs_conn *c, uint64_t token);
+int hs_kmod_create(struct hs_conn *c, uint64_t *token, int fd);
+int hs_kmod_join(struct hs_conn *c, uint64_t token, int fd);
 void hs_kmod_close(struct hs_conn *c);
 unsigned char *hs_kmod_page(struct hs_conn *c, int d, uint64_t page);
 size_t hs_kmod_fill(struct hs_conn *c, int d, uint64_t head, size_t k);
 int hs_kmod_consumed(struct hs_conn *c, int d, uint64_t to);
+int hs_kmod_wait_tx(struct hs_conn *c, int timeout_ms);
 struct hs_pool *hs_pool_get(void);
 
 bool hs_rx_ready(struct hs_conn *c);

@@ -722,6 +722,10 @@ static int tx_wait_rec(struct hs_conn *c, int fd, bool block, uint64_t *probe)
 		if (r)
 			return r;
 	}
+	/* module path: woken when our process may commit again (kmod.c) */
+	r = c->kmod ? hs_kmod_wait_tx(c, 2) : -EPIPE;
+	if (r != -EPIPE)
+		return r == -EINTR ? -EINTR : 0;
 	seq = atomic_load(&d->wake_seq);
 	atomic_store(&d->wr_want, 1);
 	r = ial_wait(hs.ial, &d->wake_seq, seq, 2);
@@ -758,6 +762,12 @@ static int tx_wait(struct hs_conn *c, int fd, bool block)
 				return 0;
 	if (!block)
 		return -EAGAIN;
+	/* module path: woken by the reader's release (kmod.c) */
+	r = c->kmod ? hs_kmod_wait_tx(c, 100) : -EPIPE;
+	if (r == -ETIMEDOUT)
+		return tx_probe(c, fd, d);
+	if (r != -EPIPE)
+		return r;
 	seq = atomic_load(&d->wake_seq);
 	atomic_store(&d->wr_want, 1);
 	atomic_thread_fence(memory_order_seq_cst);

@@ -7,7 +7,11 @@
  * (ownership and the per-process limit checked by the kernel: -EDQUOT, so
  * never a SIGBUS) and release them with HSOCK_IOC_RELEASE.  Page P of a
  * direction's byte stream is module ring position P: the ring slot IS the
- * page slot.  Everything else (switch, doorbells, U-NAPI) is unchanged.
+ * page slot.  Every record is checked against the module's read-only view
+ * before it is touched (a peer's lie resets the connection), and each side
+ * is bound to its socket, so that after an exec the process takes it back
+ * by showing the inherited socket (HSOCK_IOC_CONN_REJOIN).  Everything
+ * else (switch, doorbells, U-NAPI) is unchanged.
  * HSOCK_KERNEL=0 keeps the user-space pool even when the device exists.
  */
 #include "hsock/hsock_int.h"
@@ -21,6 +25,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+/* The view keeps a lying peer from crashing us; rejoin makes exec work. */
+#define KD_FEATURES	(HSOCK_FEAT_CONN_VIEW | HSOCK_FEAT_REJOIN)
 
 struct hs_kdev {
 	int fd;
@@ -44,6 +51,7 @@ static int kd_open(void)
 		return -errno;
 	if (ioctl(kd.fd, HSOCK_IOC_INFO, &kd.info) < 0 ||
 	    kd.info.abi_version != HSOCK_ABI_VERSION ||
+	    (kd.info.features & KD_FEATURES) != KD_FEATURES ||
 	    kd.info.record_size != HSOCK_PAGE || !kd.info.nr_arenas)
 		goto err;
 	kd.ap = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, kd.fd,
@@ -77,19 +85,39 @@ bool hs_kmod_ready(void)
 	return atomic_load(&kd_state) > 0;
 }
 
+/* Map the conn page and its read-only view; the handle is ours. */
 static int map_conn(struct hs_conn *c)
 {
 	c->kcp = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, kd.fd,
 		      HSOCK_MMAP_CONN(c->khandle));
-	if (c->kcp != MAP_FAILED)
+	c->kview = mmap(NULL, 4096, PROT_READ, MAP_SHARED, kd.fd,
+			HSOCK_MMAP_VIEW(c->khandle));
+	if (c->kcp != MAP_FAILED && c->kview != MAP_FAILED)
 		return 0;
+	if (c->kcp != MAP_FAILED)
+		munmap(c->kcp, 4096);
+	if (c->kview != MAP_FAILED)
+		munmap((void *)c->kview, 4096);
 	c->kcp = NULL;
+	c->kview = NULL;
 	ioctl(kd.fd, HSOCK_IOC_CONN_CLOSE, (unsigned long)c->khandle);
 	return -ENOMEM;
 }
 
+/*
+ * Bind our side to socket @fd, so that this process after an exec (or a
+ * child with its own open) can take it again by showing the socket.  A
+ * failure only loses that.
+ */
+static void kbind(struct hs_conn *c, int fd)
+{
+	struct hsock_conn_bind b = { .handle = c->khandle, .sockfd = fd };
+
+	ioctl(kd.fd, HSOCK_IOC_CONN_BIND, &b);
+}
+
 /* Creator: a module conn; the token goes into the channel header. */
-int hs_kmod_create(struct hs_conn *c, uint64_t *token)
+int hs_kmod_create(struct hs_conn *c, uint64_t *token, int fd)
 {
 	struct hsock_conn_req req = { 0 };
 
@@ -98,17 +126,31 @@ int hs_kmod_create(struct hs_conn *c, uint64_t *token)
 	c->khandle = req.handle;
 	c->kside = 0;
 	*token = req.token;
+	kbind(c, fd);
 	return map_conn(c);
 }
 
-int hs_kmod_join(struct hs_conn *c, uint64_t token)
+/*
+ * The other end, or our own side again: the module gives back the side
+ * bound to socket @fd if there is one (we exec'd: same socket, new open),
+ * else we join side 1 with the token and bind it.
+ */
+int hs_kmod_join(struct hs_conn *c, uint64_t token, int fd)
 {
+	struct hsock_conn_bind b = { .token = token, .sockfd = fd };
 	struct hsock_conn_req req = { .token = token };
 
-	if (ioctl(kd.fd, HSOCK_IOC_CONN_JOIN, &req) < 0)
+	if (!ioctl(kd.fd, HSOCK_IOC_CONN_REJOIN, &b)) {
+		c->khandle = b.handle;
+	} else if (errno != EPERM) {
 		return -errno;
-	c->khandle = req.handle;
-	c->kside = 1;
+	} else {
+		if (ioctl(kd.fd, HSOCK_IOC_CONN_JOIN, &req) < 0)
+			return -errno;
+		c->khandle = req.handle;
+		kbind(c, fd);
+	}
+	c->kside = HSOCK_HANDLE_SIDE(c->khandle);
 	return map_conn(c);
 }
 
@@ -117,21 +159,37 @@ void hs_kmod_close(struct hs_conn *c)
 	if (!c->kcp)
 		return;
 	munmap(c->kcp, 4096);
+	munmap((void *)c->kview, 4096);
 	c->kcp = NULL;
+	c->kview = NULL;
 	ioctl(kd.fd, HSOCK_IOC_CONN_CLOSE, (unsigned long)c->khandle);
 }
 
-/* The module ring carrying channel direction @d. */
-static struct hsock_ring *kring(struct hs_conn *c, int d)
+/* The module ring (= its side) carrying channel direction @d. */
+static int kring_of(struct hs_conn *c, int d)
 {
-	return &c->kcp->ring[d == c->side ? c->kside : !c->kside];
+	return d == c->side ? c->kside : !c->kside;
 }
 
-/* Address of the record holding stream page @page of direction @d. */
+/* Is the record linked at @page of ring @s the one the module committed? */
+static uint32_t kslot(struct hs_conn *c, int s, uint64_t page)
+{
+	uint32_t i = page % HSOCK_RING_SLOTS;
+	uint32_t r = __atomic_load_n(&c->kcp->ring[s].slot[i].rec, __ATOMIC_ACQUIRE);
+
+	return r == __atomic_load_n(&c->kview->rec[s][i], __ATOMIC_ACQUIRE) ?
+	       r : HSOCK_NIL;
+}
+
+/*
+ * Address of the record holding stream page @page of direction @d; NULL
+ * (the caller resets the connection) when the slot names a record the
+ * module did not commit there: a lying peer, which touching would turn
+ * into SIGSEGV.
+ */
 unsigned char *hs_kmod_page(struct hs_conn *c, int d, uint64_t page)
 {
-	uint32_t r = __atomic_load_n(&kring(c, d)->slot[page % HSOCK_RING_SLOTS].rec,
-				     __ATOMIC_ACQUIRE);
+	uint32_t r = kslot(c, kring_of(c, d), page);
 
 	return r < kd.info.nr_records ? kd.recs + (size_t)r * HSOCK_PAGE : NULL;
 }
@@ -169,47 +227,88 @@ static uint32_t ktake(void)
 /*
  * Writer, inside WR_BUSY: link a record at every page of [head, head+k)
  * not linked yet and commit them (one ioctl).  Pages are linked in stream
- * order; c->klinked is the first page not linked.  A commit refused by the
- * limit leaves records linked but uncommitted (c->kpending), retried on the
- * next call; nothing is written before they are all committed.
+ * order: ring.tail is the first page not linked.  Nothing here is kept in
+ * the process (the view says what is committed), so the writer may be
+ * another process, or this one after an exec.  A commit refused by the
+ * limit leaves records linked but uncommitted, retried on the next call;
+ * only bytes before the first of them are granted.
  */
 size_t hs_kmod_fill(struct hs_conn *c, int d, uint64_t head, size_t k)
 {
-	struct hsock_ring *tx = kring(c, d);
-	uint64_t last = (head + k - 1) / HSOCK_PAGE, p;
+	int s = kring_of(c, d);
+	struct hsock_ring *tx = &c->kcp->ring[s];
+	uint64_t base = head / HSOCK_PAGE, last = (head + k - 1) / HSOCK_PAGE;
+	uint64_t linked, p, q;
 	uint32_t r;
 	int n;
 
-	for (p = c->klinked; !c->kpending && p <= last; p++) {
+	linked = base + (uint32_t)(__atomic_load_n(&tx->tail, __ATOMIC_RELAXED) -
+				   (uint32_t)base);
+	/*
+	 * tail rewritten by the peer: grant the bytes anyway; the copy finds
+	 * pages the module did not commit and resets the connection.
+	 */
+	if (linked - base > HSOCK_RING_SLOTS)
+		return k;
+	for (p = linked; p <= last; p++) {
 		r = ktake();
 		if (r == HSOCK_NIL)
 			break;
 		HS_STAT(S_REC_TAKEN, 1);
 		tx->slot[p % HSOCK_RING_SLOTS].len = HSOCK_PAGE;
 		__atomic_store_n(&tx->slot[p % HSOCK_RING_SLOTS].rec, r, __ATOMIC_RELEASE);
-		c->kpending++;
 	}
-	if (p > c->klinked) {
-		c->klinked = p;
+	if (p > linked) {
+		linked = p;
 		__atomic_store_n(&tx->tail, (uint32_t)p, __ATOMIC_RELEASE);
 	}
-	if (c->kpending) {
+	if (linked > last + 1)
+		linked = last + 1;
+	for (q = base; q < linked && kslot(c, s, q) != HSOCK_NIL; q++)
+		;
+	if (q < linked) {
 		n = ioctl(kd.fd, HSOCK_IOC_COMMIT, (unsigned long)c->khandle);
-		if (n > 0) {
+		if (n > 0)
 			HS_STAT(S_REC_COMMITS, n);
-			c->kpending -= (uint32_t)n < c->kpending ? (uint32_t)n : c->kpending;
-		}
-		if (c->kpending)
-			return 0;
+		while (q < linked && kslot(c, s, q) != HSOCK_NIL)
+			q++;
 	}
-	p = c->klinked * HSOCK_PAGE;
+	p = q * HSOCK_PAGE;
 	return p <= head ? 0 : (p - head < k ? p - head : k);
+}
+
+/*
+ * Blocking writer with no ring space or no record it may commit: sleep in
+ * the module (enable_notify_gshm, sync, WRITE) for at most @timeout_ms.
+ * The reader's HSOCK_IOC_RELEASE, which it makes anyway, is the wake-up:
+ * the module wakes exactly the waiters armed for WRITE on our side, and on
+ * all our process's sides when the release takes it back under its record
+ * limit; the reader makes no futex call for us.  Returns 0 (space, or look again), -EINTR,
+ * -ETIMEDOUT, or -EPIPE when the module reports the peer gone.
+ */
+int hs_kmod_wait_tx(struct hs_conn *c, int timeout_ms)
+{
+	struct hsock_notify n = {
+		.handle = c->khandle, .mode = HSOCK_NOTIFY_SYNC,
+		.events = HSOCK_EV_WRITE, .timeout_ns = timeout_ms * 1000000LL,
+	};
+	int r;
+
+	HS_STAT(S_KMOD_WAITS, 1);
+	r = ioctl(kd.fd, HSOCK_IOC_NOTIFY_ENABLE, &n);
+	if (r < 0)
+		return errno == EINTR || errno == ETIMEDOUT ? -errno : -EPIPE;
+	if (r & HSOCK_EV_HUP)
+		return -EPIPE;
+	if (r & HSOCK_EV_WRITE)
+		HS_STAT(S_KMOD_WOKEN, 1);
+	return 0;
 }
 
 /* Reader, before publishing tail: release the pages consumed up to @to. */
 int hs_kmod_consumed(struct hs_conn *c, int d, uint64_t to)
 {
-	struct hsock_ring *rx = kring(c, d);
+	struct hsock_ring *rx = &c->kcp->ring[kring_of(c, d)];
 	uint32_t page = (uint32_t)(to / HSOCK_PAGE), head = rx->head;
 	int n;
 

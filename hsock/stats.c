@@ -39,6 +39,8 @@ static const char *const names[S__COUNT] = {
 	[S_REC_RELEASED] = "records_released",
 	[S_REC_WAITS] = "commit_waits",
 	[S_KMOD_CONNS] = "connections_kernel",
+	[S_KMOD_WAITS] = "kernel_tx_waits",
+	[S_KMOD_WOKEN] = "kernel_tx_wakeups",
 };
 
 static void parse(char *buf, uint64_t *acc)

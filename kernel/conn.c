@@ -7,8 +7,10 @@
  * Everything here runs under dev->lock.
  */
 #include <linux/mm.h>
+#include <linux/net.h>
 #include <linux/random.h>
 #include <linux/slab.h>
+#include <net/sock.h>
 
 #include "dev.h"
 
@@ -16,6 +18,7 @@ static void conn_free_rcu(struct rcu_head *rcu)
 {
 	struct hsock_conn *c = container_of(rcu, struct hsock_conn, rcu);
 
+	__free_page(c->view_page);
 	__free_page(c->page);
 	kfree(c);
 }
@@ -32,6 +35,8 @@ void hsock_conn_put(struct hsock_conn *c)
 		kref_put(&c->ref, conn_free);
 }
 
+static void conn_reap(struct work_struct *work);
+
 static struct hsock_conn *conn_alloc(struct hsock_dev *dev)
 {
 	struct hsock_conn *c;
@@ -41,14 +46,20 @@ static struct hsock_conn *conn_alloc(struct hsock_dev *dev)
 	if (!c)
 		return NULL;
 	c->page = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	if (!c->page) {
+	c->view_page = alloc_page(GFP_KERNEL);
+	if (!c->page || !c->view_page) {
+		if (c->page)
+			__free_page(c->page);
 		kfree(c);
 		return NULL;
 	}
 	c->cp = page_address(c->page);
+	c->view = page_address(c->view_page);
+	memset(c->view, 0xff, PAGE_SIZE);	/* HSOCK_NIL everywhere */
 	c->dev = dev;
 	kref_init(&c->ref);
 	spin_lock_init(&c->lock);
+	INIT_DELAYED_WORK(&c->reap, conn_reap);
 	for (s = 0; s < 2; s++) {
 		c->side[s].conn = c;
 		c->side[s].idx = s;
@@ -59,11 +70,54 @@ static struct hsock_conn *conn_alloc(struct hsock_dev *dev)
 	return c;
 }
 
-static void side_attach(struct hsock_side *sd, struct hsock_file *f)
+/* The hold of @f on @sd, or NULL.  dev->lock or conn->lock held. */
+static struct hsock_hold *hold_find(struct hsock_side *sd, struct hsock_file *f)
 {
-	sd->file = f;
-	list_add_tail(&sd->file_node, &f->sides);
-	WRITE_ONCE(sd->conn->cp->flags[sd->idx], HSOCK_CONN_JOINED);
+	struct hsock_hold *h;
+
+	list_for_each_entry(h, &sd->holds, side_node)
+		if (h->file == f)
+			return h;
+	return NULL;
+}
+
+/* Does @f hold @sd?  dev->lock or conn->lock held. */
+bool hsock_side_held(struct hsock_side *sd, struct hsock_file *f)
+{
+	return hold_find(sd, f) != NULL;
+}
+
+/* @f takes side @sd (a no-op if it holds it already). */
+static int side_attach(struct hsock_side *sd, struct hsock_file *f)
+{
+	struct hsock_conn *c = sd->conn;
+	struct hsock_hold *h;
+
+	if (hold_find(sd, f))
+		return 0;
+	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	if (!h)
+		return -ENOMEM;
+	h->sd = sd;
+	h->file = f;
+	list_add_tail(&h->file_node, &f->holds);
+	spin_lock(&c->lock);
+	list_add_tail(&h->side_node, &sd->holds);
+	spin_unlock(&c->lock);
+	sd->joined = true;
+	WRITE_ONCE(c->cp->flags[sd->idx], HSOCK_CONN_JOINED);
+	return 0;
+}
+
+static void hold_free(struct hsock_hold *h)
+{
+	struct hsock_conn *c = h->sd->conn;
+
+	list_del(&h->file_node);
+	spin_lock(&c->lock);
+	list_del(&h->side_node);
+	spin_unlock(&c->lock);
+	kfree(h);
 }
 
 int hsock_conn_create(struct hsock_file *f, struct hsock_conn_req *req)
@@ -79,34 +133,51 @@ int hsock_conn_create(struct hsock_file *f, struct hsock_conn_req *req)
 	ret = xa_alloc(&dev->conns, &id, c, XA_LIMIT(1, HSOCK_CONN_MAX_ID - 1),
 		       GFP_KERNEL);
 	if (ret) {
-		hsock_conn_put(c);
-		return ret == -EBUSY ? -ENOSPC : ret;
+		ret = ret == -EBUSY ? -ENOSPC : ret;
+		goto err_put;
 	}
 	c->id = id;
 	c->cp->id = id;
 	/* Low bits name the conn, high bits are the secret. */
 	c->token = (get_random_u64() & ~(u64)(HSOCK_CONN_MAX_ID - 1)) | id;
-	side_attach(&c->side[0], f);
+	ret = side_attach(&c->side[0], f);
+	if (ret)
+		goto err_erase;
 	dev->nr_conns++;
 	req->token = c->token;
 	req->handle = HSOCK_HANDLE(id, 0);
 	return 0;
+
+err_erase:
+	xa_erase(&dev->conns, id);
+err_put:
+	hsock_conn_put(c);
+	return ret;
+}
+
+static struct hsock_conn *conn_by_token(struct hsock_dev *dev, u64 token)
+{
+	struct hsock_conn *c = xa_load(&dev->conns,
+				       token & (HSOCK_CONN_MAX_ID - 1));
+
+	return c && c->token == token ? c : NULL;
 }
 
 int hsock_conn_join(struct hsock_file *f, struct hsock_conn_req *req)
 {
-	struct hsock_conn *c;
+	struct hsock_conn *c = conn_by_token(f->dev, req->token);
 	struct hsock_side *sd;
+	int ret;
 
-	c = xa_load(&f->dev->conns, req->token & (HSOCK_CONN_MAX_ID - 1));
-	if (!c || c->token != req->token)
+	if (!c)
 		return -ENOENT;
 	sd = &c->side[1];
-	if (sd->file || sd->gone)
+	if (sd->joined || sd->gone)
 		return -EBUSY;
-	side_attach(sd, f);
-	req->handle = HSOCK_HANDLE(c->id, 1);
-	return 0;
+	ret = side_attach(sd, f);
+	if (!ret)
+		req->handle = HSOCK_HANDLE(c->id, 1);
+	return ret;
 }
 
 /*
@@ -116,13 +187,19 @@ int hsock_conn_join(struct hsock_file *f, struct hsock_conn_req *req)
 struct hsock_conn *hsock_conn_get(struct hsock_file *f, u32 handle)
 {
 	struct hsock_conn *c;
+	bool held;
 
 	rcu_read_lock();
 	c = xa_load(&f->dev->conns, HSOCK_HANDLE_ID(handle));
 	if (c && !kref_get_unless_zero(&c->ref))
 		c = NULL;
 	rcu_read_unlock();
-	if (c && READ_ONCE(c->side[HSOCK_HANDLE_SIDE(handle)].file) != f) {
+	if (!c)
+		return NULL;
+	spin_lock(&c->lock);
+	held = hold_find(&c->side[HSOCK_HANDLE_SIDE(handle)], f);
+	spin_unlock(&c->lock);
+	if (!held) {
 		hsock_conn_put(c);
 		c = NULL;
 	}
@@ -139,12 +216,12 @@ struct hsock_side *hsock_side_get(struct hsock_file *f, u32 handle)
 	if (!c)
 		return NULL;
 	sd = &c->side[HSOCK_HANDLE_SIDE(handle)];
-	return sd->file == f ? sd : NULL;
+	return hold_find(sd, f) ? sd : NULL;
 }
 
 bool hsock_file_holds(struct hsock_file *f, struct hsock_conn *c)
 {
-	return c->side[0].file == f || c->side[1].file == f;
+	return hold_find(&c->side[0], f) || hold_find(&c->side[1], f);
 }
 
 static void conn_zap_records(struct hsock_conn *c)
@@ -164,34 +241,60 @@ static void conn_destroy(struct hsock_conn *c)
 
 	xa_erase(&dev->conns, c->id);
 	dev->nr_conns--;
+	c->dead = true;
 	for (i = 0; i < dev->nr_records; i++)
 		if (dev->recs[i].state == REC_COMMITTED && dev->recs[i].conn == c)
 			hsock_rec_put(dev, &dev->recs[i]);
+	for (i = 0; i < 2; i++)
+		if (c->side[i].sk)
+			sock_put(c->side[i].sk);
+	/* A reap queued now finds c->dead; cancelled, it drops its ref here. */
+	if (cancel_delayed_work(&c->reap))
+		hsock_conn_put(c);
 	hsock_conn_put(c);
 }
 
+/* Nobody holds @sd now, nor can without a rejoin. */
+static bool side_detached(struct hsock_side *sd)
+{
+	return sd->joined && !sd->gone && list_empty(&sd->holds);
+}
+
 /*
- * @sd's file lets go of it (close of the side, of the file, or exit).  Its
- * mappings of the conn go away at once; the peer keeps reading what is
- * linked and sees HSOCK_EV_HUP; with no peer left the conn is destroyed.
+ * The side is gone for good: the peer keeps reading what is linked and
+ * sees HSOCK_EV_HUP; with nobody left on the peer's side either, the conn
+ * is destroyed (a detached peer keeps it, to rejoin and read).
  */
-void hsock_side_leave(struct hsock_side *sd)
+static void side_gone(struct hsock_side *sd)
 {
 	struct hsock_conn *c = sd->conn;
+	struct hsock_side *peer = &c->side[!sd->idx];
 	u32 s = sd->idx;
 
-	list_del_init(&sd->file_node);
-	WRITE_ONCE(sd->file, NULL);
 	WRITE_ONCE(sd->gone, true);
 	WRITE_ONCE(c->cp->flags[s], HSOCK_CONN_JOINED | HSOCK_CONN_GONE);
 	hsock_cancel(c, s, ~0U);
 	hsock_zap(c->dev, HSOCK_PGOFF_CONN + HSOCK_HANDLE(c->id, s));
-	if (c->side[!s].file) {
+	hsock_zap(c->dev, HSOCK_PGOFF_VIEW + HSOCK_HANDLE(c->id, s));
+	if (!list_empty(&peer->holds)) {
 		conn_zap_records(c);
 		hsock_kick(c, !s, HSOCK_EV_HUP);
-	} else {
+	} else if (!side_detached(peer)) {
 		conn_destroy(c);
 	}
+}
+
+/*
+ * @sd's files let go of it (CONN_CLOSE): their mappings of the conn go
+ * away at once, and the side is gone.
+ */
+static void side_leave(struct hsock_side *sd)
+{
+	struct hsock_hold *h, *tmp;
+
+	list_for_each_entry_safe(h, tmp, &sd->holds, side_node)
+		hold_free(h);
+	side_gone(sd);
 }
 
 int hsock_conn_close(struct hsock_file *f, u32 handle)
@@ -200,45 +303,233 @@ int hsock_conn_close(struct hsock_file *f, u32 handle)
 
 	if (!sd)
 		return -EBADF;
-	hsock_side_leave(sd);
+	side_leave(sd);
 	return 0;
 }
 
-/* The conn whose send ring of a side @f holds links record @idx, or NULL. */
-struct hsock_conn *hsock_find_link(struct hsock_file *f, u32 idx)
+static bool sk_open(struct sock *sk)
 {
+	return sk && !sock_flag(sk, SOCK_DEAD);
+}
+
+/*
+ * Positions [released, tail) of ring @s hold, from the first one whose
+ * record the module did not commit there, records nobody will write: the
+ * producer left.  Unlink them and move tail back, so that a rejoining
+ * producer finds only committed records linked.  The peer reads only what
+ * was written, which was committed first.
+ */
+static void ring_truncate(struct hsock_conn *c, u32 s)
+{
+	struct hsock_dev *dev = c->dev;
+	struct hsock_ring *ring = &c->cp->ring[s];
+	u32 pos, tail = READ_ONCE(ring->tail), head, q, i, idx;
+
+	if (tail - c->released[s] > HSOCK_RING_SLOTS)
+		tail = c->released[s] + HSOCK_RING_SLOTS;
+	for (q = c->released[s]; q != tail; q++) {
+		i = q % HSOCK_RING_SLOTS;
+		if (READ_ONCE(ring->slot[i].rec) != c->view->rec[s][i])
+			break;
+	}
+	/* Keep released <= head <= tail for the consumer, whatever it read. */
+	head = READ_ONCE(ring->head);
+	if (head - c->released[s] <= tail - c->released[s] &&
+	    head - c->released[s] > q - c->released[s])
+		q = head;
+	for (pos = q; pos != tail; pos++) {
+		i = pos % HSOCK_RING_SLOTS;
+		idx = c->view->rec[s][i];
+		WRITE_ONCE(c->view->rec[s][i], HSOCK_NIL);
+		WRITE_ONCE(ring->slot[i].rec, HSOCK_NIL);
+		if (idx < dev->nr_records && dev->recs[idx].state == REC_COMMITTED &&
+		    dev->recs[idx].conn == c)
+			hsock_rec_put(dev, &dev->recs[idx]);
+	}
+	WRITE_ONCE(ring->tail, q);
+}
+
+static void side_detach(struct hsock_side *sd)
+{
+	struct hsock_conn *c = sd->conn;
+
+	ring_truncate(c, sd->idx);
+	sd->detached_at = jiffies;
+	WRITE_ONCE(c->cp->flags[sd->idx], HSOCK_CONN_JOINED | HSOCK_CONN_DETACHED);
+	if (queue_delayed_work(c->dev->wq, &c->reap, HZ / 10))
+		kref_get(&c->ref);
+}
+
+/*
+ * Watch the detached sides of a conn: gone once the socket is closed or
+ * after HSOCK_DETACH_MS.  Runs every 100 ms while one is detached.
+ */
+static void conn_reap(struct work_struct *work)
+{
+	struct hsock_conn *c = container_of(to_delayed_work(work),
+					    struct hsock_conn, reap);
+	struct hsock_dev *dev = c->dev;
+	bool again = false;
 	struct hsock_side *sd;
+	u32 s;
+
+	mutex_lock(&dev->lock);
+	for (s = 0; s < 2 && !c->dead; s++) {
+		sd = &c->side[s];
+		if (!side_detached(sd))
+			continue;
+		if (sk_open(sd->sk) && time_before(jiffies, sd->detached_at +
+				msecs_to_jiffies(HSOCK_DETACH_MS)))
+			again = true;
+		else
+			side_gone(sd);
+	}
+	if (again && !c->dead && queue_delayed_work(dev->wq, &c->reap, HZ / 10))
+		kref_get(&c->ref);
+	mutex_unlock(&dev->lock);
+	hsock_conn_put(c);
+}
+
+/*
+ * File @h->file closes (exit, exec, kill) while holding @h->sd: the side
+ * stays with its other holders; with none left it is detached if bound to
+ * a socket that is still open, else gone.
+ */
+void hsock_hold_drop(struct hsock_hold *h)
+{
+	struct hsock_side *sd = h->sd;
+
+	hold_free(h);
+	if (!list_empty(&sd->holds))
+		return;
+	hsock_cancel(sd->conn, sd->idx, ~0U);
+	if (sk_open(sd->sk))
+		side_detach(sd);
+	else
+		side_gone(sd);
+}
+
+int hsock_conn_bind(struct hsock_file *f, struct hsock_conn_bind *b)
+{
+	struct hsock_side *sd = hsock_side_get(f, b->handle);
+	struct socket *sock;
+	int ret;
+
+	if (!sd)
+		return -EBADF;
+	sock = sockfd_lookup(b->sockfd, &ret);
+	if (!sock)
+		return ret;
+	ret = 0;
+	if (!sd->sk) {
+		sock_hold(sock->sk);
+		sd->sk = sock->sk;
+	} else if (sd->sk != sock->sk) {
+		ret = -EBUSY;
+	}
+	sockfd_put(sock);
+	return ret;
+}
+
+int hsock_conn_rejoin(struct hsock_file *f, struct hsock_conn_bind *b)
+{
+	struct hsock_conn *c = conn_by_token(f->dev, b->token);
+	struct hsock_side *sd = NULL;
+	struct socket *sock;
+	int ret;
+	u32 s;
+
+	if (!c)
+		return -ENOENT;
+	sock = sockfd_lookup(b->sockfd, &ret);
+	if (!sock)
+		return ret;
+	for (s = 0; s < 2; s++)
+		if (c->side[s].sk == sock->sk)
+			sd = &c->side[s];
+	sockfd_put(sock);
+	if (!sd)
+		return -EPERM;
+	if (sd->gone)
+		return -ENOENT;
+	ret = side_attach(sd, f);
+	if (!ret)
+		b->handle = HSOCK_HANDLE(c->id, sd->idx);
+	return ret;
+}
+
+/* Module exit: no file is open; only detached conns are left. */
+void hsock_conns_uninit(struct hsock_dev *dev)
+{
+	struct hsock_conn *c;
+	unsigned long id;
+
+	mutex_lock(&dev->lock);
+	xa_for_each(&dev->conns, id, c)
+		conn_destroy(c);
+	mutex_unlock(&dev->lock);
+}
+
+/*
+ * The side of @f whose send ring links record @idx (its slot in *@slot),
+ * or NULL.
+ */
+struct hsock_side *hsock_find_link(struct hsock_file *f, u32 idx, u32 *slot)
+{
+	struct hsock_hold *h;
 	struct hsock_ring *ring;
 	u32 i;
 
-	list_for_each_entry(sd, &f->sides, file_node) {
-		ring = &sd->conn->cp->ring[sd->idx];
-		for (i = 0; i < HSOCK_RING_SLOTS; i++)
-			if (READ_ONCE(ring->slot[i].rec) == idx)
-				return sd->conn;
+	list_for_each_entry(h, &f->holds, file_node) {
+		ring = &h->sd->conn->cp->ring[h->sd->idx];
+		for (i = 0; i < HSOCK_RING_SLOTS; i++) {
+			if (READ_ONCE(ring->slot[i].rec) == idx) {
+				*slot = i;
+				return h->sd;
+			}
+		}
 	}
 	return NULL;
 }
 
-/* Commit every stashed record linked in the send ring of @handle. */
+/*
+ * Commit record @idx, linked in slot @slot of the send ring of @sd (held by
+ * @f), and note it in the conn's view (see hsock_commit_rec()).
+ */
+int hsock_commit_slot(struct hsock_file *f, struct hsock_side *sd, u32 slot,
+		      u32 idx)
+{
+	int ret = hsock_commit_rec(f, sd->conn, idx);
+
+	if (!ret)
+		WRITE_ONCE(sd->conn->view->rec[sd->idx][slot], idx);
+	return ret;
+}
+
+/*
+ * Commit every stashed record linked in the send ring of @handle, in ring
+ * order from the first position not released: under the limit, the
+ * records the producer writes first are the ones committed.
+ */
 int hsock_commit(struct hsock_file *f, u32 handle)
 {
 	struct hsock_side *sd = hsock_side_get(f, handle);
 	struct hsock_ring *ring;
-	u32 i, idx;
+	u32 k, i, idx;
 	int n = 0, ret;
 
 	if (!sd)
 		return -EBADF;
 	ring = &sd->conn->cp->ring[sd->idx];
-	for (i = 0; i < HSOCK_RING_SLOTS; i++) {
+	for (k = 0; k < HSOCK_RING_SLOTS; k++) {
+		i = (sd->conn->released[sd->idx] + k) % HSOCK_RING_SLOTS;
 		idx = READ_ONCE(ring->slot[i].rec);
 		if (idx >= f->dev->nr_records)
 			continue;
 		if (f->dev->recs[idx].state != REC_STASHED ||
 		    f->dev->recs[idx].owner != f)
 			continue;
-		ret = hsock_commit_rec(f, sd->conn, idx);
+		ret = hsock_commit_slot(f, sd, i, idx);
 		if (ret)
 			return n ? n : ret;
 		n++;
@@ -249,9 +540,10 @@ int hsock_commit(struct hsock_file *f, u32 handle)
 /*
  * The consumer of @handle has read up to ring.head: give the records of
  * positions released..head-1 back, clear their slots, publish released and
- * wake the producer if it waits for space.  Returns the number of committed
- * records released (a record published uncommitted, never written, just
- * goes back to the producer's arena).
+ * wake the producer if it waits for space.  What is released is what the
+ * view says was committed there (the slot may have been rewritten since);
+ * returns how many.  A record published uncommitted, never written, just
+ * goes back to the producer's arena.
  */
 int hsock_release(struct hsock_file *f, u32 handle)
 {
@@ -260,7 +552,7 @@ int hsock_release(struct hsock_file *f, u32 handle)
 	struct hsock_ring *ring;
 	struct hsock_conn *c;
 	struct hsock_rec *rec;
-	u32 p, head, pos, idx;
+	u32 p, head, pos, idx, v, i;
 	int n = 0;
 
 	if (!sd)
@@ -273,18 +565,22 @@ int hsock_release(struct hsock_file *f, u32 handle)
 	    head - c->released[p] > HSOCK_RING_SLOTS)
 		return -EINVAL;
 	for (pos = c->released[p]; pos != head; pos++) {
-		idx = READ_ONCE(ring->slot[pos % HSOCK_RING_SLOTS].rec);
-		WRITE_ONCE(ring->slot[pos % HSOCK_RING_SLOTS].rec, HSOCK_NIL);
-		if (idx >= dev->nr_records)
+		i = pos % HSOCK_RING_SLOTS;
+		v = c->view->rec[p][i];
+		WRITE_ONCE(c->view->rec[p][i], HSOCK_NIL);
+		idx = READ_ONCE(ring->slot[i].rec);
+		WRITE_ONCE(ring->slot[i].rec, HSOCK_NIL);
+		if (v < dev->nr_records && dev->recs[v].state == REC_COMMITTED &&
+		    dev->recs[v].conn == c) {
+			hsock_rec_put(dev, &dev->recs[v]);
+			n++;
+		}
+		if (idx == v || idx >= dev->nr_records)
 			continue;
 		rec = &dev->recs[idx];
-		if (rec->state == REC_COMMITTED && rec->conn == c) {
-			hsock_rec_put(dev, rec);
-			n++;
-		} else if (rec->state == REC_STASHED &&
-			   rec->owner == c->side[p].file) {
+		if (rec->state == REC_STASHED && rec->owner &&
+		    hold_find(&c->side[p], rec->owner))
 			hsock_rec_unlink(dev, rec);
-		}
 	}
 	WRITE_ONCE(c->released[p], head);
 	smp_store_release(&ring->released, head);
@@ -293,18 +589,50 @@ int hsock_release(struct hsock_file *f, u32 handle)
 	return n;
 }
 
+/*
+ * @f's process may commit another record: under its limit, and a record
+ * to take (its stash, which also holds records it linked but could not
+ * commit yet, or the pool).
+ */
 static bool under_limit(struct hsock_file *f)
 {
-	return f && READ_ONCE(f->proc->committed) < f->dev->rec_limit;
+	return f && READ_ONCE(f->proc->committed) < f->dev->rec_limit &&
+	       (READ_ONCE(f->stashed) || READ_ONCE(f->dev->nr_free));
+}
+
+/*
+ * @p may commit one more record (one of its records was released): wake
+ * the WRITE waiters of one side its files hold (any conn, not only the one
+ * whose records were released; a writer may wait for the per-process
+ * limit), the first in a round robin, so that writers blocked on the limit
+ * take turns instead of all waking for one record.  Called only while @p
+ * has WRITE waiters.
+ */
+void hsock_proc_kick(struct hsock_proc *p)
+{
+	struct hsock_file *f;
+	struct hsock_hold *h;
+
+	list_for_each_entry(f, &p->files, proc_node) {
+		if (f->releasing)	/* its holds are being walked: no move */
+			continue;
+		list_for_each_entry(h, &f->holds, file_node) {
+			if (hsock_kick(h->sd->conn, h->sd->idx, HSOCK_EV_WRITE)) {
+				list_move_tail(&h->file_node, &f->holds);
+				return;
+			}
+		}
+	}
 }
 
 /*
  * Events ready for side @s, read from the conn page (racy by nature: the
  * caller arms first, then calls this, so a concurrent publish is not lost).
- * WRITE needs a free slot in the send ring and room under the per-process
- * limit (a release wakes the producer for both).
+ * WRITE needs a free slot in the send ring and a record @f's process may
+ * commit (a release wakes the producer for both, and its process's other
+ * writers when it goes back under the limit).
  */
-u32 hsock_side_ready(struct hsock_conn *c, u32 s)
+u32 hsock_side_ready(struct hsock_conn *c, u32 s, struct hsock_file *f)
 {
 	struct hsock_conn_page *cp = c->cp;
 	struct hsock_ring *rx = &cp->ring[!s], *tx = &cp->ring[s];
@@ -315,7 +643,7 @@ u32 hsock_side_ready(struct hsock_conn *c, u32 s)
 	    (peer_state & HSOCK_ST_SHUT_WR))
 		ev |= HSOCK_EV_READ;
 	if ((READ_ONCE(tx->tail) - READ_ONCE(c->released[s]) < HSOCK_RING_SLOTS &&
-	     under_limit(READ_ONCE(c->side[s].file))) || (peer_state & HSOCK_ST_SHUT_RD))
+	     under_limit(f)) || (peer_state & HSOCK_ST_SHUT_RD))
 		ev |= HSOCK_EV_WRITE;
 	if (READ_ONCE(c->side[!s].gone))
 		ev |= HSOCK_EV_HUP;

@@ -12,11 +12,14 @@
  * mmap_lock -> dev->lock -> i_mmap_rwsem.  PTEs are installed under
  * dev->lock, so a record cannot be freed between the check and the mapping.
  * conn->lock (spinlock) protects the notify state of both sides (waiters,
- * async registration, armed mask); it nests inside dev->lock.  The notify
- * ioctls do not take dev->lock: they find the conn under RCU
- * (hsock_conn_get) and check under conn->lock that the side is still theirs
- * (a side's file only changes from set to NULL, before its waiters are
- * cancelled under conn->lock).
+ * async registration, armed mask); it nests inside dev->lock.  Which files
+ * hold a side (struct hsock_hold): side->holds changes under both locks,
+ * so either is enough to read it; file->holds and proc->files change and
+ * are read under dev->lock only.  The notify ioctls do
+ * not take dev->lock: they find the conn under RCU (hsock_conn_get) and
+ * check under conn->lock that the side is still theirs.
+ * A detached side (no holds, bound socket still open) is watched by the
+ * conn's reap work on dev->wq, which holds a conn reference while queued.
  */
 #ifndef HSOCK_DEV_H
 #define HSOCK_DEV_H
@@ -28,12 +31,14 @@
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include "uapi/hsock.h"
 
 #define HSOCK_CONN_MAX_ID	(1U << 20)
 #define HSOCK_PGOFF_CONN	(HSOCK_MMAP_CONN_BASE >> PAGE_SHIFT)
+#define HSOCK_PGOFF_VIEW	(HSOCK_MMAP_VIEW_BASE >> PAGE_SHIFT)
 #define HSOCK_PGOFF_RECORDS	(HSOCK_MMAP_RECORDS >> PAGE_SHIFT)
 
 enum hsock_rec_state {
@@ -72,6 +77,7 @@ struct hsock_dev {
 	u64 faults;
 	atomic64_t notifies;
 
+	struct workqueue_struct *wq;	/* reap works of detached sides */
 	struct xarray conns;		/* id -> struct hsock_conn */
 	struct list_head procs;		/* struct hsock_proc.node */
 };
@@ -83,28 +89,42 @@ struct hsock_dev {
  */
 struct hsock_proc {
 	struct list_head node;		/* dev->procs */
+	struct list_head files;		/* struct hsock_file.proc_node */
 	struct pid *tgid;
-	u32 files;
+	u32 files_nr;
 	u32 committed;
+	atomic_t write_waiters;		/* its threads in a sync WRITE wait */
 };
 
 struct hsock_file {
 	struct hsock_dev *dev;
 	struct hsock_proc *proc;
+	struct list_head proc_node;	/* proc->files */
 	struct page *arena_page;
 	struct hsock_arena_page *ap;
 	u32 prod[HSOCK_MAX_ARENAS];	/* kernel copy of each arena's prod */
-	struct list_head sides;		/* struct hsock_side.file_node */
+	struct list_head holds;		/* struct hsock_hold.file_node */
 	u32 stashed;
 	u32 committed;			/* also counted in proc->committed */
+	bool releasing;			/* its holds are being dropped */
+};
+
+/* File @file holds side @sd (one per pair). */
+struct hsock_hold {
+	struct list_head side_node;	/* sd->holds */
+	struct list_head file_node;	/* file->holds */
+	struct hsock_side *sd;
+	struct hsock_file *file;
 };
 
 struct hsock_side {
 	struct hsock_conn *conn;
-	struct hsock_file *file;	/* NULL: not joined yet, or gone */
-	struct list_head file_node;
+	struct list_head holds;		/* empty: not joined, detached or gone */
+	bool joined;
 	bool gone;
 	u32 idx;
+	struct sock *sk;		/* bound socket (referenced), or NULL */
+	unsigned long detached_at;	/* jiffies */
 
 	/* conn->lock */
 	wait_queue_head_t wq;
@@ -124,7 +144,11 @@ struct hsock_conn {
 	u64 token;
 	struct page *page;
 	struct hsock_conn_page *cp;
+	struct page *view_page;
+	struct hsock_conn_view *view;	/* read-only to user space */
 	u32 released[2];		/* kernel copy of ring[s].released */
+	bool dead;			/* destroyed (dev->lock) */
+	struct delayed_work reap;
 	struct hsock_side side[2];
 };
 
@@ -144,15 +168,22 @@ void hsock_file_drop_records(struct hsock_file *f);
 int hsock_conn_create(struct hsock_file *f, struct hsock_conn_req *req);
 int hsock_conn_join(struct hsock_file *f, struct hsock_conn_req *req);
 int hsock_conn_close(struct hsock_file *f, u32 handle);
+int hsock_conn_bind(struct hsock_file *f, struct hsock_conn_bind *b);
+int hsock_conn_rejoin(struct hsock_file *f, struct hsock_conn_bind *b);
+void hsock_conns_uninit(struct hsock_dev *dev);
 struct hsock_side *hsock_side_get(struct hsock_file *f, u32 handle);
-void hsock_side_leave(struct hsock_side *sd);
-struct hsock_conn *hsock_find_link(struct hsock_file *f, u32 idx);
+bool hsock_side_held(struct hsock_side *sd, struct hsock_file *f);
+void hsock_hold_drop(struct hsock_hold *h);
+struct hsock_side *hsock_find_link(struct hsock_file *f, u32 idx, u32 *slot);
 bool hsock_file_holds(struct hsock_file *f, struct hsock_conn *c);
+int hsock_commit_slot(struct hsock_file *f, struct hsock_side *sd, u32 slot,
+		      u32 idx);
 int hsock_commit(struct hsock_file *f, u32 handle);
 int hsock_release(struct hsock_file *f, u32 handle);
 void hsock_conn_put(struct hsock_conn *c);
 struct hsock_conn *hsock_conn_get(struct hsock_file *f, u32 handle);
-u32 hsock_side_ready(struct hsock_conn *c, u32 s);
+u32 hsock_side_ready(struct hsock_conn *c, u32 s, struct hsock_file *f);
+void hsock_proc_kick(struct hsock_proc *p);
 
 /* notify.c: enable/disable_notify_gshm */
 void hsock_side_init(struct hsock_side *sd);

@@ -26,7 +26,8 @@ MODULE_PARM_DESC(nr_arenas, "arenas per process (0: one per CPU, at most 15)");
 
 #define HSOCK_FEATURES	(HSOCK_FEAT_COMMIT_FAULT | HSOCK_FEAT_NOTIFY_SYNC | \
 			 HSOCK_FEAT_NOTIFY_ASYNC | HSOCK_FEAT_NOTIFY_TRAP | \
-			 HSOCK_FEAT_STATS)
+			 HSOCK_FEAT_STATS | HSOCK_FEAT_CONN_VIEW | \
+			 HSOCK_FEAT_REJOIN)
 
 /*
  * Every open file uses the address_space of one private inode, so that a
@@ -89,7 +90,7 @@ static int hsock_open(struct inode *inode, struct file *file)
 	f->ap = page_address(f->arena_page);
 	f->ap->nr_arenas = dev->nr_arenas;
 	f->dev = dev;
-	INIT_LIST_HEAD(&f->sides);
+	INIT_LIST_HEAD(&f->holds);
 	file->private_data = f;
 	file->f_mapping = dev->mapping;
 	mutex_lock(&dev->lock);
@@ -109,11 +110,12 @@ static int hsock_file_release(struct inode *inode, struct file *file)
 {
 	struct hsock_file *f = file->private_data;
 	struct hsock_dev *dev = f->dev;
-	struct hsock_side *sd, *tmp;
+	struct hsock_hold *h, *tmp;
 
 	mutex_lock(&dev->lock);
-	list_for_each_entry_safe(sd, tmp, &f->sides, file_node)
-		hsock_side_leave(sd);
+	f->releasing = true;	/* hsock_proc_kick() leaves f->holds alone */
+	list_for_each_entry_safe(h, tmp, &f->holds, file_node)
+		hsock_hold_drop(h);
 	hsock_file_drop_records(f);
 	hsock_proc_detach(f);
 	dev->nr_files--;
@@ -192,6 +194,22 @@ static long ioc_conn(struct hsock_file *f, void __user *argp,
 	return ret;
 }
 
+static long ioc_bind(struct hsock_file *f, void __user *argp,
+		     int (*fn)(struct hsock_file *, struct hsock_conn_bind *))
+{
+	struct hsock_conn_bind b;
+	long ret;
+
+	if (copy_from_user(&b, argp, sizeof(b)))
+		return -EFAULT;
+	mutex_lock(&f->dev->lock);
+	ret = fn(f, &b);
+	mutex_unlock(&f->dev->lock);
+	if (!ret && copy_to_user(argp, &b, sizeof(b)))
+		ret = -EFAULT;	/* the side stays held until close */
+	return ret;
+}
+
 static long ioc_refill(struct hsock_file *f, void __user *argp)
 {
 	struct hsock_refill r;
@@ -241,6 +259,10 @@ static long hsock_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ioc_conn(f, argp, hsock_conn_create);
 	case HSOCK_IOC_CONN_JOIN:
 		return ioc_conn(f, argp, hsock_conn_join);
+	case HSOCK_IOC_CONN_BIND:
+		return ioc_bind(f, argp, hsock_conn_bind);
+	case HSOCK_IOC_CONN_REJOIN:
+		return ioc_bind(f, argp, hsock_conn_rejoin);
 	case HSOCK_IOC_CONN_CLOSE:
 		return locked_handle(f, hsock_conn_close, arg);
 	case HSOCK_IOC_REFILL:
@@ -286,9 +308,13 @@ static int __init hsock_init(void)
 	dev->rec_limit = rec_limit;
 	dev->nr_arenas = clamp_t(u32, nr_arenas ? nr_arenas : num_possible_cpus(),
 				 1, HSOCK_MAX_ARENAS);
+	ret = -ENOMEM;
+	dev->wq = alloc_workqueue("hsock", 0, 0);
+	if (!dev->wq)
+		goto err_free;
 	ret = hsock_pool_init(dev);
 	if (ret)
-		goto err_free;
+		goto err_wq;
 	ret = mapping_init(dev);
 	if (ret)
 		goto err_pool;
@@ -309,6 +335,8 @@ err_mapping:
 	mapping_uninit(dev);
 err_pool:
 	hsock_pool_uninit(dev);
+err_wq:
+	destroy_workqueue(dev->wq);
 err_free:
 	kfree(dev);
 	return ret;
@@ -319,6 +347,8 @@ static void __exit hsock_exit(void)
 	struct hsock_dev *dev = hsock_dev;
 
 	misc_deregister(&dev->misc);
+	hsock_conns_uninit(dev);
+	destroy_workqueue(dev->wq);	/* reap works that saw their conn die */
 	mapping_uninit(dev);
 	hsock_pool_uninit(dev);
 	xa_destroy(&dev->conns);

@@ -18,6 +18,7 @@
 
 struct hsock_waiter {
 	struct list_head node;		/* side->waiters; empty once fired */
+	struct hsock_file *file;
 	u32 events;
 	u32 fired;
 };
@@ -26,7 +27,7 @@ void hsock_side_init(struct hsock_side *sd)
 {
 	init_waitqueue_head(&sd->wq);
 	INIT_LIST_HEAD(&sd->waiters);
-	INIT_LIST_HEAD(&sd->file_node);
+	INIT_LIST_HEAD(&sd->holds);
 }
 
 /* conn->lock held. */
@@ -166,7 +167,7 @@ void hsock_trap_fired(struct hsock_conn *c, u32 s)
 
 static u32 waiter_poll(struct hsock_conn *c, u32 s, struct hsock_waiter *w)
 {
-	return (READ_ONCE(w->fired) | hsock_side_ready(c, s)) &
+	return (READ_ONCE(w->fired) | hsock_side_ready(c, s, w->file)) &
 	       (w->events | HSOCK_EV_HUP | W_CANCEL);
 }
 
@@ -197,17 +198,13 @@ static long sync_wait(struct hsock_conn *c, u32 s, struct hsock_waiter *w,
 		spin_unlock(&c->lock);
 	}
 	atomic_dec(&c->dev->nr_waiters);
+	if (w->events & HSOCK_EV_WRITE)
+		atomic_dec(&w->file->proc->write_waiters);
 	if (ret == -ERESTARTSYS)
 		return -EINTR;
 	if (ret == -ETIME)
 		return -ETIMEDOUT;
 	return waiter_poll(c, s, w) & ~W_CANCEL;
-}
-
-/* Still @f's side?  conn->lock held: a leaving side is cancelled under it. */
-static bool side_held(struct hsock_side *sd, struct hsock_file *f)
-{
-	return READ_ONCE(sd->file) == f;
 }
 
 static int arm_async(struct hsock_conn *c, struct hsock_file *f, u32 s,
@@ -216,7 +213,8 @@ static int arm_async(struct hsock_conn *c, struct hsock_file *f, u32 s,
 	struct hsock_side *sd = &c->side[s];
 
 	spin_lock(&c->lock);
-	if (!side_held(sd, f)) {
+	/* Still ours?  A leaving side is cancelled under conn->lock. */
+	if (!hsock_side_held(sd, f)) {
 		spin_unlock(&c->lock);
 		return -EBADF;
 	}
@@ -235,7 +233,7 @@ static int arm_sync(struct hsock_conn *c, struct hsock_file *f, u32 s,
 		    struct hsock_waiter *w)
 {
 	spin_lock(&c->lock);
-	if (!side_held(&c->side[s], f)) {
+	if (!hsock_side_held(&c->side[s], f)) {
 		spin_unlock(&c->lock);
 		return -EBADF;
 	}
@@ -243,6 +241,8 @@ static int arm_sync(struct hsock_conn *c, struct hsock_file *f, u32 s,
 	update_armed(c, s);
 	spin_unlock(&c->lock);
 	atomic_inc(&c->dev->nr_waiters);
+	if (w->events & HSOCK_EV_WRITE)
+		atomic_inc(&f->proc->write_waiters);
 	return 0;
 }
 
@@ -276,7 +276,7 @@ static int check_notify(const struct hsock_notify *n)
  */
 long hsock_notify_enable(struct hsock_file *f, struct hsock_notify *n)
 {
-	struct hsock_waiter w = { .events = n->events };
+	struct hsock_waiter w = { .events = n->events, .file = f };
 	bool async = (n->mode & ~HSOCK_NOTIFY_TRAP) == HSOCK_NOTIFY_ASYNC;
 	struct hsock_conn *c;
 	u32 s = HSOCK_HANDLE_SIDE(n->handle);
@@ -298,7 +298,7 @@ long hsock_notify_enable(struct hsock_file *f, struct hsock_notify *n)
 	/* Armed before looking: pairs with the peer's publish-then-read-armed. */
 	smp_mb();
 	if (async) {
-		ret = hsock_side_ready(c, s) & (n->events | HSOCK_EV_HUP);
+		ret = hsock_side_ready(c, s, f) & (n->events | HSOCK_EV_HUP);
 		if (ret)
 			hsock_kick(c, s, ret);
 		ret = 0;

@@ -158,6 +158,9 @@ void hsock_rec_put(struct hsock_dev *dev, struct hsock_rec *rec)
 	if (owner) {
 		owner->committed--;
 		owner->proc->committed--;
+		/* One more record it may commit: one writer, on any conn. */
+		if (atomic_read(&owner->proc->write_waiters))
+			hsock_proc_kick(owner->proc);
 		if (arena_push(owner, rec->arena, idx)) {
 			rec->state = REC_STASHED;
 			owner->stashed++;
@@ -217,17 +220,19 @@ int hsock_proc_attach(struct hsock_file *f)
 
 	list_for_each_entry(p, &dev->procs, node) {
 		if (p->tgid == task_tgid(current)) {
-			p->files++;
-			f->proc = p;
-			return 0;
+			p->files_nr++;
+			goto out;
 		}
 	}
 	p = kzalloc(sizeof(*p), GFP_KERNEL);
 	if (!p)
 		return -ENOMEM;
 	p->tgid = get_pid(task_tgid(current));
-	p->files = 1;
+	p->files_nr = 1;
+	INIT_LIST_HEAD(&p->files);
 	list_add(&p->node, &dev->procs);
+out:
+	list_add(&f->proc_node, &p->files);
 	f->proc = p;
 	return 0;
 }
@@ -237,7 +242,10 @@ void hsock_proc_detach(struct hsock_file *f)
 {
 	struct hsock_proc *p = f->proc;
 
-	if (!p || --p->files)
+	if (!p)
+		return;
+	list_del(&f->proc_node);
+	if (--p->files_nr)
 		return;
 	list_del(&p->node);
 	put_pid(p->tgid);

@@ -15,7 +15,8 @@ static vm_fault_t rec_fault(struct hsock_file *f, u32 idx, unsigned long *pfn)
 {
 	struct hsock_dev *dev = f->dev;
 	struct hsock_rec *rec;
-	struct hsock_conn *c;
+	struct hsock_side *sd;
+	u32 slot;
 	int ret;
 
 	if (idx >= dev->nr_records)	/* cannot happen: mmap checked */
@@ -26,10 +27,10 @@ static vm_fault_t rec_fault(struct hsock_file *f, u32 idx, unsigned long *pfn)
 	case REC_STASHED:
 		if (rec->owner != f)
 			return VM_FAULT_SIGSEGV;
-		c = hsock_find_link(f, idx);
-		if (!c)
+		sd = hsock_find_link(f, idx, &slot);
+		if (!sd)
 			return VM_FAULT_SIGSEGV;
-		ret = hsock_commit_rec(f, c, idx);
+		ret = hsock_commit_slot(f, sd, slot, idx);
 		if (ret == -EDQUOT)
 			return VM_FAULT_SIGBUS;
 		if (ret)
@@ -59,6 +60,17 @@ static vm_fault_t conn_fault(struct hsock_file *f, u32 handle,
 	return 0;
 }
 
+static vm_fault_t view_fault(struct hsock_file *f, u32 handle,
+			     unsigned long *pfn)
+{
+	struct hsock_side *sd = hsock_side_get(f, handle);
+
+	if (!sd)
+		return VM_FAULT_SIGSEGV;
+	*pfn = page_to_pfn(sd->conn->view_page);
+	return 0;
+}
+
 static vm_fault_t hsock_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -73,6 +85,8 @@ static vm_fault_t hsock_fault(struct vm_fault *vmf)
 	mutex_lock(&dev->lock);
 	if (vmf->pgoff >= HSOCK_PGOFF_RECORDS)
 		ret = rec_fault(f, vmf->pgoff - HSOCK_PGOFF_RECORDS, &pfn);
+	else if (vmf->pgoff >= HSOCK_PGOFF_VIEW)
+		ret = view_fault(f, vmf->pgoff - HSOCK_PGOFF_VIEW, &pfn);
 	else
 		ret = conn_fault(f, vmf->pgoff - HSOCK_PGOFF_CONN, &pfn);
 	if (!ret)
@@ -85,9 +99,12 @@ static const struct vm_operations_struct hsock_vm_ops = {
 	.fault = hsock_fault,
 };
 
-/* Is [pgoff, pgoff + n) one of the regions of uapi/hsock.h? */
-static int check_region(struct hsock_file *f, unsigned long pgoff,
-			unsigned long n)
+/*
+ * Is [pgoff, pgoff + n) one of the regions of uapi/hsock.h, mapped with
+ * the access it allows?  The view is read-only, for good (no mprotect).
+ */
+static int check_region(struct hsock_file *f, struct vm_area_struct *vma,
+			unsigned long pgoff, unsigned long n)
 {
 	struct hsock_dev *dev = f->dev;
 	int ret = 0;
@@ -100,10 +117,18 @@ static int check_region(struct hsock_file *f, unsigned long pgoff,
 		return -EINVAL;
 	if (pgoff == 0)
 		return 0;
-	if (pgoff < HSOCK_PGOFF_CONN)
+	if (pgoff >= HSOCK_PGOFF_VIEW) {
+		if (vma->vm_flags & VM_WRITE)
+			return -EACCES;
+		vm_flags_clear(vma, VM_MAYWRITE);
+		pgoff -= HSOCK_PGOFF_VIEW;
+	} else if (pgoff >= HSOCK_PGOFF_CONN) {
+		pgoff -= HSOCK_PGOFF_CONN;
+	} else {
 		return -EINVAL;
+	}
 	mutex_lock(&dev->lock);
-	if (!hsock_side_get(f, pgoff - HSOCK_PGOFF_CONN))
+	if (!hsock_side_get(f, pgoff))
 		ret = -EACCES;
 	mutex_unlock(&dev->lock);
 	return ret;
@@ -116,7 +141,7 @@ int hsock_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
-	ret = check_region(f, vma->vm_pgoff, vma_pages(vma));
+	ret = check_region(f, vma, vma->vm_pgoff, vma_pages(vma));
 	if (ret)
 		return ret;
 	vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);

@@ -5,11 +5,14 @@
  *   HSOCK-TEST PASS <name>     or     HSOCK-TEST FAIL <name>: <why>
  * A case that crashes or hangs (30 s) is reported as FAIL by the parent.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -72,6 +75,11 @@ static void touch(void *p)
 	*(volatile char *)p = 1;
 }
 
+static void peek(void *p)
+{
+	(void)*(volatile char *)p;
+}
+
 /* Link, write (commit on fault) and publish one record. */
 static uint32_t put_one(struct kdev *d, struct kconn *c, char fill)
 {
@@ -96,7 +104,7 @@ static const char *t_abi(void)
 	CHECK(!ret, "open/map %s: %s", HSOCK_DEVICE, strerror(-ret));
 	CHECK(d.info.size == sizeof(d.info), "info.size %u", d.info.size);
 	CHECK(d.info.abi_version == HSOCK_ABI_VERSION, "abi %u", d.info.abi_version);
-	CHECK((d.info.features & 0x1f) == 0x1f, "features %#x", d.info.features);
+	CHECK((d.info.features & 0x7f) == 0x7f, "features %#x", d.info.features);
 	CHECK(d.info.record_size == 4096 && d.info.nr_records == 256 &&
 	      d.info.rec_limit == 48, "geometry %u/%u/%u", d.info.record_size,
 	      d.info.nr_records, d.info.rec_limit);
@@ -892,6 +900,281 @@ static const char *t_fork(void)
 	return NULL;
 }
 
+
+static const struct hsock_conn_view *map_view(struct kdev *d, struct kconn *c)
+{
+	void *v = mmap(NULL, 4096, PROT_READ, MAP_SHARED, d->fd,
+		       HSOCK_MMAP_VIEW(c->handle));
+
+	return v == MAP_FAILED ? NULL : v;
+}
+
+static const char *t_view(void)
+{
+	const struct hsock_conn_view *v;
+	struct hsock_stats st;
+	struct kdev d;
+	struct kconn c0 = { 0 }, c1 = { 0 };
+	uint32_t r, lie, t;
+	void *p;
+	int sig;
+
+	CHECK(!kdev_open(&d) && !kconn_create(&d, &c0) &&
+	      !kconn_join(&d, &c1, c0.token), "setup");
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, d.fd,
+		 HSOCK_MMAP_VIEW(c0.handle));
+	CHECK(p == MAP_FAILED && errno == EACCES, "writable view map: %s",
+	      p == MAP_FAILED ? strerror(errno) : "accepted");
+	v = map_view(&d, &c0);
+	CHECK(v, "view map: %s", strerror(errno));
+	CHECK(mprotect((void *)v, 4096, PROT_READ | PROT_WRITE) && errno == EACCES,
+	      "view made writable by mprotect");
+	CHECK(child_signal(touch, (void *)v) == SIGSEGV, "view write not refused");
+	t = ktx(&c0)->tail;
+	CHECK(v->rec[0][t % HSOCK_RING_SLOTS] == HSOCK_NIL, "view not empty");
+	r = put_one(&d, &c0, 'v');	/* commit on fault */
+	CHECK(r != HSOCK_NIL && v->rec[0][t % HSOCK_RING_SLOTS] == r,
+	      "fault commit not in the view: %u, want %u",
+	      v->rec[0][t % HSOCK_RING_SLOTS], r);
+	/* A lie: a record linked but never committed differs from the view. */
+	lie = ktake(&d, 4);
+	CHECK(lie != HSOCK_NIL && !klink(&c0, lie, 64), "link");
+	CHECK(v->rec[0][(t + 1) % HSOCK_RING_SLOTS] == HSOCK_NIL,
+	      "uncommitted record in the view");
+	CHECK(ioctl(d.fd, HSOCK_IOC_COMMIT, (unsigned long)c0.handle) == 1 &&
+	      v->rec[0][(t + 1) % HSOCK_RING_SLOTS] == lie, "ioctl commit not in the view");
+	/* The slot is the producer's to rewrite; the view is not. */
+	ktx(&c0)->slot[t % HSOCK_RING_SLOTS].rec = lie;
+	CHECK(v->rec[0][t % HSOCK_RING_SLOTS] == r, "view followed a rewritten slot");
+	/* Release gives back what the view names, and clears it. */
+	__atomic_store_n(&ktx(&c0)->tail, t + 2, __ATOMIC_RELEASE);
+	krx(&c1)->head = t + 2;
+	sig = ioctl(d.fd, HSOCK_IOC_RELEASE, (unsigned long)c1.handle);
+	CHECK(sig == 2, "release returned %d", sig);
+	CHECK(v->rec[0][t % HSOCK_RING_SLOTS] == HSOCK_NIL &&
+	      v->rec[0][(t + 1) % HSOCK_RING_SLOTS] == HSOCK_NIL, "view not cleared");
+	CHECK(!kconn_close(&d, &c0) && !kconn_close(&d, &c1), "close");
+	CHECK(child_signal(peek, (void *)v) == SIGSEGV,
+	      "view of a closed conn still readable");
+	kstats(&d, &st);
+	CHECK(st.nr_committed == 0 && st.nr_conns == 0, "left: %u committed, %u conns",
+	      st.nr_committed, st.nr_conns);
+	kdev_close(&d);
+	return NULL;
+}
+
+/* A connected TCP pair over loopback: *a (client), *b (server). */
+static int tcp_pair(int *a, int *b)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (l < 0 || bind(l, (void *)&sa, sizeof(sa)) || listen(l, 1) ||
+	    getsockname(l, (void *)&sa, &len))
+		return -1;
+	*a = socket(AF_INET, SOCK_STREAM, 0);
+	if (*a < 0 || connect(*a, (void *)&sa, sizeof(sa)))
+		return -1;
+	*b = accept(l, NULL, NULL);
+	close(l);
+	return *b < 0 ? -1 : 0;
+}
+
+static int kbind(struct kdev *d, struct kconn *c, int sock)
+{
+	struct hsock_conn_bind b = { .handle = c->handle, .sockfd = sock };
+
+	return kerr(ioctl(d->fd, HSOCK_IOC_CONN_BIND, &b));
+}
+
+static int krejoin(struct kdev *d, struct kconn *c, uint64_t token, int sock)
+{
+	struct hsock_conn_bind b = { .token = token, .sockfd = sock };
+
+	if (ioctl(d->fd, HSOCK_IOC_CONN_REJOIN, &b) < 0)
+		return -errno;
+	c->handle = b.handle;
+	c->token = token;
+	return kconn_map(d, c);
+}
+
+/* Wait up to 3 s for conn_page.flags[@side] & @bit. */
+static int wait_flag(struct hsock_conn_page *cp, int side, uint32_t bit)
+{
+	int i;
+
+	for (i = 0; i < 3000 && !(__atomic_load_n(&cp->flags[side],
+						  __ATOMIC_ACQUIRE) & bit); i++)
+		sleep_ms(1);
+	return cp->flags[side] & bit ? 0 : -1;
+}
+
+/*
+ * Sides follow their socket: rejoin by another open (what a process does
+ * after exec), several holders, detach when the last file closes with the
+ * socket open, gone once the socket is closed.
+ */
+static const char *t_rejoin(void)
+{
+	struct kdev d, e, q;
+	struct kconn c = { 0 }, ce = { 0 }, cq = { 0 };
+	char buf[4096];
+	uint32_t t, r;
+	int sa, sb, ret;
+
+	CHECK(!tcp_pair(&sa, &sb), "tcp pair: %s", strerror(errno));
+	CHECK(!kdev_open(&d) && !kdev_open(&q) && !kdev_open(&e), "open");
+	CHECK(!kconn_create(&d, &c) && !kconn_join(&q, &cq, c.token), "conn");
+	CHECK(!kbind(&d, &c, sa), "bind");
+	CHECK(kbind(&d, &c, sb) == -EBUSY, "bound twice");
+	CHECK(kbind(&e, &c, sa) == -EBADF, "bind of a side not held");
+	CHECK(krejoin(&e, &ce, c.token, sb) == -EPERM, "rejoin with another socket");
+	CHECK(krejoin(&e, &ce, c.token ^ (1ULL << 40), sa) == -ENOENT, "bad token");
+	/* A second holder (another open) while the first still holds it. */
+	CHECK(!krejoin(&e, &ce, c.token, sa) && ce.handle == c.handle,
+	      "rejoin: %s", strerror(errno));
+	CHECK(put_one(&d, &c, '1') != HSOCK_NIL, "send by the first holder");
+	CHECK(krecv(&q, &cq, buf) == 64 && buf[0] == '1', "peer receive 1");
+	/* The first holder closes its file: the side stays with the second. */
+	munmap(c.cp, 4096);
+	kdev_close(&d);
+	CHECK(!(ce.cp->flags[0] & HSOCK_CONN_DETACHED), "detached while held");
+	CHECK(put_one(&e, &ce, '2') != HSOCK_NIL, "send by the second holder");
+	CHECK(krecv(&q, &cq, buf) == 64 && buf[0] == '2', "peer receive 2");
+	/* Last holder closes with the socket open: detached, not gone. */
+	t = ktx(&ce)->tail;
+	CHECK(put_one(&e, &ce, '3') != HSOCK_NIL, "send 3");
+	r = ktake(&e, 4);	/* linked, never written: not committed */
+	CHECK(r != HSOCK_NIL && !klink(&ce, r, 64), "link");
+	__atomic_store_n(&ktx(&ce)->tail, t + 2, __ATOMIC_RELEASE);
+	munmap(ce.cp, 4096);
+	kdev_close(&e);
+	CHECK((cq.cp->flags[0] & (HSOCK_CONN_DETACHED | HSOCK_CONN_GONE)) ==
+	      HSOCK_CONN_DETACHED, "flags after the last close: %#x", cq.cp->flags[0]);
+	CHECK(cq.cp->ring[0].tail == t + 1, "uncommitted link not cut: tail %u, want %u",
+	      cq.cp->ring[0].tail, t + 1);
+	CHECK(kwait(&q, &cq, HSOCK_EV_READ, 0, 1000000) == HSOCK_EV_READ,
+	      "detached side reported as HUP");
+	/* "After exec": a new open takes the side back with the socket. */
+	CHECK(!kdev_open(&e) && !krejoin(&e, &ce, c.token, sa), "rejoin after detach");
+	CHECK(!(ce.cp->flags[0] & HSOCK_CONN_DETACHED), "still detached");
+	CHECK(krecv(&q, &cq, buf) == 64 && buf[0] == '3', "record sent before detach");
+	CHECK(put_one(&e, &ce, '4') != HSOCK_NIL, "send after rejoin");
+	CHECK(krecv(&q, &cq, buf) == 64 && buf[0] == '4', "peer receive 4");
+	/* Closing the socket of a detached side makes it gone: HUP. */
+	munmap(ce.cp, 4096);
+	kdev_close(&e);
+	close(sa);
+	ret = kwait(&q, &cq, HSOCK_EV_READ, 0, 3000000000LL);
+	CHECK(ret > 0 && (ret & HSOCK_EV_HUP) && !wait_flag(cq.cp, 0, HSOCK_CONN_GONE),
+	      "no HUP after the socket closed: %d flags %#x", ret, cq.cp->flags[0]);
+	CHECK(!kconn_close(&q, &cq), "close");
+	close(sb);
+	if (check_zero(&q, 1))
+		return why;
+	kdev_close(&q);
+	return NULL;
+}
+
+/*
+ * A writer blocked by the per-process limit on conn A is woken by the
+ * release of a record on conn B (same process), and only it: a READ
+ * waiter on A and the writer side of B (no waiter) stay as they are.
+ */
+static const char *t_limit_wake(void)
+{
+	struct kdev d;
+	struct kconn a0 = { 0 }, a1 = { 0 }, b0 = { 0 }, b1 = { 0 };
+	struct waiter ww, wr;
+	uint32_t i, r, t, lim;
+	int ret;
+
+	CHECK(!kdev_open(&d) && !kconn_create(&d, &a0) &&
+	      !kconn_join(&d, &a1, a0.token) && !kconn_create(&d, &b0) &&
+	      !kconn_join(&d, &b1, b0.token), "setup");
+	lim = d.info.rec_limit;
+	t = ktx(&b0)->tail;
+	for (i = 0; i < lim; i++) {
+		r = ktake(&d, 16);
+		CHECK(r != HSOCK_NIL, "arena empty after %u", i);
+		ktx(&b0)->slot[(t + i) % HSOCK_RING_SLOTS].rec = r;
+	}
+	ret = ioctl(d.fd, HSOCK_IOC_COMMIT, (unsigned long)b0.handle);
+	CHECK(ret == (int)lim, "COMMIT returned %d, want %u", ret, lim);
+	__atomic_store_n(&ktx(&b0)->tail, t + lim, __ATOMIC_RELEASE);
+	start_waiter(&ww, &d, &a0, HSOCK_EV_WRITE, 0);
+	start_waiter(&wr, &d, &a0, HSOCK_EV_READ, 0);
+	CHECK(!wait_armed(a0.cp, 0, HSOCK_EV_WRITE | HSOCK_EV_READ), "not armed");
+	sleep_ms(50);
+	CHECK(!ww.done, "WRITE ready at the limit: %d", ww.ret);
+	__atomic_store_n(&krx(&b1)->head, t + 1, __ATOMIC_RELEASE);
+	ret = ioctl(d.fd, HSOCK_IOC_RELEASE, (unsigned long)b1.handle);
+	CHECK(ret == 1, "RELEASE returned %d", ret);
+	CHECK(!join_ms(&ww, 2000) && ww.ret == HSOCK_EV_WRITE,
+	      "writer on the other conn not woken: %d", ww.ret);
+	sleep_ms(100);
+	CHECK(!wr.done, "READ waiter woken by a release: %d", wr.ret);
+	{
+		struct hsock_notify n = { .handle = a0.handle };
+
+		CHECK(!ioctl(d.fd, HSOCK_IOC_NOTIFY_DISABLE, &n), "disable");
+	}
+	CHECK(!join_ms(&wr, 2000) && wr.ret == 0, "disable: READ waiter %d", wr.ret);
+	kdev_close(&d);
+	return NULL;
+}
+
+/*
+ * Closing a file whose conns return records wakes a writer of the same
+ * process blocked by the limit on a side both files hold, and drops every
+ * side of the closing file (the wake-up must not reorder the sides the
+ * close is walking).
+ */
+static const char *t_close_wakes(void)
+{
+	struct kdev d, e;
+	struct kconn b0 = { 0 }, b1 = { 0 }, a = { 0 }, ae = { 0 }, x = { 0 };
+	struct hsock_stats st;
+	struct waiter w;
+	uint32_t i, r, lim;
+	int sa, sb, ret;
+
+	CHECK(!tcp_pair(&sa, &sb), "tcp pair");
+	/* d opened last: its process's wake-up looks at d's sides first */
+	CHECK(!kdev_open(&e) && !kdev_open(&d), "open");
+	/* d's sides, in this order: B (both), A (bound, shared with e), X. */
+	CHECK(!kconn_create(&d, &b0) && !kconn_join(&d, &b1, b0.token) &&
+	      !kconn_create(&d, &a) && !kbind(&d, &a, sa) &&
+	      !krejoin(&e, &ae, a.token, sa) && !kconn_create(&d, &x), "conns");
+	lim = d.info.rec_limit;
+	for (i = 0; i < lim; i++) {
+		r = ktake(&d, 16);
+		CHECK(r != HSOCK_NIL, "arena empty after %u", i);
+		ktx(&b0)->slot[i % HSOCK_RING_SLOTS].rec = r;
+	}
+	ret = ioctl(d.fd, HSOCK_IOC_COMMIT, (unsigned long)b0.handle);
+	CHECK(ret == (int)lim, "COMMIT returned %d", ret);
+	start_waiter(&w, &e, &ae, HSOCK_EV_WRITE, 0);
+	CHECK(!wait_armed(ae.cp, 0, HSOCK_EV_WRITE), "not armed");
+	munmap(b0.cp, 4096);
+	munmap(b1.cp, 4096);
+	munmap(a.cp, 4096);
+	munmap(x.cp, 4096);
+	kdev_close(&d);	/* B's records return: one wake-up per record */
+	CHECK(!join_ms(&w, 2000) && w.ret == HSOCK_EV_WRITE, "writer: %d", w.ret);
+	kstats(&e, &st);
+	CHECK(st.nr_conns == 1 && st.nr_files == 1,
+	      "after the close: %u conns, %u files (want A only)", st.nr_conns,
+	      st.nr_files);
+	close(sa);	/* first: A is then gone at e's close, not detached */
+	close(sb);
+	munmap(ae.cp, 4096);
+	kdev_close(&e);
+	return NULL;
+}
+
 static const struct {
 	const char *name;
 	const char *(*fn)(void);
@@ -901,6 +1184,7 @@ static const struct {
 	{ "SIGSEGV for records the process does not hold (free, unlinked, another file's, unheld conn, closed)", t_sigsegv },
 	{ "per-process record limit (EDQUOT, SIGBUS)", t_limit },
 	{ "sync wait woken by the peer, exactly the armed waiters", t_sync_peer },
+	{ "writer blocked by the limit woken by a release on another conn, only it", t_limit_wake },
 	{ "sync wait interrupted by a signal (EINTR), timeout", t_sync_signal },
 	{ "async signal to the registering thread", t_async },
 	{ "notify-on-write trap wakes without a syscall", t_trap },
@@ -909,6 +1193,9 @@ static const struct {
 	{ "killed process leaves counters at zero", t_kill },
 	{ "killed peer: data still readable, HUP, zero after close", t_kill_peer },
 	{ "fork inherits the file and mappings", t_fork },
+	{ "read-only view of committed records (a lying slot differs)", t_view },
+	{ "sides follow their socket: rejoin, two holders, detach, gone on socket close", t_rejoin },
+	{ "a close that returns records wakes the process's blocked writer, drops every side", t_close_wakes },
 };
 
 static void run(const char *name, const char *(*fn)(void))
@@ -937,6 +1224,36 @@ static void run(const char *name, const char *(*fn)(void))
 		printf("HSOCK-TEST FAIL %s: exit %d\n", name, WEXITSTATUS(st));
 }
 
+/*
+ * Leave a detached conn (its socket kept open by a sleeping process) for
+ * the module unload that follows in the guest's /init.
+ */
+static void leave_detached(void)
+{
+	struct kdev d;
+	struct kconn c = { 0 };
+	int sa, sb, ready[2];
+	char b;
+
+	if (pipe(ready))
+		return;
+	if (fork() == 0) {
+		if (tcp_pair(&sa, &sb) || kdev_open(&d) || kconn_create(&d, &c) ||
+		    kbind(&d, &c, sa))
+			_exit(1);
+		munmap(c.cp, 4096);
+		kdev_close(&d);
+		b = 'y';	/* sa and sb stay open until poweroff */
+		if (write(ready[1], &b, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	if (read(ready[0], &b, 1) == 1)
+		printf("HSOCK-INFO a detached conn is left for the unload\n");
+}
+
 int main(void)
 {
 	struct kdev d;
@@ -954,5 +1271,6 @@ int main(void)
 	else
 		printf("HSOCK-TEST PASS counters at zero after all tests\n");
 	kdev_close(&d);
+	leave_detached();
 	return 0;
 }

@@ -20,13 +20,17 @@
  *           ring per direction; ring[s] carries records from side s to side
  *           1-s.  A handle names one side: handle = id << 1 | side.
  *           The token returned by CONN_CREATE is the capability to join
- *           side 1 (once); one file may hold both sides.
+ *           side 1 (once); one file may hold both sides.  With the socket
+ *           a side was bound to, it can be taken again (see below).
  *
  * Memory map of /dev/hsock (MAP_SHARED only; each region mapped separately):
  *   HSOCK_MMAP_ARENA        1 page: struct hsock_arena_page of this open file
  *   HSOCK_MMAP_CONN(handle) 1 page: struct hsock_conn_page (same page for
  *                           both handles of a conn; each side maps its own
  *                           handle's offset)
+ *   HSOCK_MMAP_VIEW(handle) 1 page, read-only (FEAT_CONN_VIEW): struct
+ *                           hsock_conn_view, the module's record of what
+ *                           it committed into each ring slot
  *   HSOCK_MMAP_RECORDS      nr_records * record_size: record i at
  *                           i * record_size.  Nothing is mapped up front.
  *
@@ -47,14 +51,35 @@
  *     the module unmaps the records from every process, uncharges the
  *     producer and returns them to the producer's arena (or the free pool),
  *     then advances ring.released and clears the slots.
+ *   - checking before access (FEAT_CONN_VIEW): the slots are written by the
+ *     producer, so a lying producer can name a record it never committed,
+ *     and touching it would be SIGSEGV.  view.rec[s][i] is the record the
+ *     module committed from slot i of ring[s] (HSOCK_NIL once released);
+ *     the peer cannot write it.  A reader (or writer) that accesses the
+ *     record of slot i only when slot[i].rec == view.rec[s][i] never
+ *     faults on a peer's lie, and can reset the connection instead.
  *   - close of the file (or exit, kill): every side it holds is left, its
  *     arena stash returns to the pool, its charges are dropped; a conn whose
  *     two sides are gone returns all its records.  The peer sees
  *     HSOCK_CONN_GONE in conn_page.flags[side] and HSOCK_EV_HUP.
+ *   - sides follow their socket (FEAT_REJOIN): a side bound to a socket
+ *     with HSOCK_IOC_CONN_BIND can be taken again, by any file, with the
+ *     token and an fd of that same socket (HSOCK_IOC_CONN_REJOIN): a
+ *     process that exec'd, or a forked child with its own open, continues
+ *     the connection.  A side may be held by several files at once (one
+ *     each); HSOCK_IOC_CONN_CLOSE leaves it for all of them.  When the last
+ *     file holding a bound side is closed without CONN_CLOSE (exec closes
+ *     it: O_CLOEXEC) while the socket is still open, the side is DETACHED,
+ *     not gone: linked records that were never committed are unlinked
+ *     (ring.tail moves back to the first one), and the side waits for a
+ *     rejoin.  It is gone (HUP to the peer) once the socket is closed or
+ *     HSOCK_DETACH_MS passed without a rejoin.
  *
  * Notify (U-NAPI help).  A side arms interest (HSOCK_EV_READ: data in its
- * receive ring or the peer shut down writing; HSOCK_EV_WRITE: space in its
- * send ring) with HSOCK_IOC_NOTIFY_ENABLE:
+ * receive ring or the peer shut down writing; HSOCK_EV_WRITE: a free slot
+ * in its send ring and a record the waiting thread's process may commit -
+ * under its limit, with one in its stash or in the pool) with
+ * HSOCK_IOC_NOTIFY_ENABLE:
  *   - HSOCK_NOTIFY_SYNC blocks the calling thread until the condition holds,
  *     the peer notifies, the timeout expires (-ETIMEDOUT) or a signal arrives
  *     (-EINTR); returns the ready events (>= 0; 0 if woken by
@@ -70,6 +95,10 @@
  * publishes data (ring.tail) or changes its state word then reads armed[] of
  * the other side (after a full barrier) and calls HSOCK_IOC_NOTIFY only if
  * the bit is set.  Only waiters armed on that side for those events wake.
+ * HSOCK_IOC_RELEASE is itself a notification: it wakes the producer's
+ * WRITE waiters when it frees records, and, for each record, the WRITE
+ * waiters of one side (round robin) of the producer's process, which may
+ * be blocked by the per-process limit on another conn.
  */
 #ifndef _UAPI_LINUX_HSOCK_H
 #define _UAPI_LINUX_HSOCK_H
@@ -86,6 +115,8 @@
 #define HSOCK_FEAT_NOTIFY_ASYNC	(1U << 2)
 #define HSOCK_FEAT_NOTIFY_TRAP	(1U << 3)
 #define HSOCK_FEAT_STATS	(1U << 4)
+#define HSOCK_FEAT_CONN_VIEW	(1U << 5)	/* HSOCK_MMAP_VIEW */
+#define HSOCK_FEAT_REJOIN	(1U << 6)	/* CONN_BIND, CONN_REJOIN */
 
 #define HSOCK_NIL		0xffffffffU	/* "no record" in a slot */
 #define HSOCK_RING_SLOTS	64		/* power of two */
@@ -96,7 +127,11 @@
 #define HSOCK_MMAP_ARENA	0ULL
 #define HSOCK_MMAP_CONN_BASE	(1ULL << 32)
 #define HSOCK_MMAP_CONN(h)	(HSOCK_MMAP_CONN_BASE + ((__u64)(h) << 12))
+#define HSOCK_MMAP_VIEW_BASE	(1ULL << 39)
+#define HSOCK_MMAP_VIEW(h)	(HSOCK_MMAP_VIEW_BASE + ((__u64)(h) << 12))
 #define HSOCK_MMAP_RECORDS	(1ULL << 40)
+
+#define HSOCK_DETACH_MS		10000	/* a detached side waits this long */
 
 #define HSOCK_HANDLE(id, side)	((id) << 1 | (side))
 #define HSOCK_HANDLE_ID(h)	((h) >> 1)
@@ -149,6 +184,7 @@ struct hsock_ring {
 /* conn_page.flags[side]: written by the module. */
 #define HSOCK_CONN_JOINED	(1U << 0)	/* the side has been taken */
 #define HSOCK_CONN_GONE		(1U << 1)	/* the side left (close/exit) */
+#define HSOCK_CONN_DETACHED	(1U << 2)	/* no file holds it; may rejoin */
 
 struct hsock_conn_page {
 	struct hsock_ring ring[2];	/* ring[s]: side s -> side 1-s */
@@ -156,6 +192,15 @@ struct hsock_conn_page {
 	__u32 flags[2];
 	__u32 armed[2];		/* events armed by side s (module writes) */
 	__u32 id;
+};
+
+/*
+ * The read-only view page of a conn: rec[s][i] is the record the module
+ * committed from slot i of ring[s], HSOCK_NIL when none (written by the
+ * module at commit and release only).
+ */
+struct hsock_conn_view {
+	__u32 rec[2][HSOCK_RING_SLOTS];
 };
 
 /* HSOCK_IOC_INFO */
@@ -181,6 +226,19 @@ struct hsock_conn_req {
 	__u64 token;		/* secret naming the conn; give it to the peer */
 	__u32 handle;
 	__u32 pad;
+};
+
+/*
+ * HSOCK_IOC_CONN_BIND (handle, sockfd in): bind a side this file holds to
+ * the socket of sockfd (once; -EBUSY if bound to another socket).
+ * HSOCK_IOC_CONN_REJOIN (token, sockfd in; handle out): take the side of
+ * the conn that is bound to sockfd's socket, held or detached (-EPERM if
+ * neither side is bound to it, -ENOENT if the conn or side is gone).
+ */
+struct hsock_conn_bind {
+	__u64 token;
+	__u32 handle;
+	__s32 sockfd;
 };
 
 /* HSOCK_IOC_REFILL: top arena up to count records (in), filled (out). */
@@ -234,6 +292,8 @@ struct hsock_stats {
 #define HSOCK_IOC_CONN_CREATE	_IOR(HSOCK_IOC_MAGIC, 0x10, struct hsock_conn_req)
 #define HSOCK_IOC_CONN_JOIN	_IOWR(HSOCK_IOC_MAGIC, 0x11, struct hsock_conn_req)
 #define HSOCK_IOC_CONN_CLOSE	_IO(HSOCK_IOC_MAGIC, 0x12)	/* arg: handle */
+#define HSOCK_IOC_CONN_BIND	_IOW(HSOCK_IOC_MAGIC, 0x13, struct hsock_conn_bind)
+#define HSOCK_IOC_CONN_REJOIN	_IOWR(HSOCK_IOC_MAGIC, 0x14, struct hsock_conn_bind)
 #define HSOCK_IOC_REFILL	_IOWR(HSOCK_IOC_MAGIC, 0x20, struct hsock_refill)
 #define HSOCK_IOC_COMMIT	_IO(HSOCK_IOC_MAGIC, 0x21)	/* arg: handle; returns nr */
 #define HSOCK_IOC_RELEASE	_IO(HSOCK_IOC_MAGIC, 0x22)	/* arg: handle (consumer); returns nr */

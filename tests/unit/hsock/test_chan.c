@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "hsock/hsock_int.h"
+#include "kernel/uapi/hsock.h"
 #include "hsock/commit.h"
 
 static char shm_dir[64];
@@ -118,16 +119,18 @@ static void test_tcp_prefix_then_ring_in_order(void **state)
 	p.fd = c;
 	p.len = 1 << 20;
 	/*
-	 * Prefix read first: a writer racing with the reader's TCP recv would
-	 * (correctly) send a few more bytes over TCP; on a slow machine (the
-	 * qemu guest) that race is common and the exact count below fails.
+	 * Prefix read first: a writer racing with the reader's TCP recv
+	 * (correctly, chan.h SWITCH) sends that write over TCP too and
+	 * switches on a later one; on a loaded machine (the qemu guest) that
+	 * race happens, so only the order is exact (read_check), and most of
+	 * the stream must have crossed the ring.
 	 */
 	read_check(s, 0, sizeof(pre));
 	pthread_create(&t, NULL, writer, &p);
 	read_check(s, 0, p.len);
 	pthread_join(t, NULL);
-	assert_int_equal(hs.stat[S_TCP_TX] - tcp0, sizeof(pre));
-	assert_true(hs.stat[S_GSHM_RX] - gshm0 >= p.len - 4096);
+	assert_true(hs.stat[S_TCP_TX] - tcp0 >= sizeof(pre));
+	assert_true(hs.stat[S_GSHM_RX] - gshm0 >= p.len * 3 / 4);
 	close(c);
 	close(s);
 	close(l);
@@ -288,16 +291,15 @@ static void test_records_lying_slot(void **state)
 	hs.ring = 65536;
 	connect_pair(&c, &s, &l, 0);
 	hs.ring = ring;
-	if (hs_get(s)->kmod) {
-		/* the module's ring: a lie there faults the liar's peer (kernel/README) */
-		close(c);
-		close(s);
-		close(l);
-		skip();
-	}
 	ch = hs_get(s)->ch;
 	assert_int_equal(write(c, buf, 6000), 6000);	/* crosses into page 1 */
-	atomic_store(&ch->slot[0][1], 7 + 1);		/* record 7: never committed here */
+	if (hs_get(c)->kmod) {	/* the module's ring: checked against its view */
+		struct hs_conn *w = hs_get(c);
+
+		w->kcp->ring[w->kside].slot[1].rec += 1;	/* not what it committed */
+	} else {
+		atomic_store(&ch->slot[0][1], 7 + 1);	/* record 7: never committed here */
+	}
 	assert_int_equal(read(s, buf, sizeof(buf)), -1);
 	assert_int_equal(errno, ECONNRESET);
 	close(c);
