@@ -93,8 +93,22 @@
  *     consumed completely and releases it (local bit cleared, or record
  *     back to an arena) BEFORE publishing tail (release), so W, seeing the
  *     new tail, sees the NIL slot.
- *   - Idle trim releases the page at tail when head == tail (same TRIM
- *     handshake), so an idle connection holds no record at all.
+ *   - SPARES: a record R consumed completely is not returned to an arena
+ *     but handed back to W (spares[dir], still committed and charged to
+ *     W's process) while fewer than HSOCK_SPARES wait there; W fills NIL
+ *     slots from its spares before it takes from an arena.  Per page a
+ *     stream then touches no shared pool line (record state, arena head,
+ *     charge): each of those is a cache-line transfer between the two
+ *     CPUs, several per 4 KiB page.  R stores the ids, then publishes put
+ *     (release); W reads put (acquire), checks that each id is a record it
+ *     committed (else drops it: a lying peer breaks its own connection),
+ *     then publishes got.  Spares count against W's per-process limit, so
+ *     GShm held stays bounded by it; they are at most 512 KiB per
+ *     direction and go back to the pool at idle trim and when the channel
+ *     is released.
+ *   - Idle trim releases the page at tail and the spares when head == tail
+ *     (same TRIM handshake: W is not inside hs_rec_fill), so an idle
+ *     connection holds no record at all.
  *   - Slot values are bounds-checked (local index, record range) and a
  *     release must find the record COMMITTED: a lying peer breaks only its
  *     own connection (ECONNRESET).
@@ -131,6 +145,7 @@
 #define HSOCK_SLOTS_MAX	256u	/* records mode: ring <= 1 MiB */
 #define SLOT_NIL	0u
 #define SLOT_LOCAL	(1u << 31)	/* | local page index; else record + 1 */
+#define HSOCK_SPARES	128u	/* records mode: consumed records kept for reuse */
 
 enum {
 	ST_SWITCHED = 1u << 0,
@@ -163,6 +178,17 @@ struct hsock_dir {
 	_Atomic uint32_t wake_seq;
 };
 
+/*
+ * Records mode: consumed records R hands back to W for reuse (RECORDS,
+ * SPARES).  Single producer (R, put) and single consumer (W, got), free-
+ * running counters; rec[i % HSOCK_SPARES].
+ */
+struct hsock_spares {
+	_Atomic uint32_t put CL;
+	_Atomic uint32_t got CL;
+	_Atomic uint32_t rec[HSOCK_SPARES] CL;
+};
+
 struct hsock_chan {
 	uint64_t magic;
 	uint32_t version;
@@ -174,6 +200,7 @@ struct hsock_chan {
 	/* records mode (version CHAN_V_RECORDS) only, see RECORDS above */
 	_Atomic uint32_t local_used[2] CL;	/* bitmap of local pages, per dir */
 	_Atomic uint32_t slot[2][HSOCK_SLOTS_MAX];
+	struct hsock_spares spares[2];
 	/* CHAN_V_KMOD: the module conn, joined by the other side with token */
 	_Atomic uint64_t ktoken;
 	uint32_t kcreator;		/* channel side that created it */

@@ -39,6 +39,7 @@ static const char *const names[S__COUNT] = {
 	[S_REC_RELEASED] = "records_released",
 	[S_REC_WAITS] = "commit_waits",
 	[S_KMOD_CONNS] = "connections_kernel",
+	[S_REC_REUSED] = "records_reused",
 };
 
 static void parse(char *buf, uint64_t *acc)
