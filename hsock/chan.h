@@ -171,11 +171,14 @@ struct hsock_dir {
 	_Atomic uint64_t tail CL;
 	_Atomic uint64_t tcp_rcvd;	/* R: TCP data bytes consumed */
 	_Atomic uint64_t drained;	/* R: bells discarded */
-	_Atomic uint32_t rd_shut;	/* R closed: W gets EPIPE */
 	_Atomic uint32_t rd_lock;
-	/* writer sleep line */
+	/*
+	 * writer sleep line: written only when W sleeps or R wakes or closes,
+	 * so W's per-write checks never pull R's consumer line
+	 */
 	_Atomic uint32_t wr_want CL;
 	_Atomic uint32_t wake_seq;
+	_Atomic uint32_t rd_shut;	/* R closed: W's writes go to the kernel */
 };
 
 /*

@@ -573,8 +573,14 @@ ssize_t hs_rx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
 	enum rx_mode mode = block ? RX_NOARM : RX_PROBE;
 	ssize_t r;
 
-	if (c->rd_shut)
-		return 0;
+	/*
+	 * After shutdown(SHUT_RD) Linux TCP still returns what is queued and
+	 * what arrives later, but never blocks: 0 instead of waiting.
+	 */
+	if (c->rd_shut) {
+		block = waitall = false;
+		mode = RX_PROBE;
+	}
 	if (!len)
 		return 0;
 	chan_lock(&d->rd_lock);
@@ -605,6 +611,8 @@ ssize_t hs_rx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
 	chan_unlock(&d->rd_lock);
 	if (got)
 		return got;
+	if (r == -EAGAIN && c->rd_shut)
+		return 0;
 	if (r < 0)
 		errno = -r;
 	return r < 0 ? -1 : 0;
@@ -683,19 +691,31 @@ static bool try_switch(struct hs_conn *c, int fd)
 }
 
 /*
- * Records mode: a position may be written only once the previous lap's
- * page of its slot was consumed (chan.h, RECORDS).
+ * Free ring bytes for the writer.  Records mode: a position may be written
+ * only once the previous lap's page of its slot was consumed (chan.h,
+ * RECORDS).  The tail last loaded (acquire) is kept in c->tx_tail: tail
+ * only grows, so an old value only underestimates the space, and the
+ * reader's consumer line - which it writes on every read - is loaded
+ * again only when the cached space is short of @need (a cache-line
+ * transfer saved per small write).
  */
-static uint64_t tx_space(struct hs_conn *c, struct hsock_dir *d)
+static uint64_t tx_space(struct hs_conn *c, struct hsock_dir *d, uint64_t need)
 {
 	uint64_t head = atomic_load_explicit(&d->head, memory_order_relaxed);
-	uint64_t tail = atomic_load_explicit(&d->tail, memory_order_acquire);
-	uint64_t used = head - tail;
+	uint64_t tail = atomic_load_explicit(&c->tx_tail, memory_order_relaxed), used;
 
-	if (c->rec)
-		tail &= ~(uint64_t)(HSOCK_PAGE - 1);
-	used = head - tail;
-	return used > c->ring ? 0 : c->ring - used;
+	for (int i = 0; i < 2; i++) {
+		if (c->rec)
+			tail &= ~(uint64_t)(HSOCK_PAGE - 1);
+		used = head - tail;
+		if (used <= c->ring && c->ring - used >= need)
+			break;
+		if (i)
+			return used > c->ring ? 0 : c->ring - used;
+		tail = atomic_load_explicit(&d->tail, memory_order_acquire);
+		atomic_store_explicit(&c->tx_tail, tail, memory_order_relaxed);
+	}
+	return c->ring - used;
 }
 
 static int tx_probe(struct hs_conn *c, int fd, struct hsock_dir *d);
@@ -754,14 +774,14 @@ static int tx_wait(struct hs_conn *c, int fd, bool block)
 
 	while (now_ns() < end)
 		for (int i = 0; i < 64; i++, cpu_relax())
-			if (tx_space(c, d) || atomic_load_explicit(&d->rd_shut, memory_order_relaxed))
+			if (tx_space(c, d, 1) || atomic_load_explicit(&d->rd_shut, memory_order_relaxed))
 				return 0;
 	if (!block)
 		return -EAGAIN;
 	seq = atomic_load(&d->wake_seq);
 	atomic_store(&d->wr_want, 1);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (tx_space(c, d) || atomic_load(&d->rd_shut))
+	if (tx_space(c, d, 1) || atomic_load(&d->rd_shut))
 		return 0;
 	HS_STAT(S_TX_SLEEPS, 1);
 	r = ial_wait(hs.ial, &d->wake_seq, seq, 100);
@@ -819,7 +839,7 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 			r = -EPIPE;
 			break;
 		}
-		space = tx_space(c, d);
+		space = tx_space(c, d, total - sent);
 		if (!space) {
 			if (sent && !block)
 				break;
@@ -856,11 +876,7 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 		HS_STAT(S_GSHM_TX, k);
 		sent += k;
 	}
-	if (sent)
-		return sent;
-	if (r == -EPIPE && !(flags & MSG_NOSIGNAL))
-		raise(SIGPIPE);
-	return r;
+	return sent ? (ssize_t)sent : r;
 }
 
 ssize_t hs_tx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
@@ -884,6 +900,19 @@ ssize_t hs_tx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
 		return r;
 	}
 	r = tx_ring(c, fd, iov, n, flags);
+	if (r == -EPIPE) {
+		/*
+		 * The peer closed (or we shut down writing): the kernel socket
+		 * is in the state TCP would be in, so let it answer - the first
+		 * write after the peer's close succeeds and draws an RST, later
+		 * ones fail with EPIPE or ECONNRESET (and SIGPIPE), as TCP.
+		 */
+		m.msg_iov = (struct iovec *)iov;
+		m.msg_iovlen = n;
+		r = hs.real.sendmsg(fd, &m, flags);
+		chan_unlock(&d->wr_lock);
+		return r;
+	}
 	chan_unlock(&d->wr_lock);
 	if (r < 0) {
 		errno = -r;

@@ -60,7 +60,8 @@ static void resolve(void)
 	RESOLVE(readv); RESOLVE(writev); RESOLVE(recv); RESOLVE(send);
 	RESOLVE(recvfrom); RESOLVE(sendto); RESOLVE(recvmsg); RESOLVE(sendmsg);
 	RESOLVE(sendfile); RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3);
-	RESOLVE(fcntl); RESOLVE(ioctl); RESOLVE(fork);
+	RESOLVE(fcntl); RESOLVE(ioctl); RESOLVE(fork); RESOLVE(sendmmsg);
+	RESOLVE(recvmmsg);
 }
 
 static uint32_t env_size(const char *name, uint32_t def, uint32_t lo, uint32_t hi)
@@ -321,6 +322,81 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 	if (c && !(flags & ~TX_FLAGS) && !m->msg_controllen && m->msg_iovlen <= IOV_MAX)
 		return hs_tx(c, fd, m->msg_iov, (int)m->msg_iovlen, flags);
 	return REAL(sendmsg)(fd, m, flags);
+}
+
+/*
+ * sendmmsg/recvmmsg on an accelerated socket: the kernel's own loops
+ * (net/socket.c) over sendmsg/recvmsg, run over ours.  As in the kernel:
+ * the count of messages done, or -1 when the first one fails; a stream
+ * socket's EOF is a 0-byte message; MSG_WAITFORONE makes the calls after
+ * the first non-blocking; the timeout is checked after each message.
+ */
+EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+	struct hs_conn *c = io_conn(fd);
+	unsigned int i;
+	ssize_t r;
+
+	if (!c)
+		return REAL(sendmmsg)(fd, v, n, flags);
+	if (n > IOV_MAX)
+		n = IOV_MAX;
+	for (i = 0; i < n; i++) {
+		r = sendmsg(fd, &v[i].msg_hdr, flags);
+		if (r < 0)
+			return i ? (int)i : -1;
+		v[i].msg_len = (unsigned int)r;
+	}
+	return (int)i;
+}
+
+/* Time left until @end (0 when past): the kernel writes it back to *tmo. */
+static bool left(const struct timespec *end, struct timespec *out)
+{
+	struct timespec t;
+	long long ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	ns = (end->tv_sec - t.tv_sec) * 1000000000LL + (end->tv_nsec - t.tv_nsec);
+	if (ns < 0)
+		ns = 0;
+	out->tv_sec = ns / 1000000000LL;
+	out->tv_nsec = ns % 1000000000LL;
+	return ns > 0;
+}
+
+EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
+		    struct timespec *tmo)
+{
+	struct hs_conn *c = io_conn(fd);
+	struct timespec end;
+	unsigned int done = 0;
+	ssize_t r;
+
+	if (!c || !n || (flags & ~(RX_FLAGS | MSG_WAITFORONE)))
+		return REAL(recvmmsg)(fd, v, n, flags, tmo);
+	if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000L)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (tmo) {
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		end.tv_sec += tmo->tv_sec + (end.tv_nsec + tmo->tv_nsec) / 1000000000L;
+		end.tv_nsec = (end.tv_nsec + tmo->tv_nsec) % 1000000000L;
+	}
+	while (done < n) {
+		r = recvmsg(fd, &v[done].msg_hdr, flags & ~MSG_WAITFORONE);
+		if (r < 0)
+			break;
+		v[done++].msg_len = (unsigned int)r;
+		if (flags & MSG_WAITFORONE)
+			flags |= MSG_DONTWAIT;
+		if (tmo && !left(&end, tmo))
+			break;
+	}
+	if (tmo && done < n)
+		left(&end, tmo);
+	return done ? (int)done : -1;
 }
 
 EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)

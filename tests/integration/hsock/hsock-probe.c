@@ -523,6 +523,94 @@ static void case_sigpipe(void)
 	reap(pid);
 }
 
+/* Writes after the peer closed: TCP lets the first through, then RST. */
+static void case_after_close(void)
+{
+	pid_t pid = serve(srv_close);
+	int fd = client(), i;
+	char b;
+
+	usleep(100000);
+	for (i = 0; i < 3; i++) {
+		printf("write%d %s ", i, err_name(send(fd, "data", 4, MSG_NOSIGNAL)));
+		usleep(50000);
+	}
+	printf("read %s\n", err_name(read(fd, &b, 1)));
+	reap(pid);
+}
+
+static void srv_shut_rd(int fd)
+{
+	char x;
+
+	write_all(fd, "abc", 3);
+	read_n(fd, &x, 1);
+	write_all(fd, "def", 3);
+	read_n(fd, &x, 1);
+}
+
+/* shutdown(SHUT_RD) with data queued, then data arriving after it. */
+static void case_shut_rd(void)
+{
+	pid_t pid = serve(srv_shut_rd);
+	int fd = client();
+	char buf[16];
+	ssize_t r;
+
+	usleep(50000);
+	printf("shutdown %d ", shutdown(fd, SHUT_RD));
+	r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	printf("read1 %s%s ", err_name(r), r > 0 ? "" : "");
+	if (r > 0)
+		printf("[%.*s] ", (int)r, buf);
+	write_all(fd, "g", 1);
+	usleep(50000);
+	r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	printf("read2 %s ", err_name(r));
+	if (r > 0)
+		printf("[%.*s] ", (int)r, buf);
+	r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	printf("read3 %s\n", err_name(r));
+	write_all(fd, "x", 1);
+	reap(pid);
+}
+
+/* sendmmsg/recvmmsg (MSG_WAITALL, MSG_WAITFORONE) through an echo server. */
+static void case_mmsg(void)
+{
+	pid_t pid = serve(srv_echo);
+	int fd = client(), r, i;
+	char a[3] = "one", b[3] = "two", cc[5] = "three", in[3][8];
+	struct iovec out[3] = { { a, 3 }, { b, 3 }, { cc, 5 } }, iv[3];
+	size_t want[3] = { 3, 3, 5 };
+	struct mmsghdr v[3];
+
+	memset(v, 0, sizeof(v));
+	for (i = 0; i < 3; i++) {
+		v[i].msg_hdr.msg_iov = &out[i];
+		v[i].msg_hdr.msg_iovlen = 1;
+	}
+	r = sendmmsg(fd, v, 3, 0);
+	printf("sendmmsg %d lens %u %u %u; ", r, v[0].msg_len, v[1].msg_len, v[2].msg_len);
+	memset(v, 0, sizeof(v));
+	memset(in, 0, sizeof(in));
+	for (i = 0; i < 3; i++) {
+		iv[i] = (struct iovec){ in[i], want[i] };
+		v[i].msg_hdr.msg_iov = &iv[i];
+		v[i].msg_hdr.msg_iovlen = 1;
+	}
+	r = recvmmsg(fd, v, 3, MSG_WAITALL, NULL);
+	printf("recvmmsg %d [%s][%s][%s]; ", r, in[0], in[1], in[2]);
+	write_all(fd, "x", 1);
+	usleep(50000);
+	r = recvmmsg(fd, v, 2, MSG_WAITFORONE, NULL);
+	printf("waitforone %d len %u; ", r, v[0].msg_len);
+	r = recvmmsg(fd, v, 2, MSG_DONTWAIT, NULL);
+	printf("dontwait %s\n", err_name(r));
+	shutdown(fd, SHUT_WR);
+	reap(pid);
+}
+
 /* Read the 10 messages + EOF with one of the wait primitives. */
 static size_t drain_nb(int fd, bool *eof)
 {
@@ -756,6 +844,8 @@ int main(int argc, char **argv)
 		{ "death-writer", case_death_writer }, { "sigpipe", case_sigpipe },
 		{ "eintr", case_eintr }, { "iov", case_iov }, { "sendfile", case_sendfile },
 		{ "fork-dup", case_fork_dup }, { "exec", case_exec }, { "threads", case_threads },
+		{ "after-close", case_after_close }, { "shut-rd", case_shut_rd },
+		{ "mmsg", case_mmsg },
 	};
 	static const char *const waits[] = { "poll", "ppoll", "select", "pselect", "epoll",
 		"epoll-et", "oneshot", "nested", "two-sets" };
