@@ -64,6 +64,13 @@
  *   - W waiting for ring space sets wr_want and futex-waits on wake_seq;
  *     R bumps wake_seq and wakes only if wr_want was set.  Every 100 ms the
  *     waiting W sends a counted probe bell: a dead peer answers with RST.
+ *   - SPACE BELLS: a non-blocking W that finds the ring full sets wr_out,
+ *     then re-checks tail (seq_cst, Dekker with R's tail publish); R, after
+ *     publishing tail, clears a set wr_out and rings a counted bell on the
+ *     other direction (switching it first if needed).  W's socket becomes
+ *     readable: an edge-triggered W waiting for EPOLLOUT (its kernel item
+ *     also waits for EPOLLIN, poll.c) is woken although the kernel send
+ *     buffer never filled; W's own reads discard that bell like any other.
  *   - Close/shutdown(SHUT_WR) sets wr_shut before the real call; R returns
  *     EOF once the ring is empty and wr_shut is set or TCP EOF was seen.
  *
@@ -179,6 +186,7 @@ struct hsock_dir {
 	_Atomic uint32_t wr_want CL;
 	_Atomic uint32_t wake_seq;
 	_Atomic uint32_t rd_shut;	/* R closed: W's writes go to the kernel */
+	_Atomic uint32_t wr_out;	/* W wants a space bell (SPACE BELLS) */
 };
 
 /*

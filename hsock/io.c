@@ -145,8 +145,35 @@ static ssize_t tcp_recv(int fd, const struct iovec *iov, int n, size_t off,
 
 /* ---- reader ---- */
 
-static void wake_writer(struct hsock_dir *d)
+static bool try_switch(struct hs_conn *c, int fd);
+
+/*
+ * A non-blocking writer found our ring full (chan.h, SPACE BELLS): ring a
+ * counted bell on the other direction - we are its writer - so that the
+ * writer's socket becomes readable and its epoll set (EPOLLOUT|EPOLLET
+ * items also wait for EPOLLIN in the kernel, poll.c) reports it again.
+ */
+static void space_bell(struct hs_conn *c, int fd)
 {
+	struct hsock_dir *t = txd(c);
+
+	chan_lock(&t->wr_lock);
+	if ((atomic_load(&t->state) & ST_SWITCHED) ||
+	    (!(atomic_load(&t->state) & ST_REFUSED) && try_switch(c, fd))) {
+		atomic_fetch_add(&t->bell, 2);
+		if (hs.real.send(fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+			HS_STAT(S_BELLS, 1);
+		else
+			atomic_fetch_sub(&t->bell, 2);
+	}
+	chan_unlock(&t->wr_lock);
+}
+
+static void wake_writer(struct hs_conn *c, int fd, struct hsock_dir *d)
+{
+	if (atomic_load_explicit(&d->wr_out, memory_order_seq_cst) &&
+	    atomic_exchange(&d->wr_out, 0))
+		space_bell(c, fd);
 	if (!atomic_load_explicit(&d->wr_want, memory_order_seq_cst))
 		return;
 	if (atomic_exchange(&d->wr_want, 0)) {
@@ -253,7 +280,7 @@ static ssize_t rx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 		return k;
 	atomic_store_explicit(&d->tail, tail + k, memory_order_release);
 	atomic_thread_fence(memory_order_seq_cst);
-	wake_writer(d);
+	wake_writer(c, fd, d);
 	HS_STAT(S_GSHM_RX, k);
 	/*
 	 * Every wait we can see (our read, poll/select/epoll wrappers) arms
@@ -832,6 +859,7 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 	size_t total = iov_total(iov, n), sent = 0, k;
 	bool block = !(flags & MSG_DONTWAIT) && !c->nonblock;
 	uint64_t head, space, probe = 0;
+	bool asked = false;
 	int r = 0;
 
 	while (sent < total) {
@@ -844,6 +872,18 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 			if (sent && !block)
 				break;
 			r = tx_wait(c, fd, block);
+			if (r == -EAGAIN && !asked) {
+				/*
+				 * Ring full, non-blocking: ask the reader for a
+				 * space bell (chan.h, SPACE BELLS), then look again
+				 * (Dekker with its tail publish).
+				 */
+				asked = true;
+				atomic_store(&d->wr_out, 1);
+				atomic_thread_fence(memory_order_seq_cst);
+				if (tx_space(c, d, 1))
+					r = 0;
+			}
 			if (r)
 				break;
 			continue;

@@ -611,6 +611,53 @@ static void case_mmsg(void)
 	reap(pid);
 }
 
+static void srv_slow_sink(int fd)
+{
+	static char buf[65536];
+	size_t got = 0;
+	ssize_t r;
+
+	usleep(200000);
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		got += r;
+	printf("server read %zu\n", got);
+	fflush(stdout);
+}
+
+/*
+ * A non-blocking writer waiting for EPOLLOUT edge-triggered while a slow
+ * reader drains: each wait must end by an EPOLLOUT, never by the timeout.
+ */
+static void case_epollout_et(void)
+{
+	static char buf[65536];
+	pid_t pid = serve(srv_slow_sink);
+	int fd = client(), ep = epoll_create1(0), timeouts = 0, eagain = 0;
+	size_t sent = 0, total = 32 << 20;
+	struct epoll_event ev;
+	ssize_t r;
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &(struct epoll_event){ EPOLLOUT | EPOLLET, { .fd = fd } });
+	while (sent < total && timeouts < 3) {
+		r = write(fd, buf, total - sent < sizeof(buf) ? total - sent : sizeof(buf));
+		if (r > 0) {
+			sent += r;
+			continue;
+		}
+		if (r < 0 && errno != EAGAIN)
+			break;
+		eagain++;
+		if (epoll_wait(ep, &ev, 1, 3000) != 1)
+			timeouts++;
+		else if (!(ev.events & EPOLLOUT) || (ev.events & EPOLLIN))
+			printf("unexpected events %#x ", ev.events);
+	}
+	printf("wrote %zu timeouts %d blocked %s\n", sent, timeouts, eagain ? "yes" : "no");
+	shutdown(fd, SHUT_WR);
+	reap(pid);
+}
+
 /* Read the 10 messages + EOF with one of the wait primitives. */
 static size_t drain_nb(int fd, bool *eof)
 {
@@ -845,7 +892,7 @@ int main(int argc, char **argv)
 		{ "eintr", case_eintr }, { "iov", case_iov }, { "sendfile", case_sendfile },
 		{ "fork-dup", case_fork_dup }, { "exec", case_exec }, { "threads", case_threads },
 		{ "after-close", case_after_close }, { "shut-rd", case_shut_rd },
-		{ "mmsg", case_mmsg },
+		{ "mmsg", case_mmsg }, { "epollout-et", case_epollout_et },
 	};
 	static const char *const waits[] = { "poll", "ppoll", "select", "pselect", "epoll",
 		"epoll-et", "oneshot", "nested", "two-sets" };
