@@ -74,6 +74,17 @@
  *   - Close/shutdown(SHUT_WR) sets wr_shut before the real call; R returns
  *     EOF once the ring is empty and wr_shut is set or TCP EOF was seen.
  *
+ * MAILBOX (small writes in one cache line): a write of at most HSOCK_MBOX
+ * bytes is copied into the ring as usual and also into the mailbox of the
+ * producer line - the line a busy-polling R reads to see head move - under
+ * a sequence count (mb_seq odd while W rewrites it, then mb_pos/mb_len/
+ * mb_data, then mb_seq even with release), all before head is published.
+ * R, reading [tail, tail + k) inside [mb_pos, mb_pos + mb_len), copies
+ * from the mailbox and keeps it only if mb_seq was even and unchanged
+ * around the copy; otherwise it reads the ring, which always holds the
+ * bytes.  A small message then costs R one line transfer (head and data
+ * together) instead of two.  W serialises its mailbox writes with wr_lock.
+ *
  * IDLE TRIM (GShm held follows bytes in flight): W holds WR_BUSY in state
  * while it copies into the ring.  R, asleep 100 ms on an empty ring that
  * has carried at least 64 KiB since its last trim, CASes state SWITCHED ->
@@ -152,6 +163,7 @@
 #define HSOCK_SLOTS_MAX	256u	/* records mode: ring <= 1 MiB */
 #define SLOT_NIL	0u
 #define SLOT_LOCAL	(1u << 31)	/* | local page index; else record + 1 */
+#define HSOCK_MBOX	32u	/* bytes of a small write copied to the mailbox */
 #define HSOCK_SPARES	128u	/* records mode: consumed records kept for reuse */
 
 enum {
@@ -174,6 +186,11 @@ struct hsock_dir {
 	/* producer line */
 	_Atomic uint64_t head CL;
 	_Atomic uint64_t bell;		/* (bells << 1) | WANT */
+	/* MAILBOX: a copy of the last small write, in the line R polls */
+	_Atomic uint32_t mb_seq;	/* odd while W rewrites the mailbox */
+	_Atomic uint32_t mb_len;
+	_Atomic uint64_t mb_pos;	/* stream position of mb_data[0] */
+	unsigned char mb_data[HSOCK_MBOX];
 	/* consumer line */
 	_Atomic uint64_t tail CL;
 	_Atomic uint64_t tcp_rcvd;	/* R: TCP data bytes consumed */

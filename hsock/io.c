@@ -256,6 +256,42 @@ static void rx_probe(struct hs_conn *c, int fd)
 		c->err = errno;
 }
 
+/*
+ * Copy [tail, tail + k) out of the mailbox (chan.h, MAILBOX); false when
+ * the mailbox does not hold those bytes or W rewrote it meanwhile.
+ */
+static bool mbox_get(struct hsock_dir *d, uint64_t tail, size_t k,
+		     const struct iovec *iov, int n, size_t off)
+{
+	unsigned char tmp[HSOCK_MBOX];
+	uint32_t s = atomic_load_explicit(&d->mb_seq, memory_order_acquire);
+	uint64_t pos = atomic_load_explicit(&d->mb_pos, memory_order_relaxed);
+	uint32_t len = atomic_load_explicit(&d->mb_len, memory_order_relaxed);
+
+	if ((s & 1) || tail < pos || len > HSOCK_MBOX || tail + k > pos + len)
+		return false;
+	memcpy(tmp, d->mb_data + (tail - pos), k);
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&d->mb_seq, memory_order_relaxed) != s)
+		return false;
+	iov_copy(iov, n, off, tmp, k, true);
+	return true;
+}
+
+/* W: a small write's bytes also go to the mailbox, before head moves. */
+static void mbox_put(struct hsock_dir *d, uint64_t head, const struct iovec *iov,
+		     int n, size_t off, size_t k)
+{
+	uint32_t s = atomic_load_explicit(&d->mb_seq, memory_order_relaxed);
+
+	atomic_store_explicit(&d->mb_seq, s | 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&d->mb_pos, head, memory_order_relaxed);
+	atomic_store_explicit(&d->mb_len, (uint32_t)k, memory_order_relaxed);
+	iov_copy(iov, n, off, d->mb_data, k, false);
+	atomic_store_explicit(&d->mb_seq, (s | 1) + 1, memory_order_release);
+}
+
 static ssize_t rx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 		       int n, size_t off, size_t len, bool peek)
 {
@@ -271,7 +307,8 @@ static ssize_t rx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 	if (!avail)
 		return -EAGAIN;
 	k = avail < len ? avail : len;
-	if (ring_copy(c, 1 - c->side, tail, iov, n, off, k, true) ||
+	if ((!(k <= HSOCK_MBOX && mbox_get(d, tail, k, iov, n, off)) &&
+	     ring_copy(c, 1 - c->side, tail, iov, n, off, k, true)) ||
 	    (!peek && c->rec && hs_rec_consumed(c, 1 - c->side, tail, tail + k))) {
 		c->err = ECONNRESET;
 		return -ECONNRESET;
@@ -910,6 +947,8 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 			r = -ECONNRESET;
 			break;
 		}
+		if (k <= HSOCK_MBOX)
+			mbox_put(d, head, iov, n, sent, k);
 		atomic_store_explicit(&d->head, head + k, memory_order_release);
 		wr_exit(d);
 		ring_bell(fd, d);
