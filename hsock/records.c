@@ -75,8 +75,10 @@ static uint32_t local_page(struct hs_conn *c, int d)
 }
 
 /*
- * Writer: up to @n spares the reader handed back (chan.h, SPARES); ids
- * that are not records we committed are dropped.
+ * Writer: up to @n spares the reader handed back (chan.h, SPARES).  An id
+ * that is not a record committed by our process slot (a writer that
+ * exec'd got a new slot; or a lying peer) is released, not reused: it
+ * goes back to its owner's charge like any consumed record.
  */
 static uint32_t spares_pop(struct hs_conn *c, int d, uint32_t *out, uint32_t n)
 {
@@ -84,14 +86,16 @@ static uint32_t spares_pop(struct hs_conn *c, int d, uint32_t *out, uint32_t n)
 	uint32_t got = atomic_load_explicit(&s->got, memory_order_relaxed);
 	uint32_t put = atomic_load_explicit(&s->put, memory_order_acquire), k = 0, r;
 
-	if (got == put)
+	if (got == put || !hs.pool)
 		return 0;
 	if (put - got > HSOCK_SPARES)
 		got = put;	/* lying peer: take none */
 	for (; k < n && got != put; got++) {
 		r = atomic_load_explicit(&s->rec[got % HSOCK_SPARES], memory_order_relaxed);
-		if (hs.pool && hs_rec_mine(hs.pool, r))
+		if (hs_rec_mine(hs.pool, r))
 			out[k++] = r;
+		else
+			hs_rec_release(hs.pool, &r, 1);	/* -EPROTO: not a record */
 	}
 	atomic_store_explicit(&s->got, got, memory_order_release);
 	HS_STAT(S_REC_REUSED, k);
