@@ -658,6 +658,43 @@ static void case_epollout_et(void)
 	reap(pid);
 }
 
+/* splice pipe -> socket and socket -> pipe through an echo server. */
+static void case_splice(void)
+{
+	static uint8_t chunk[65536], back[65536];
+	pid_t pid = serve(srv_echo);
+	int fd = client(), a[2], b[2], bad = 0;
+	size_t total = 0, i, k, moved;
+	ssize_t r;
+
+	if (pipe(a) || pipe(b))
+		die("pipe");
+	for (total = 0; total < (1 << 20); total += sizeof(chunk)) {
+		for (i = 0; i < sizeof(chunk); i++)
+			chunk[i] = pat(total + i);
+		write_all(a[1], chunk, sizeof(chunk));
+		for (moved = 0; moved < sizeof(chunk); moved += r)
+			if ((r = splice(a[0], NULL, fd, NULL, sizeof(chunk) - moved, SPLICE_F_MOVE)) <= 0)
+				die("splice to socket");
+		for (moved = 0; moved < sizeof(chunk); moved += k) {
+			r = splice(fd, NULL, b[1], NULL, sizeof(chunk) - moved, SPLICE_F_MOVE);
+			if (r <= 0)
+				die("splice from socket");
+			k = read_n(b[0], back + moved, r);
+		}
+		for (i = 0; i < sizeof(chunk); i++)
+			bad += back[i] != pat(total + i);
+	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	r = splice(fd, NULL, b[1], NULL, 100, SPLICE_F_NONBLOCK);
+	printf("splice %zu, %d bytes differ; empty %s; ", total, bad, err_name(r));
+	fcntl(fd, F_SETFL, 0);
+	r = splice(fd, NULL, fd, NULL, 100, 0);
+	printf("socket to socket %s\n", r < 0 && errno == EINVAL ? "EINVAL" : err_name(r));
+	shutdown(fd, SHUT_WR);
+	reap(pid);
+}
+
 /* Read the 10 messages + EOF with one of the wait primitives. */
 static size_t drain_nb(int fd, bool *eof)
 {
@@ -893,6 +930,7 @@ int main(int argc, char **argv)
 		{ "fork-dup", case_fork_dup }, { "exec", case_exec }, { "threads", case_threads },
 		{ "after-close", case_after_close }, { "shut-rd", case_shut_rd },
 		{ "mmsg", case_mmsg }, { "epollout-et", case_epollout_et },
+		{ "splice", case_splice },
 	};
 	static const char *const waits[] = { "poll", "ppoll", "select", "pselect", "epoll",
 		"epoll-et", "oneshot", "nested", "two-sets" };
