@@ -828,18 +828,26 @@ static int tx_probe(struct hs_conn *c, int fd, struct hsock_dir *d)
 	return 0;
 }
 
-/* Wait for ring space: spin, then futex with a 100 ms liveness probe. */
+/*
+ * Wait for ring space: spin, then futex with a 100 ms liveness probe.  As
+ * the reader's spin (spin_loop), yield once spinning alone for
+ * HS_SPIN_SOLO_NS found nothing: the reader may be queued behind us on
+ * this CPU (more threads than CPUs), and it is the one to free space.
+ */
 static int tx_wait(struct hs_conn *c, int fd, bool block)
 {
 	struct hsock_dir *d = txd(c);
-	uint64_t end = now_ns() + (block ? c->spin_ns : 20000);
+	uint64_t start = now_ns(), end = start + (block ? c->spin_ns : 20000), t;
 	uint32_t seq;
 	int r;
 
-	while (now_ns() < end)
+	while ((t = now_ns()) < end) {
 		for (int i = 0; i < 64; i++, cpu_relax())
 			if (tx_space(c, d, 1) || atomic_load_explicit(&d->rd_shut, memory_order_relaxed))
 				return 0;
+		if (t - start > HS_SPIN_SOLO_NS)
+			sched_yield();
+	}
 	if (!block)
 		return -EAGAIN;
 	seq = atomic_load(&d->wake_seq);
