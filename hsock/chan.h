@@ -64,8 +64,26 @@
  *   - W waiting for ring space sets wr_want and futex-waits on wake_seq;
  *     R bumps wake_seq and wakes only if wr_want was set.  Every 100 ms the
  *     waiting W sends a counted probe bell: a dead peer answers with RST.
+ *   - SPACE BELLS: a non-blocking W that finds the ring full sets wr_out,
+ *     then re-checks tail (seq_cst, Dekker with R's tail publish); R, after
+ *     publishing tail, clears a set wr_out and rings a counted bell on the
+ *     other direction (switching it first if needed).  W's socket becomes
+ *     readable: an edge-triggered W waiting for EPOLLOUT (its kernel item
+ *     also waits for EPOLLIN, poll.c) is woken although the kernel send
+ *     buffer never filled; W's own reads discard that bell like any other.
  *   - Close/shutdown(SHUT_WR) sets wr_shut before the real call; R returns
  *     EOF once the ring is empty and wr_shut is set or TCP EOF was seen.
+ *
+ * MAILBOX (small writes in one cache line): a write of at most HSOCK_MBOX
+ * bytes is copied into the ring as usual and also into the mailbox of the
+ * producer line - the line a busy-polling R reads to see head move - under
+ * a sequence count (mb_seq odd while W rewrites it, then mb_pos/mb_len/
+ * mb_data, then mb_seq even with release), all before head is published.
+ * R, reading [tail, tail + k) inside [mb_pos, mb_pos + mb_len), copies
+ * from the mailbox and keeps it only if mb_seq was even and unchanged
+ * around the copy; otherwise it reads the ring, which always holds the
+ * bytes.  A small message then costs R one line transfer (head and data
+ * together) instead of two.  W serialises its mailbox writes with wr_lock.
  *
  * IDLE TRIM (GShm held follows bytes in flight): W holds WR_BUSY in state
  * while it copies into the ring.  R, asleep 100 ms on an empty ring that
@@ -93,8 +111,22 @@
  *     consumed completely and releases it (local bit cleared, or record
  *     back to an arena) BEFORE publishing tail (release), so W, seeing the
  *     new tail, sees the NIL slot.
- *   - Idle trim releases the page at tail when head == tail (same TRIM
- *     handshake), so an idle connection holds no record at all.
+ *   - SPARES: a record R consumed completely is not returned to an arena
+ *     but handed back to W (spares[dir], still committed and charged to
+ *     W's process) while fewer than HSOCK_SPARES wait there; W fills NIL
+ *     slots from its spares before it takes from an arena.  Per page a
+ *     stream then touches no shared pool line (record state, arena head,
+ *     charge): each of those is a cache-line transfer between the two
+ *     CPUs, several per 4 KiB page.  R stores the ids, then publishes put
+ *     (release); W reads put (acquire), checks that each id is a record it
+ *     committed (else drops it: a lying peer breaks its own connection),
+ *     then publishes got.  Spares count against W's per-process limit, so
+ *     GShm held stays bounded by it; they are at most 512 KiB per
+ *     direction and go back to the pool at idle trim and when the channel
+ *     is released.
+ *   - Idle trim releases the page at tail and the spares when head == tail
+ *     (same TRIM handshake: W is not inside hs_rec_fill), so an idle
+ *     connection holds no record at all.
  *   - Slot values are bounds-checked (local index, record range) and a
  *     release must find the record COMMITTED: a lying peer breaks only its
  *     own connection (ECONNRESET).
@@ -131,6 +163,8 @@
 #define HSOCK_SLOTS_MAX	256u	/* records mode: ring <= 1 MiB */
 #define SLOT_NIL	0u
 #define SLOT_LOCAL	(1u << 31)	/* | local page index; else record + 1 */
+#define HSOCK_MBOX	32u	/* bytes of a small write copied to the mailbox */
+#define HSOCK_SPARES	128u	/* records mode: consumed records kept for reuse */
 
 enum {
 	ST_SWITCHED = 1u << 0,
@@ -152,15 +186,35 @@ struct hsock_dir {
 	/* producer line */
 	_Atomic uint64_t head CL;
 	_Atomic uint64_t bell;		/* (bells << 1) | WANT */
+	/* MAILBOX: a copy of the last small write, in the line R polls */
+	_Atomic uint32_t mb_seq;	/* odd while W rewrites the mailbox */
+	_Atomic uint32_t mb_len;
+	_Atomic uint64_t mb_pos;	/* stream position of mb_data[0] */
+	unsigned char mb_data[HSOCK_MBOX];
 	/* consumer line */
 	_Atomic uint64_t tail CL;
 	_Atomic uint64_t tcp_rcvd;	/* R: TCP data bytes consumed */
 	_Atomic uint64_t drained;	/* R: bells discarded */
-	_Atomic uint32_t rd_shut;	/* R closed: W gets EPIPE */
 	_Atomic uint32_t rd_lock;
-	/* writer sleep line */
+	/*
+	 * writer sleep line: written only when W sleeps or R wakes or closes,
+	 * so W's per-write checks never pull R's consumer line
+	 */
 	_Atomic uint32_t wr_want CL;
 	_Atomic uint32_t wake_seq;
+	_Atomic uint32_t rd_shut;	/* R closed: W's writes go to the kernel */
+	_Atomic uint32_t wr_out;	/* W wants a space bell (SPACE BELLS) */
+};
+
+/*
+ * Records mode: consumed records R hands back to W for reuse (RECORDS,
+ * SPARES).  Single producer (R, put) and single consumer (W, got), free-
+ * running counters; rec[i % HSOCK_SPARES].
+ */
+struct hsock_spares {
+	_Atomic uint32_t put CL;
+	_Atomic uint32_t got CL;
+	_Atomic uint32_t rec[HSOCK_SPARES] CL;
 };
 
 struct hsock_chan {
@@ -174,6 +228,7 @@ struct hsock_chan {
 	/* records mode (version CHAN_V_RECORDS) only, see RECORDS above */
 	_Atomic uint32_t local_used[2] CL;	/* bitmap of local pages, per dir */
 	_Atomic uint32_t slot[2][HSOCK_SLOTS_MAX];
+	struct hsock_spares spares[2];
 	/* CHAN_V_KMOD: the module conn, joined by the other side with token */
 	_Atomic uint64_t ktoken;
 	uint32_t kcreator;		/* channel side that created it */

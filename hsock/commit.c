@@ -396,6 +396,12 @@ int hs_rec_release(struct hs_pool *p, const uint32_t *recs, uint32_t n)
 	return ret;
 }
 
+bool hs_rec_mine(struct hs_pool *p, uint32_t rec)
+{
+	return rec < p->h->nr && atomic_load_explicit(&p->own[rec],
+			memory_order_relaxed) == (OWN_COMMITTED | p->slot);
+}
+
 void *hs_rec_addr(struct hs_pool *p, uint32_t rec)
 {
 	if (rec >= p->h->nr || OWN_STATE(atomic_load_explicit(&p->own[rec],

@@ -41,6 +41,7 @@
 #ifndef HSOCK_COMMIT_H
 #define HSOCK_COMMIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define HS_REC_SIZE	4096u
@@ -68,6 +69,8 @@ int hs_rec_commit(struct hs_pool *p, const uint32_t *recs, uint32_t n);
 void hs_rec_abort(struct hs_pool *p, const uint32_t *recs, uint32_t n);
 /* 0, or -EPROTO when one of @recs was not committed (lying peer). */
 int hs_rec_release(struct hs_pool *p, const uint32_t *recs, uint32_t n);
+/* True when @rec is committed by this process (a spare handed back to us). */
+bool hs_rec_mine(struct hs_pool *p, uint32_t rec);
 /* Address of committed record @rec; NULL when out of range or not committed. */
 void *hs_rec_addr(struct hs_pool *p, uint32_t rec);
 

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "hsock/chan.h"
 
@@ -40,6 +41,9 @@ struct hs_real {
 	ssize_t (*recvmsg)(int, struct msghdr *, int);
 	ssize_t (*sendmsg)(int, const struct msghdr *, int);
 	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+	int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
+	ssize_t (*splice)(int, loff_t *, int, loff_t *, size_t, unsigned int);
 	int (*dup)(int);
 	int (*dup2)(int, int);
 	int (*dup3)(int, int, int);
@@ -55,7 +59,7 @@ enum hs_stat {
 	S_BELLS, S_DRAINED, S_SPIN_HITS, S_RX_SLEEPS, S_TX_SLEEPS, S_WAKEUPS,
 	S_PROBES, S_TRIMS, S_REC_LOCAL, S_REC_TAKEN, S_REC_COMMITS,
 	S_REC_RELEASED, S_REC_WAITS, S_KMOD_CONNS, S_KMOD_WAITS, S_KMOD_WOKEN,
-	S__COUNT
+	S_REC_REUSED, S__COUNT
 };
 
 struct hs_conn {
@@ -85,6 +89,7 @@ struct hs_conn {
 	uint8_t solo_misses;		/* solo spins answered only after a yield */
 	uint8_t solo_retry;		/* spins yielding early (io.c, spin_loop) */
 	uint64_t trim_mark;		/* rx tail at the last idle trim */
+	_Atomic uint64_t tx_tail;	/* tx tail last loaded (io.c, tx_space) */
 	uint64_t ino;
 	struct hsock_chan *ch;
 	size_t map_len;

@@ -145,8 +145,35 @@ static ssize_t tcp_recv(int fd, const struct iovec *iov, int n, size_t off,
 
 /* ---- reader ---- */
 
-static void wake_writer(struct hsock_dir *d)
+static bool try_switch(struct hs_conn *c, int fd);
+
+/*
+ * A non-blocking writer found our ring full (chan.h, SPACE BELLS): ring a
+ * counted bell on the other direction - we are its writer - so that the
+ * writer's socket becomes readable and its epoll set (EPOLLOUT|EPOLLET
+ * items also wait for EPOLLIN in the kernel, poll.c) reports it again.
+ */
+static void space_bell(struct hs_conn *c, int fd)
 {
+	struct hsock_dir *t = txd(c);
+
+	chan_lock(&t->wr_lock);
+	if ((atomic_load(&t->state) & ST_SWITCHED) ||
+	    (!(atomic_load(&t->state) & ST_REFUSED) && try_switch(c, fd))) {
+		atomic_fetch_add(&t->bell, 2);
+		if (hs.real.send(fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+			HS_STAT(S_BELLS, 1);
+		else
+			atomic_fetch_sub(&t->bell, 2);
+	}
+	chan_unlock(&t->wr_lock);
+}
+
+static void wake_writer(struct hs_conn *c, int fd, struct hsock_dir *d)
+{
+	if (atomic_load_explicit(&d->wr_out, memory_order_seq_cst) &&
+	    atomic_exchange(&d->wr_out, 0))
+		space_bell(c, fd);
 	if (!atomic_load_explicit(&d->wr_want, memory_order_seq_cst))
 		return;
 	if (atomic_exchange(&d->wr_want, 0)) {
@@ -229,6 +256,42 @@ static void rx_probe(struct hs_conn *c, int fd)
 		c->err = errno;
 }
 
+/*
+ * Copy [tail, tail + k) out of the mailbox (chan.h, MAILBOX); false when
+ * the mailbox does not hold those bytes or W rewrote it meanwhile.
+ */
+static bool mbox_get(struct hsock_dir *d, uint64_t tail, size_t k,
+		     const struct iovec *iov, int n, size_t off)
+{
+	unsigned char tmp[HSOCK_MBOX];
+	uint32_t s = atomic_load_explicit(&d->mb_seq, memory_order_acquire);
+	uint64_t pos = atomic_load_explicit(&d->mb_pos, memory_order_relaxed);
+	uint32_t len = atomic_load_explicit(&d->mb_len, memory_order_relaxed);
+
+	if ((s & 1) || tail < pos || len > HSOCK_MBOX || tail + k > pos + len)
+		return false;
+	memcpy(tmp, d->mb_data + (tail - pos), k);
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&d->mb_seq, memory_order_relaxed) != s)
+		return false;
+	iov_copy(iov, n, off, tmp, k, true);
+	return true;
+}
+
+/* W: a small write's bytes also go to the mailbox, before head moves. */
+static void mbox_put(struct hsock_dir *d, uint64_t head, const struct iovec *iov,
+		     int n, size_t off, size_t k)
+{
+	uint32_t s = atomic_load_explicit(&d->mb_seq, memory_order_relaxed);
+
+	atomic_store_explicit(&d->mb_seq, s | 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&d->mb_pos, head, memory_order_relaxed);
+	atomic_store_explicit(&d->mb_len, (uint32_t)k, memory_order_relaxed);
+	iov_copy(iov, n, off, d->mb_data, k, false);
+	atomic_store_explicit(&d->mb_seq, (s | 1) + 1, memory_order_release);
+}
+
 static ssize_t rx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 		       int n, size_t off, size_t len, bool peek)
 {
@@ -244,7 +307,8 @@ static ssize_t rx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 	if (!avail)
 		return -EAGAIN;
 	k = avail < len ? avail : len;
-	if (ring_copy(c, 1 - c->side, tail, iov, n, off, k, true) ||
+	if ((!(k <= HSOCK_MBOX && mbox_get(d, tail, k, iov, n, off)) &&
+	     ring_copy(c, 1 - c->side, tail, iov, n, off, k, true)) ||
 	    (!peek && c->rec && hs_rec_consumed(c, 1 - c->side, tail, tail + k))) {
 		c->err = ECONNRESET;
 		return -ECONNRESET;
@@ -253,7 +317,7 @@ static ssize_t rx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 		return k;
 	atomic_store_explicit(&d->tail, tail + k, memory_order_release);
 	atomic_thread_fence(memory_order_seq_cst);
-	wake_writer(d);
+	wake_writer(c, fd, d);
 	HS_STAT(S_GSHM_RX, k);
 	/*
 	 * Every wait we can see (our read, poll/select/epoll wrappers) arms
@@ -573,8 +637,14 @@ ssize_t hs_rx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
 	enum rx_mode mode = block ? RX_NOARM : RX_PROBE;
 	ssize_t r;
 
-	if (c->rd_shut)
-		return 0;
+	/*
+	 * After shutdown(SHUT_RD) Linux TCP still returns what is queued and
+	 * what arrives later, but never blocks: 0 instead of waiting.
+	 */
+	if (c->rd_shut) {
+		block = waitall = false;
+		mode = RX_PROBE;
+	}
 	if (!len)
 		return 0;
 	chan_lock(&d->rd_lock);
@@ -605,6 +675,8 @@ ssize_t hs_rx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
 	chan_unlock(&d->rd_lock);
 	if (got)
 		return got;
+	if (r == -EAGAIN && c->rd_shut)
+		return 0;
 	if (r < 0)
 		errno = -r;
 	return r < 0 ? -1 : 0;
@@ -683,19 +755,31 @@ static bool try_switch(struct hs_conn *c, int fd)
 }
 
 /*
- * Records mode: a position may be written only once the previous lap's
- * page of its slot was consumed (chan.h, RECORDS).
+ * Free ring bytes for the writer.  Records mode: a position may be written
+ * only once the previous lap's page of its slot was consumed (chan.h,
+ * RECORDS).  The tail last loaded (acquire) is kept in c->tx_tail: tail
+ * only grows, so an old value only underestimates the space, and the
+ * reader's consumer line - which it writes on every read - is loaded
+ * again only when the cached space is short of @need (a cache-line
+ * transfer saved per small write).
  */
-static uint64_t tx_space(struct hs_conn *c, struct hsock_dir *d)
+static uint64_t tx_space(struct hs_conn *c, struct hsock_dir *d, uint64_t need)
 {
 	uint64_t head = atomic_load_explicit(&d->head, memory_order_relaxed);
-	uint64_t tail = atomic_load_explicit(&d->tail, memory_order_acquire);
-	uint64_t used = head - tail;
+	uint64_t tail = atomic_load_explicit(&c->tx_tail, memory_order_relaxed), used;
 
-	if (c->rec)
-		tail &= ~(uint64_t)(HSOCK_PAGE - 1);
-	used = head - tail;
-	return used > c->ring ? 0 : c->ring - used;
+	for (int i = 0; i < 2; i++) {
+		if (c->rec)
+			tail &= ~(uint64_t)(HSOCK_PAGE - 1);
+		used = head - tail;
+		if (used <= c->ring && c->ring - used >= need)
+			break;
+		if (i)
+			return used > c->ring ? 0 : c->ring - used;
+		tail = atomic_load_explicit(&d->tail, memory_order_acquire);
+		atomic_store_explicit(&c->tx_tail, tail, memory_order_relaxed);
+	}
+	return c->ring - used;
 }
 
 static int tx_probe(struct hs_conn *c, int fd, struct hsock_dir *d);
@@ -748,18 +832,26 @@ static int tx_probe(struct hs_conn *c, int fd, struct hsock_dir *d)
 	return 0;
 }
 
-/* Wait for ring space: spin, then futex with a 100 ms liveness probe. */
+/*
+ * Wait for ring space: spin, then futex with a 100 ms liveness probe.  As
+ * the reader's spin (spin_loop), yield once spinning alone for
+ * HS_SPIN_SOLO_NS found nothing: the reader may be queued behind us on
+ * this CPU (more threads than CPUs), and it is the one to free space.
+ */
 static int tx_wait(struct hs_conn *c, int fd, bool block)
 {
 	struct hsock_dir *d = txd(c);
-	uint64_t end = now_ns() + (block ? c->spin_ns : 20000);
+	uint64_t start = now_ns(), end = start + (block ? c->spin_ns : 20000), t;
 	uint32_t seq;
 	int r;
 
-	while (now_ns() < end)
+	while ((t = now_ns()) < end) {
 		for (int i = 0; i < 64; i++, cpu_relax())
-			if (tx_space(c, d) || atomic_load_explicit(&d->rd_shut, memory_order_relaxed))
+			if (tx_space(c, d, 1) || atomic_load_explicit(&d->rd_shut, memory_order_relaxed))
 				return 0;
+		if (t - start > HS_SPIN_SOLO_NS)
+			sched_yield();
+	}
 	if (!block)
 		return -EAGAIN;
 	/* module path: woken by the reader's release (kmod.c) */
@@ -771,7 +863,7 @@ static int tx_wait(struct hs_conn *c, int fd, bool block)
 	seq = atomic_load(&d->wake_seq);
 	atomic_store(&d->wr_want, 1);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (tx_space(c, d) || atomic_load(&d->rd_shut))
+	if (tx_space(c, d, 1) || atomic_load(&d->rd_shut))
 		return 0;
 	HS_STAT(S_TX_SLEEPS, 1);
 	r = ial_wait(hs.ial, &d->wake_seq, seq, 100);
@@ -822,6 +914,7 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 	size_t total = iov_total(iov, n), sent = 0, k;
 	bool block = !(flags & MSG_DONTWAIT) && !c->nonblock;
 	uint64_t head, space, probe = 0;
+	bool asked = false;
 	int r = 0;
 
 	while (sent < total) {
@@ -829,11 +922,23 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 			r = -EPIPE;
 			break;
 		}
-		space = tx_space(c, d);
+		space = tx_space(c, d, total - sent);
 		if (!space) {
 			if (sent && !block)
 				break;
 			r = tx_wait(c, fd, block);
+			if (r == -EAGAIN && !asked) {
+				/*
+				 * Ring full, non-blocking: ask the reader for a
+				 * space bell (chan.h, SPACE BELLS), then look again
+				 * (Dekker with its tail publish).
+				 */
+				asked = true;
+				atomic_store(&d->wr_out, 1);
+				atomic_thread_fence(memory_order_seq_cst);
+				if (tx_space(c, d, 1))
+					r = 0;
+			}
 			if (r)
 				break;
 			continue;
@@ -860,17 +965,15 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 			r = -ECONNRESET;
 			break;
 		}
+		if (k <= HSOCK_MBOX)
+			mbox_put(d, head, iov, n, sent, k);
 		atomic_store_explicit(&d->head, head + k, memory_order_release);
 		wr_exit(d);
 		ring_bell(fd, d);
 		HS_STAT(S_GSHM_TX, k);
 		sent += k;
 	}
-	if (sent)
-		return sent;
-	if (r == -EPIPE && !(flags & MSG_NOSIGNAL))
-		raise(SIGPIPE);
-	return r;
+	return sent ? (ssize_t)sent : r;
 }
 
 ssize_t hs_tx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
@@ -894,6 +997,19 @@ ssize_t hs_tx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
 		return r;
 	}
 	r = tx_ring(c, fd, iov, n, flags);
+	if (r == -EPIPE) {
+		/*
+		 * The peer closed (or we shut down writing): the kernel socket
+		 * is in the state TCP would be in, so let it answer - the first
+		 * write after the peer's close succeeds and draws an RST, later
+		 * ones fail with EPIPE or ECONNRESET (and SIGPIPE), as TCP.
+		 */
+		m.msg_iov = (struct iovec *)iov;
+		m.msg_iovlen = n;
+		r = hs.real.sendmsg(fd, &m, flags);
+		chan_unlock(&d->wr_lock);
+		return r;
+	}
 	chan_unlock(&d->wr_lock);
 	if (r < 0) {
 		errno = -r;

@@ -25,14 +25,16 @@
 
 struct ep_item {
 	int epfd, fd;
-	struct epoll_event ev;
+	struct epoll_event ev;		/* as the application asked */
 	bool disabled;			/* EPOLLONESHOT fired, awaiting MOD */
+	bool added_in;			/* EPOLLIN added for space bells */
 };
 
 static struct {
 	_Atomic uint32_t lock;
 	struct ep_item *items;
 	size_t n, cap;
+	_Atomic int added_in;		/* items with added_in */
 } eps;
 
 static typeof(poll) *real_poll;
@@ -204,9 +206,10 @@ void hs_ep_forget(int fd)
 		return;
 	chan_lock(&eps.lock);
 	for (i = 0; i < eps.n;)
-		if (eps.items[i].fd == fd || eps.items[i].epfd == fd)
+		if (eps.items[i].fd == fd || eps.items[i].epfd == fd) {
+			eps.added_in -= eps.items[i].added_in;
 			eps.items[i] = eps.items[--eps.n];
-		else
+		} else
 			i++;
 	chan_unlock(&eps.lock);
 }
@@ -221,12 +224,15 @@ static struct ep_item *ep_find(int epfd, int fd)
 	return NULL;
 }
 
-static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev)
+static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev,
+		     bool added_in)
 {
 	struct ep_item *it, *n;
 
 	chan_lock(&eps.lock);
 	it = ep_find(epfd, fd);
+	if (it)
+		eps.added_in -= it->added_in;
 	if (op == EPOLL_CTL_DEL && it)
 		*it = eps.items[--eps.n];
 	else if (op != EPOLL_CTL_DEL && ev) {
@@ -239,25 +245,72 @@ static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev)
 		}
 		if (!it)
 			it = &eps.items[eps.n++];
-		*it = (struct ep_item){ epfd, fd, *ev, false };
+		*it = (struct ep_item){ epfd, fd, *ev, false, added_in };
+		eps.added_in += added_in;
 	}
 out:
 	chan_unlock(&eps.lock);
 }
 
+/*
+ * An edge-triggered writer waiting for EPOLLOUT on an accelerated socket:
+ * the kernel send buffer never fills, so no EPOLLOUT edge comes when the
+ * ring drains; the reader rings a space bell instead (chan.h, SPACE
+ * BELLS), which the kernel item sees if it also waits for EPOLLIN.  The
+ * added EPOLLIN is removed from what the application gets (ep_out).
+ */
+static bool wants_space_bell(int fd, int op, const struct epoll_event *ev)
+{
+	struct hs_conn *c = hs.tab ? hs_get(fd) : NULL;
+
+	return c && !c->plain && ev && (op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) &&
+	       (ev->events & (EPOLLOUT | EPOLLET | EPOLLIN)) == (EPOLLOUT | EPOLLET);
+}
+
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
+	bool add_in;
+	struct epoll_event kev;
 	int r;
 
 	resolve();
-	r = real_epoll_ctl(epfd, op, fd, ev);
+	add_in = wants_space_bell(fd, op, ev);
+	if (add_in) {
+		kev = *ev;
+		kev.events |= EPOLLIN;
+	}
+	r = real_epoll_ctl(epfd, op, fd, add_in ? &kev : ev);
 	if (r == 0 && epfd >= 0 && epfd < (1 << 16))
 		is_ep[epfd] = 1;
 	if (r == 0 && op == EPOLL_CTL_ADD)
 		note_nested(fd);
 	if (r == 0 && hs.tab && (hs_get(fd) || op == EPOLL_CTL_DEL))
-		ep_track(epfd, op, fd, ev);
+		ep_track(epfd, op, fd, ev, add_in);
 	return r;
+}
+
+/* Take the EPOLLIN we added (epoll_ctl) out of @r events; how many remain. */
+static int ep_out(int epfd, struct epoll_event *evs, int r)
+{
+	struct ep_item *it;
+	int i, k = 0;
+	size_t j;
+
+	if (r <= 0 || !atomic_load_explicit(&eps.added_in, memory_order_relaxed))
+		return r;
+	chan_lock(&eps.lock);
+	for (i = 0; i < r; i++) {
+		for (j = 0, it = NULL; j < eps.n && !it; j++)
+			if (eps.items[j].epfd == epfd && eps.items[j].added_in &&
+			    !memcmp(&eps.items[j].ev.data, &evs[i].data, sizeof(evs[i].data)))
+				it = &eps.items[j];
+		if (it)
+			evs[i].events &= ~(uint32_t)(EPOLLIN | EPOLLRDNORM);
+		if (!it || evs[i].events)
+			evs[k++] = evs[i];
+	}
+	chan_unlock(&eps.lock);
+	return k;
 }
 
 /* Append ring-ready tracked items of @epfd not already reported. */
@@ -367,8 +420,8 @@ static int ep_spin(int epfd, struct epoll_event *evs, int max, const sigset_t *m
 	return r;
 }
 
-EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
-		       const sigset_t *mask)
+static int ep_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
+		    const sigset_t *mask)
 {
 	int r;
 
@@ -390,6 +443,30 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
 		}
 	}
 	return real_epoll_pwait(epfd, evs, max, timeout, mask);
+}
+
+/*
+ * A wait woken only by an EPOLLIN we added (ep_out) and nothing else is
+ * not a wake-up for the application: wait again for the time left.
+ */
+EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
+		       const sigset_t *mask)
+{
+	uint64_t end = timeout > 0 ? hs_now_ns() + (uint64_t)timeout * 1000000 : 0, t;
+	int r;
+
+	resolve();
+	for (;;) {
+		r = ep_pwait(epfd, evs, max, timeout, mask);
+		if (r <= 0 || (r = ep_out(epfd, evs, r)) || !timeout)
+			return r;
+		if (timeout > 0) {
+			t = hs_now_ns();
+			if (t >= end)
+				return 0;
+			timeout = (int)((end - t + 999999) / 1000000);
+		}
+	}
 }
 
 EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
@@ -60,7 +61,8 @@ static void resolve(void)
 	RESOLVE(readv); RESOLVE(writev); RESOLVE(recv); RESOLVE(send);
 	RESOLVE(recvfrom); RESOLVE(sendto); RESOLVE(recvmsg); RESOLVE(sendmsg);
 	RESOLVE(sendfile); RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3);
-	RESOLVE(fcntl); RESOLVE(ioctl); RESOLVE(fork);
+	RESOLVE(fcntl); RESOLVE(ioctl); RESOLVE(fork); RESOLVE(sendmmsg);
+	RESOLVE(recvmmsg); RESOLVE(splice);
 }
 
 static uint32_t env_size(const char *name, uint32_t def, uint32_t lo, uint32_t hi)
@@ -323,11 +325,186 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 	return REAL(sendmsg)(fd, m, flags);
 }
 
+/*
+ * sendmmsg/recvmmsg on an accelerated socket: the kernel's own loops
+ * (net/socket.c) over sendmsg/recvmsg, run over ours.  As in the kernel:
+ * the count of messages done, or -1 when the first one fails; a stream
+ * socket's EOF is a 0-byte message; MSG_WAITFORONE makes the calls after
+ * the first non-blocking; the timeout is checked after each message.
+ */
+EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+	struct hs_conn *c = io_conn(fd);
+	unsigned int i;
+	ssize_t r;
+
+	if (!c)
+		return REAL(sendmmsg)(fd, v, n, flags);
+	if (n > IOV_MAX)
+		n = IOV_MAX;
+	for (i = 0; i < n; i++) {
+		r = sendmsg(fd, &v[i].msg_hdr, flags);
+		if (r < 0)
+			return i ? (int)i : -1;
+		v[i].msg_len = (unsigned int)r;
+	}
+	return (int)i;
+}
+
+/* Time left until @end (0 when past): the kernel writes it back to *tmo. */
+static bool left(const struct timespec *end, struct timespec *out)
+{
+	struct timespec t;
+	long long ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	ns = (end->tv_sec - t.tv_sec) * 1000000000LL + (end->tv_nsec - t.tv_nsec);
+	if (ns < 0)
+		ns = 0;
+	out->tv_sec = ns / 1000000000LL;
+	out->tv_nsec = ns % 1000000000LL;
+	return ns > 0;
+}
+
+EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
+		    struct timespec *tmo)
+{
+	struct hs_conn *c = io_conn(fd);
+	struct timespec end;
+	unsigned int done = 0;
+	ssize_t r;
+
+	if (!c || !n || (flags & ~(RX_FLAGS | MSG_WAITFORONE)))
+		return REAL(recvmmsg)(fd, v, n, flags, tmo);
+	if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000L)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (tmo) {
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		end.tv_sec += tmo->tv_sec + (end.tv_nsec + tmo->tv_nsec) / 1000000000L;
+		end.tv_nsec = (end.tv_nsec + tmo->tv_nsec) % 1000000000L;
+	}
+	while (done < n) {
+		r = recvmsg(fd, &v[done].msg_hdr, flags & ~MSG_WAITFORONE);
+		if (r < 0)
+			break;
+		v[done++].msg_len = (unsigned int)r;
+		if (flags & MSG_WAITFORONE)
+			flags |= MSG_DONTWAIT;
+		if (tmo && !left(&end, tmo))
+			break;
+	}
+	if (tmo && done < n)
+		left(&end, tmo);
+	return done ? (int)done : -1;
+}
+
 EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 {
 	struct hs_conn *c = io_conn(out);
 
 	return c ? hs_sendfile(c, out, in, off, count) : REAL(sendfile)(out, in, off, count);
+}
+
+/*
+ * splice with an accelerated socket at one end (the other is a pipe): the
+ * bytes move through a buffer, never lost on a short transfer.
+ *   socket -> pipe: peek at most the pipe's free space, write that to the
+ *     pipe (it cannot block), then consume what the pipe took.
+ *   pipe -> socket: tee the pipe into a private pipe (the data stays in
+ *     the caller's pipe), send it, then consume from the caller's pipe
+ *     exactly what was sent.
+ * SPLICE_F_NONBLOCK makes the pipe end non-blocking; the socket end
+ * blocks unless it is O_NONBLOCK itself, as in the kernel.  Not
+ * atomic against another reader of the same pipe or socket between the
+ * peek (tee) and the consume.
+ */
+#define SPLICE_BUF 65536
+
+static ssize_t splice_from_sock(struct hs_conn *c, int in, int out, size_t len,
+				bool nb)
+{
+	static __thread char buf[SPLICE_BUF];
+	struct iovec v = { buf, 0 };
+	struct pollfd p = { out, POLLOUT, 0 };
+	int size, queued;
+	ssize_t r, w;
+
+	for (;;) {
+		size = REAL(fcntl)(out, F_GETPIPE_SZ);
+		if (size < 0 || REAL(ioctl)(out, FIONREAD, &queued) < 0) {
+			errno = EINVAL;		/* not a pipe, as the kernel says */
+			return -1;
+		}
+		if (size > queued)
+			break;
+		if (nb || (REAL(fcntl)(out, F_GETFL) & O_NONBLOCK)) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (poll(&p, 1, -1) < 0)
+			return -1;
+	}
+	v.iov_len = len < SPLICE_BUF ? len : SPLICE_BUF;
+	if (v.iov_len > (size_t)(size - queued))
+		v.iov_len = size - queued;
+	r = hs_rx(c, in, &v, 1, MSG_PEEK);
+	if (r <= 0)
+		return r;
+	w = REAL(write)(out, buf, r);
+	if (w <= 0)
+		return w;
+	v.iov_len = w;
+	return hs_rx(c, in, &v, 1, MSG_DONTWAIT);
+}
+
+static ssize_t splice_to_sock(struct hs_conn *c, int in, int out, size_t len,
+			      bool nb)
+{
+	static __thread char buf[SPLICE_BUF], scratch[SPLICE_BUF];
+	struct iovec v = { buf, 0 };
+	int tp[2], e;
+	ssize_t k, r, w = -1;
+
+	if (pipe2(tp, O_CLOEXEC | O_NONBLOCK))
+		return -1;
+	k = tee(in, tp[1], len < SPLICE_BUF ? len : SPLICE_BUF, nb ? SPLICE_F_NONBLOCK : 0);
+	if (k <= 0) {
+		w = k;
+		goto out;
+	}
+	r = REAL(read)(tp[0], buf, k);
+	if (r != k)
+		goto out;
+	v.iov_len = k;
+	w = hs_tx(c, out, &v, 1, 0);
+	if (w > 0 && REAL(read)(in, scratch, w) != w)
+		w = -1;		/* another reader took them meanwhile */
+out:
+	e = errno;
+	REAL(close)(tp[0]);
+	REAL(close)(tp[1]);
+	errno = e;
+	return w;
+}
+
+EXPORT ssize_t splice(int in, loff_t *offin, int out, loff_t *offout, size_t len,
+		      unsigned int flags)
+{
+	struct hs_conn *ci = io_conn(in), *co = ci ? NULL : io_conn(out);
+	bool nb = flags & SPLICE_F_NONBLOCK;
+
+	if (!ci && !co)
+		return REAL(splice)(in, offin, out, offout, len, flags);
+	if ((ci && offin) || (co && offout)) {
+		errno = ESPIPE;
+		return -1;
+	}
+	if (!len)
+		return 0;
+	return ci ? splice_from_sock(ci, in, out, len, nb) :
+		    splice_to_sock(co, in, out, len, nb);
 }
 
 EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)

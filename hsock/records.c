@@ -55,18 +55,86 @@ int hs_rec_copy(struct hs_conn *c, int d, uint64_t pos, const struct iovec *iov,
 	return 0;
 }
 
-/* A free local page of direction @d, SLOT_NIL when both are in use. */
+/*
+ * A free local page of direction @d, SLOT_NIL when both are in use.  Loads
+ * first: a failing read-modify-write would pull the line from the reader
+ * on every page.
+ */
 static uint32_t local_page(struct hs_conn *c, int d)
 {
 	_Atomic uint32_t *used = &c->ch->local_used[d];
 	uint32_t k;
 
 	for (k = 0; k < HSOCK_LOCAL; k++)
-		if (!(atomic_fetch_or(used, 1u << k) & (1u << k))) {
+		if (!(atomic_load_explicit(used, memory_order_relaxed) & (1u << k)) &&
+		    !(atomic_fetch_or(used, 1u << k) & (1u << k))) {
 			HS_STAT(S_REC_LOCAL, 1);
 			return SLOT_LOCAL | k;
 		}
 	return SLOT_NIL;
+}
+
+/*
+ * Writer: up to @n spares the reader handed back (chan.h, SPARES).  An id
+ * that is not a record committed by our process slot (a writer that
+ * exec'd got a new slot; or a lying peer) is released, not reused: it
+ * goes back to its owner's charge like any consumed record.
+ */
+static uint32_t spares_pop(struct hs_conn *c, int d, uint32_t *out, uint32_t n)
+{
+	struct hsock_spares *s = &c->ch->spares[d];
+	uint32_t got = atomic_load_explicit(&s->got, memory_order_relaxed);
+	uint32_t put = atomic_load_explicit(&s->put, memory_order_acquire), k = 0, r;
+
+	if (got == put || !hs.pool)
+		return 0;
+	if (put - got > HSOCK_SPARES)
+		got = put;	/* lying peer: take none */
+	for (; k < n && got != put; got++) {
+		r = atomic_load_explicit(&s->rec[got % HSOCK_SPARES], memory_order_relaxed);
+		if (hs_rec_mine(hs.pool, r))
+			out[k++] = r;
+		else
+			hs_rec_release(hs.pool, &r, 1);	/* -EPROTO: not a record */
+	}
+	atomic_store_explicit(&s->got, got, memory_order_release);
+	HS_STAT(S_REC_REUSED, k);
+	return k;
+}
+
+/* Reader: hand up to @n consumed records back to the writer; how many. */
+static uint32_t spares_push(struct hsock_chan *ch, int d, const uint32_t *r, uint32_t n)
+{
+	struct hsock_spares *s = &ch->spares[d];
+	uint32_t put = atomic_load_explicit(&s->put, memory_order_relaxed);
+	uint32_t got = atomic_load_explicit(&s->got, memory_order_acquire), k;
+
+	for (k = 0; k < n && put - got < HSOCK_SPARES; k++, put++)
+		atomic_store_explicit(&s->rec[put % HSOCK_SPARES], r[k], memory_order_relaxed);
+	if (k)
+		atomic_store_explicit(&s->put, put, memory_order_release);
+	return k;
+}
+
+/*
+ * Every spare of direction @d back to the pool; only while the writer is
+ * out of hs_rec_fill (TRIM held, or the last side left).
+ */
+static void spares_release(struct hsock_chan *ch, int d)
+{
+	struct hsock_spares *s = &ch->spares[d];
+	uint32_t got = atomic_load(&s->got), put = atomic_load(&s->put), n = 0;
+	uint32_t recs[HSOCK_SPARES];
+
+	if (put - got > HSOCK_SPARES)
+		got = put - HSOCK_SPARES;
+	for (; got != put; got++)
+		recs[n++] = atomic_load_explicit(&s->rec[got % HSOCK_SPARES],
+						 memory_order_relaxed);
+	atomic_store(&s->got, got);
+	if (n && hs.pool)
+		hs_rec_release(hs.pool, recs, n);	/* -EPROTO: not all were records */
+	HS_STAT(S_REC_RELEASED, n);
 }
 
 /* Take and commit up to @n records; how many (0: none now). */
@@ -105,7 +173,9 @@ size_t hs_rec_fill(struct hs_conn *c, int d, uint64_t head, size_t k)
 		else if (n < HSOCK_SLOTS_MAX)
 			need[n++] = pos;
 	}
-	got = n ? take_records(recs, n) : 0;
+	got = n ? spares_pop(c, d, recs, n) : 0;
+	if (got < n)
+		got += take_records(recs + got, n - got);
 	for (i = 0; i < got; i++)
 		atomic_store_explicit(slot_of(c, d, need[i]), recs[i] + 1,
 				      memory_order_release);
@@ -135,7 +205,7 @@ static int put_page(struct hsock_chan *ch, int d, uint32_t v)
 int hs_rec_consumed(struct hs_conn *c, int d, uint64_t from, uint64_t to)
 {
 	uint64_t pos = from & ~(uint64_t)(HSOCK_PAGE - 1);
-	uint32_t recs[HSOCK_SLOTS_MAX], n = 0, v;
+	uint32_t recs[HSOCK_SLOTS_MAX], n = 0, v, k;
 	int ret = 0;
 
 	if (c->kmod)
@@ -147,25 +217,32 @@ int hs_rec_consumed(struct hs_conn *c, int d, uint64_t from, uint64_t to)
 		else
 			recs[n++] = v - 1;
 	}
-	if (n && (!hs.pool || hs_rec_release(hs.pool, recs, n)))
+	k = n ? spares_push(c->ch, d, recs, n) : 0;
+	if (n > k && (!hs.pool || hs_rec_release(hs.pool, recs + k, n - k)))
 		ret = -ECONNRESET;
-	HS_STAT(S_REC_RELEASED, n);
+	HS_STAT(S_REC_RELEASED, n - k);
 	return ret;
 }
 
-/* Reader, inside TRIM with head == tail: release the page at @tail. */
+/* Reader, inside TRIM with head == tail: release the page at @tail and the spares. */
 bool hs_rec_trim(struct hs_conn *c, int d, uint64_t tail)
 {
 	uint32_t v = atomic_exchange(slot_of(c, d, tail), SLOT_NIL);
+	struct hsock_spares *s = &c->ch->spares[d];
+	bool spares = atomic_load(&s->put) != atomic_load(&s->got);
 
 	put_page(c->ch, d, v);
-	return v != SLOT_NIL;
+	spares_release(c->ch, d);
+	return v != SLOT_NIL || spares;
 }
 
 /* The module releases in ring order only: no trim of a partial page. */
 bool hs_rec_held(struct hs_conn *c, int d, uint64_t tail)
 {
-	return !c->kmod && atomic_load(slot_of(c, d, tail)) != SLOT_NIL;
+	struct hsock_spares *s = &c->ch->spares[d];
+
+	return !c->kmod && (atomic_load(slot_of(c, d, tail)) != SLOT_NIL ||
+			    atomic_load(&s->put) != atomic_load(&s->got));
 }
 
 /* Last side left: every record still linked goes back to the pool. */
@@ -175,9 +252,11 @@ void hs_release_records(struct hsock_chan *ch)
 
 	if (n > HSOCK_SLOTS_MAX)
 		n = HSOCK_SLOTS_MAX;
-	for (d = 0; d < 2; d++)
+	for (d = 0; d < 2; d++) {
 		for (i = 0; i < n; i++)
 			put_page(ch, d, atomic_exchange(&ch->slot[d][i], SLOT_NIL));
+		spares_release(ch, d);
+	}
 	if (hs.pool)
 		hs_pool_trim(hs.pool);
 }

@@ -41,6 +41,7 @@ static const char *const names[S__COUNT] = {
 	[S_KMOD_CONNS] = "connections_kernel",
 	[S_KMOD_WAITS] = "kernel_tx_waits",
 	[S_KMOD_WOKEN] = "kernel_tx_wakeups",
+	[S_REC_REUSED] = "records_reused",
 };
 
 static void parse(char *buf, uint64_t *acc)

@@ -523,6 +523,178 @@ static void case_sigpipe(void)
 	reap(pid);
 }
 
+/* Writes after the peer closed: TCP lets the first through, then RST. */
+static void case_after_close(void)
+{
+	pid_t pid = serve(srv_close);
+	int fd = client(), i;
+	char b;
+
+	usleep(100000);
+	for (i = 0; i < 3; i++) {
+		printf("write%d %s ", i, err_name(send(fd, "data", 4, MSG_NOSIGNAL)));
+		usleep(50000);
+	}
+	printf("read %s\n", err_name(read(fd, &b, 1)));
+	reap(pid);
+}
+
+static void srv_shut_rd(int fd)
+{
+	char x;
+
+	write_all(fd, "abc", 3);
+	read_n(fd, &x, 1);
+	write_all(fd, "def", 3);
+	read_n(fd, &x, 1);
+}
+
+/* shutdown(SHUT_RD) with data queued, then data arriving after it. */
+static void case_shut_rd(void)
+{
+	pid_t pid = serve(srv_shut_rd);
+	int fd = client();
+	char buf[16];
+	ssize_t r;
+
+	usleep(50000);
+	printf("shutdown %d ", shutdown(fd, SHUT_RD));
+	r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	printf("read1 %s%s ", err_name(r), r > 0 ? "" : "");
+	if (r > 0)
+		printf("[%.*s] ", (int)r, buf);
+	write_all(fd, "g", 1);
+	usleep(50000);
+	r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	printf("read2 %s ", err_name(r));
+	if (r > 0)
+		printf("[%.*s] ", (int)r, buf);
+	r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	printf("read3 %s\n", err_name(r));
+	write_all(fd, "x", 1);
+	reap(pid);
+}
+
+/* sendmmsg/recvmmsg (MSG_WAITALL, MSG_WAITFORONE) through an echo server. */
+static void case_mmsg(void)
+{
+	pid_t pid = serve(srv_echo);
+	int fd = client(), r, i;
+	char a[3] = "one", b[3] = "two", cc[5] = "three", in[3][8];
+	struct iovec out[3] = { { a, 3 }, { b, 3 }, { cc, 5 } }, iv[3];
+	size_t want[3] = { 3, 3, 5 };
+	struct mmsghdr v[3];
+
+	memset(v, 0, sizeof(v));
+	for (i = 0; i < 3; i++) {
+		v[i].msg_hdr.msg_iov = &out[i];
+		v[i].msg_hdr.msg_iovlen = 1;
+	}
+	r = sendmmsg(fd, v, 3, 0);
+	printf("sendmmsg %d lens %u %u %u; ", r, v[0].msg_len, v[1].msg_len, v[2].msg_len);
+	memset(v, 0, sizeof(v));
+	memset(in, 0, sizeof(in));
+	for (i = 0; i < 3; i++) {
+		iv[i] = (struct iovec){ in[i], want[i] };
+		v[i].msg_hdr.msg_iov = &iv[i];
+		v[i].msg_hdr.msg_iovlen = 1;
+	}
+	r = recvmmsg(fd, v, 3, MSG_WAITALL, NULL);
+	printf("recvmmsg %d [%s][%s][%s]; ", r, in[0], in[1], in[2]);
+	write_all(fd, "x", 1);
+	usleep(50000);
+	r = recvmmsg(fd, v, 2, MSG_WAITFORONE, NULL);
+	printf("waitforone %d len %u; ", r, v[0].msg_len);
+	r = recvmmsg(fd, v, 2, MSG_DONTWAIT, NULL);
+	printf("dontwait %s\n", err_name(r));
+	shutdown(fd, SHUT_WR);
+	reap(pid);
+}
+
+static void srv_slow_sink(int fd)
+{
+	static char buf[65536];
+	size_t got = 0;
+	ssize_t r;
+
+	usleep(200000);
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		got += r;
+	printf("server read %zu\n", got);
+	fflush(stdout);
+}
+
+/*
+ * A non-blocking writer waiting for EPOLLOUT edge-triggered while a slow
+ * reader drains: each wait must end by an EPOLLOUT, never by the timeout.
+ */
+static void case_epollout_et(void)
+{
+	static char buf[65536];
+	pid_t pid = serve(srv_slow_sink);
+	int fd = client(), ep = epoll_create1(0), timeouts = 0, eagain = 0;
+	size_t sent = 0, total = 32 << 20;
+	struct epoll_event ev;
+	ssize_t r;
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &(struct epoll_event){ EPOLLOUT | EPOLLET, { .fd = fd } });
+	while (sent < total && timeouts < 3) {
+		r = write(fd, buf, total - sent < sizeof(buf) ? total - sent : sizeof(buf));
+		if (r > 0) {
+			sent += r;
+			continue;
+		}
+		if (r < 0 && errno != EAGAIN)
+			break;
+		eagain++;
+		if (epoll_wait(ep, &ev, 1, 3000) != 1)
+			timeouts++;
+		else if (!(ev.events & EPOLLOUT) || (ev.events & EPOLLIN))
+			printf("unexpected events %#x ", ev.events);
+	}
+	printf("wrote %zu timeouts %d blocked %s\n", sent, timeouts, eagain ? "yes" : "no");
+	shutdown(fd, SHUT_WR);
+	reap(pid);
+}
+
+/* splice pipe -> socket and socket -> pipe through an echo server. */
+static void case_splice(void)
+{
+	static uint8_t chunk[65536], back[65536];
+	pid_t pid = serve(srv_echo);
+	int fd = client(), a[2], b[2], bad = 0;
+	size_t total = 0, i, k, moved;
+	ssize_t r;
+
+	if (pipe(a) || pipe(b))
+		die("pipe");
+	for (total = 0; total < (1 << 20); total += sizeof(chunk)) {
+		for (i = 0; i < sizeof(chunk); i++)
+			chunk[i] = pat(total + i);
+		write_all(a[1], chunk, sizeof(chunk));
+		for (moved = 0; moved < sizeof(chunk); moved += r)
+			if ((r = splice(a[0], NULL, fd, NULL, sizeof(chunk) - moved, SPLICE_F_MOVE)) <= 0)
+				die("splice to socket");
+		for (moved = 0; moved < sizeof(chunk); moved += k) {
+			r = splice(fd, NULL, b[1], NULL, sizeof(chunk) - moved, SPLICE_F_MOVE);
+			if (r <= 0)
+				die("splice from socket");
+			k = read_n(b[0], back + moved, r);
+		}
+		for (i = 0; i < sizeof(chunk); i++)
+			bad += back[i] != pat(total + i);
+	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	r = splice(fd, NULL, b[1], NULL, 100, SPLICE_F_NONBLOCK);
+	printf("splice %zu, %d bytes differ; empty %s; ", total, bad, err_name(r));
+	fcntl(fd, F_SETFL, 0);
+	r = splice(fd, NULL, fd, NULL, 100, 0);
+	printf("socket to socket %s\n", r < 0 && errno == EINVAL ? "EINVAL" : err_name(r));
+	shutdown(fd, SHUT_WR);
+	reap(pid);
+}
+
 /* Read the 10 messages + EOF with one of the wait primitives. */
 static size_t drain_nb(int fd, bool *eof)
 {
@@ -756,6 +928,9 @@ int main(int argc, char **argv)
 		{ "death-writer", case_death_writer }, { "sigpipe", case_sigpipe },
 		{ "eintr", case_eintr }, { "iov", case_iov }, { "sendfile", case_sendfile },
 		{ "fork-dup", case_fork_dup }, { "exec", case_exec }, { "threads", case_threads },
+		{ "after-close", case_after_close }, { "shut-rd", case_shut_rd },
+		{ "mmsg", case_mmsg }, { "epollout-et", case_epollout_et },
+		{ "splice", case_splice },
 	};
 	static const char *const waits[] = { "poll", "ppoll", "select", "pselect", "epoll",
 		"epoll-et", "oneshot", "nested", "two-sets" };
