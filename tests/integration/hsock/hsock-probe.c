@@ -29,14 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/integration/hsock/probe.h"
+
 static int port;
 static const char *self;
-
-static void die(const char *what)
-{
-	printf("error %s: %s\n", what, strerror(errno));
-	exit(1);
-}
 
 static double now(void)
 {
@@ -102,58 +98,6 @@ static int dial4(void)
 static int dial(void)
 {
 	return v6 ? dial6() : dial4();
-}
-
-static uint8_t pat(uint64_t i)
-{
-	return (uint8_t)((i * 131 + (i >> 11) * 7 + 3) & 0xff);
-}
-
-static void write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t r;
-
-	while (len) {
-		r = write(fd, p, len);
-		if (r <= 0)
-			die("write");
-		p += r;
-		len -= r;
-	}
-}
-
-static size_t read_n(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < len) {
-		r = read(fd, (char *)buf + got, len - got);
-		if (r <= 0)
-			break;
-		got += r;
-	}
-	return got;
-}
-
-/* Two ping-pong rounds: the first attaches both ends, the second switches. */
-static void sync2(int fd, bool server)
-{
-	char b = 's';
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		if (server) {
-			if (read_n(fd, &b, 1) != 1)
-				die("sync");
-			write_all(fd, &b, 1);
-		} else {
-			write_all(fd, &b, 1);
-			if (read_n(fd, &b, 1) != 1)
-				die("sync");
-		}
-	}
 }
 
 /* Fork a server running @fn on the accepted, synced connection. */

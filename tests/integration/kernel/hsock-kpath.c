@@ -46,54 +46,12 @@
 #include <unistd.h>
 
 #include "kernel/uapi/hsock.h"
+#include "tests/integration/hsock/probe.h"
 
 #define STREAM	(1u << 20)
 #define CHUNK	3000u	/* not a page multiple: pages are split across calls */
 
 static int port;
-
-static void die(const char *what)
-{
-	printf("error %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static uint8_t pat(uint64_t i)
-{
-	return (uint8_t)((i * 131 + (i >> 11) * 7 + 3) & 0xff);
-}
-
-static void write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t r;
-
-	while (len) {
-		r = write(fd, p, len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			die("write");
-		p += r;
-		len -= (size_t)r;
-	}
-}
-
-static size_t read_n(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < len) {
-		r = read(fd, (char *)buf + got, len - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	return got;
-}
 
 /* Write pattern bytes [from, to) in CHUNK pieces. */
 static void send_pattern(int fd, uint64_t from, uint64_t to)
@@ -137,24 +95,6 @@ static void read_msg(int fd, char *buf, size_t len)
 	while (n + 1 < len && read_n(fd, buf + n, 1) == 1 && buf[n])
 		n++;
 	buf[n] = 0;
-}
-
-static void sync2(int fd, bool server)
-{
-	char b = 's';
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		if (server) {
-			if (read_n(fd, &b, 1) != 1)
-				die("sync");
-			write_all(fd, &b, 1);
-		} else {
-			write_all(fd, &b, 1);
-			if (read_n(fd, &b, 1) != 1)
-				die("sync");
-		}
-	}
 }
 
 static int listen_on(int p)
