@@ -31,22 +31,32 @@ static unsigned char *slot_addr(struct hsock_chan *ch, int d, uint32_t v)
 	return hs.pool ? hs_rec_addr(hs.pool, v - 1) : NULL;
 }
 
+static unsigned char *page_at(struct hs_conn *c, int d, uint64_t pos)
+{
+	return c->kmod ? hs_kmod_page(c, d, pos / HSOCK_PAGE) :
+	       slot_addr(c->ch, d, atomic_load_explicit(slot_of(c, d, pos),
+						       memory_order_acquire));
+}
+
 /* Copy [pos, pos+len) of direction @d page by page; -ECONNRESET on a bad slot. */
 int hs_rec_copy(struct hs_conn *c, int d, uint64_t pos, const struct iovec *iov,
 		int n, size_t off, size_t len, bool to_iov,
 		void (*copy)(const struct iovec *, int, size_t, void *, size_t, bool))
 {
-	unsigned char *page;
+	unsigned char *page, *next;
 	size_t in, k;
 
 	while (len) {
-		page = c->kmod ? hs_kmod_page(c, d, pos / HSOCK_PAGE) :
-		       slot_addr(c->ch, d, atomic_load_explicit(slot_of(c, d, pos),
-						memory_order_acquire));
+		page = page_at(c, d, pos);
 		if (!page)
 			return -ECONNRESET;
 		in = pos % HSOCK_PAGE;
 		k = HSOCK_PAGE - in < len ? HSOCK_PAGE - in : len;
+		/* pages that follow each other in memory: one copy */
+		while (k < len && (next = page_at(c, d, pos + k)) == page + in + k)
+			k += HSOCK_PAGE < len - k ? HSOCK_PAGE : len - k;
+		if (k < len && !next)
+			return -ECONNRESET;
 		copy(iov, n, off, page + in, k, to_iov);
 		pos += k;
 		off += k;
@@ -90,6 +100,23 @@ static uint32_t take_records(uint32_t *r, uint32_t n)
 }
 
 /*
+ * Ascending, so that a batch taken from an arena (a stack: popped in
+ * descending order) gives consecutive pages consecutive records, which
+ * hs_rec_copy() then copies as one run.
+ */
+static void sort_recs(uint32_t *r, uint32_t n)
+{
+	uint32_t i, j, v;
+
+	for (i = 1; i < n; i++) {
+		v = r[i];
+		for (j = i; j && r[j - 1] > v; j--)
+			r[j] = r[j - 1];
+		r[j] = v;
+	}
+}
+
+/*
  * Writer: may the record a slot of ours names be written again?  Only a
  * record committed by our process: a slot a lying peer rewrote, or one
  * filled before an exec (new pool slot), is released - its owner is
@@ -112,14 +139,14 @@ static bool reusable(uint32_t r)
 size_t hs_rec_fill(struct hs_conn *c, int d, uint64_t head, size_t k)
 {
 	uint64_t pos = head & ~(uint64_t)(HSOCK_PAGE - 1), need[HSOCK_SLOTS_MAX];
-	uint32_t v, n = 0, got, i, recs[HSOCK_SLOTS_MAX];
+	uint32_t v, n = 0, got, i, reused = 0, recs[HSOCK_SLOTS_MAX];
 
 	if (c->kmod)
 		return hs_kmod_fill(c, d, head, k);
 	for (; pos < head + k; pos += HSOCK_PAGE) {
 		v = atomic_load_explicit(slot_of(c, d, pos), memory_order_relaxed);
 		if (v != SLOT_NIL && ((v & SLOT_LOCAL) || reusable(v - 1))) {
-			HS_STAT(S_REC_REUSED, 1);
+			reused++;
 			continue;	/* this page, or a previous lap's, consumed */
 		}
 		if (v != SLOT_NIL)
@@ -131,7 +158,9 @@ size_t hs_rec_fill(struct hs_conn *c, int d, uint64_t head, size_t k)
 		else if (n < HSOCK_SLOTS_MAX)
 			need[n++] = pos;
 	}
+	HS_STAT(S_REC_REUSED, reused);
 	got = n ? take_records(recs, n) : 0;
+	sort_recs(recs, got);
 	for (i = 0; i < got; i++)
 		atomic_store_explicit(slot_of(c, d, need[i]), recs[i] + 1,
 				      memory_order_release);
@@ -140,18 +169,10 @@ size_t hs_rec_fill(struct hs_conn *c, int d, uint64_t head, size_t k)
 	return k;
 }
 
-static int put_page(struct hsock_chan *ch, int d, uint32_t v)
+/* Give local page @v of direction @d back (its local_used bit). */
+static void put_local(struct hsock_chan *ch, int d, uint32_t v)
 {
-	if (v == SLOT_NIL)
-		return 0;
-	if (v & SLOT_LOCAL) {
-		atomic_fetch_and(&ch->local_used[d], ~(1u << ((v & ~SLOT_LOCAL) % 32)));
-		return 0;
-	}
-	if (!hs.pool || hs_rec_release(hs.pool, (uint32_t[]){ v - 1 }, 1))
-		return -ECONNRESET;
-	HS_STAT(S_REC_RELEASED, 1);
-	return 0;
+	atomic_fetch_and(&ch->local_used[d], ~(1u << ((v & ~SLOT_LOCAL) % 32)));
 }
 
 /*
@@ -166,19 +187,30 @@ int hs_rec_consumed(struct hs_conn *c, int d, uint64_t from, uint64_t to)
 	return c->kmod ? hs_kmod_consumed(c, d, to) : 0;
 }
 
-/* Release every page of direction @d's slot table; whether any was linked. */
+/*
+ * Release every page of direction @d's slot table; whether any was linked.
+ * Records go back in one batch, in slot order: the arena then hands them
+ * out in that order again, so a run of consecutive records stays one
+ * (hs_rec_copy() copies it in one go).
+ */
 static bool release_slots(struct hsock_chan *ch, int d, uint32_t n)
 {
-	uint32_t i, v;
+	uint32_t i, v, k = 0, recs[HSOCK_SLOTS_MAX];
 	bool any = false;
 
 	for (i = 0; i < n; i++) {
 		if (atomic_load_explicit(&ch->slot[d][i], memory_order_relaxed) == SLOT_NIL)
 			continue;
 		v = atomic_exchange(&ch->slot[d][i], SLOT_NIL);
-		put_page(ch, d, v);	/* -ECONNRESET: a lying writer, whose loss */
 		any |= v != SLOT_NIL;
+		if (v & SLOT_LOCAL)
+			put_local(ch, d, v);
+		else if (v != SLOT_NIL)
+			recs[k++] = v - 1;
 	}
+	if (k && hs.pool)
+		hs_rec_release(hs.pool, recs, k);	/* -EPROTO: a lying writer's loss */
+	HS_STAT(S_REC_RELEASED, k);
 	return any;
 }
 
