@@ -113,14 +113,18 @@
  *     trim), fills a NIL slot: a free local page first (local_used bit,
  *     fetch_or), else a record taken from its CPU's arena and committed
  *     (ownership + per-process limit).  No record: W waits (futex, 2 ms
- *     steps, liveness probes) or returns EAGAIN / a short write.  A slot
+ *     steps, liveness probes) or returns EAGAIN / a short write.  Before
+ *     it takes records, W moves pages out of slots of consumed positions
+ *     this fill does not reach ([head + k - R, tail)), which R no longer
+ *     reads: a connection holds the pages it has in flight (plus one
+ *     write's), not its whole window, once the stream went round.  A slot
  *     naming a record that is not committed by W's process (rewritten by a
  *     lying peer, or filled before an exec) is released and refilled.
  *   - Records go back to the pool only when the ring goes idle, when the
  *     last side leaves and when the sweep removes the object, so GShm held
- *     by a connection is at most its ring (R bytes, charged to W's
- *     process and bounded by its limit) while it streams, and nothing once
- *     it idles.
+ *     by a connection follows the most it had in flight (at most R bytes,
+ *     charged to W's process and bounded by its limit) while it streams,
+ *     and is nothing once it idles.
  *   - Idle trim (same TRIM handshake: W is not inside hs_rec_fill), when
  *     head == tail: R releases every page of the slot table (local bit
  *     cleared, records back to an arena in one batch, in slot order), so

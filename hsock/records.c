@@ -132,9 +132,40 @@ static bool reusable(uint32_t r)
 }
 
 /*
+ * Writer: move up to @n pages out of the slots of consumed positions this
+ * fill does not reach, [end - R, tail), into @out, lowest position first
+ * (a run of records stays one); those slots become NIL.  R reads no slot
+ * below its tail, so only W touches them.  Keeps what a connection holds
+ * to the pages in flight: without it every slot of the window would keep
+ * a record once the stream went round.  A tail past head (lying peer) is
+ * clamped, so the range never reaches a slot of [tail, head + k).
+ */
+static uint32_t steal_consumed(struct hs_conn *c, int d, uint64_t head,
+			       uint64_t end, uint32_t *out, uint32_t n)
+{
+	const uint64_t mask = ~(uint64_t)(HSOCK_PAGE - 1);
+	uint64_t tail = atomic_load_explicit(&c->ch->dir[d].tail, memory_order_acquire) & mask;
+	uint64_t pos = end > c->ring ? end - c->ring : 0;
+	uint32_t k = 0, v;
+
+	if (tail > (head & mask))
+		tail = head & mask;
+	for (; pos < tail && k < n; pos += HSOCK_PAGE) {
+		v = atomic_load_explicit(slot_of(c, d, pos), memory_order_relaxed);
+		if (v == SLOT_NIL)
+			continue;
+		atomic_store_explicit(slot_of(c, d, pos), SLOT_NIL, memory_order_relaxed);
+		if ((v & SLOT_LOCAL) || reusable(v - 1))
+			out[k++] = v;
+	}
+	return k;
+}
+
+/*
  * Writer, inside WR_BUSY: give every page of [head, head+k) a slot: local
- * pages first, then records taken and committed in one batch.  Returns how
- * many of the k bytes have pages (0: no record now).
+ * pages first, then pages of consumed slots, then records taken and
+ * committed in one batch.  Returns how many of the k bytes have pages (0:
+ * no record now).
  */
 size_t hs_rec_fill(struct hs_conn *c, int d, uint64_t head, size_t k)
 {
@@ -158,11 +189,16 @@ size_t hs_rec_fill(struct hs_conn *c, int d, uint64_t head, size_t k)
 		else if (n < HSOCK_SLOTS_MAX)
 			need[n++] = pos;
 	}
-	HS_STAT(S_REC_REUSED, reused);
-	got = n ? take_records(recs, n) : 0;
-	sort_recs(recs, got);
+	got = n ? steal_consumed(c, d, head, pos, recs, n) : 0;
+	HS_STAT(S_REC_REUSED, reused + got);
+	if (got < n) {
+		i = take_records(recs + got, n - got);
+		sort_recs(recs + got, i);
+		for (; i; i--, got++)
+			recs[got] += 1;		/* slot value */
+	}
 	for (i = 0; i < got; i++)
-		atomic_store_explicit(slot_of(c, d, need[i]), recs[i] + 1,
+		atomic_store_explicit(slot_of(c, d, need[i]), recs[i],
 				      memory_order_release);
 	if (got < n)
 		return need[got] > head ? need[got] - head : 0;
