@@ -133,30 +133,38 @@ static bool reusable(uint32_t r)
 
 /*
  * Writer: move up to @n pages out of the slots of consumed positions this
- * fill does not reach, [end - R, tail), into @out, lowest position first
- * (a run of records stays one); those slots become NIL.  R reads no slot
- * below its tail, so only W touches them.  Keeps what a connection holds
- * to the pages in flight: without it every slot of the window would keep
- * a record once the stream went round.  A tail past head (lying peer) is
- * clamped, so the range never reaches a slot of [tail, head + k).
+ * fill does not reach, [end - R, tail), into @out; those slots become NIL.
+ * R reads no slot below its tail, so only W touches them.  Keeps what a
+ * connection holds to the pages in flight: without it every slot of the
+ * window would keep a record once the stream went round.  Nearest the
+ * tail first (where the pages are: earlier ones were moved on already),
+ * handed out lowest position first (a run of records stays one).  A tail
+ * past head (lying peer) is clamped, so the range never reaches a slot of
+ * [tail, head + k).
  */
 static uint32_t steal_consumed(struct hs_conn *c, int d, uint64_t head,
 			       uint64_t end, uint32_t *out, uint32_t n)
 {
 	const uint64_t mask = ~(uint64_t)(HSOCK_PAGE - 1);
-	uint64_t tail = atomic_load_explicit(&c->ch->dir[d].tail, memory_order_acquire) & mask;
-	uint64_t pos = end > c->ring ? end - c->ring : 0;
-	uint32_t k = 0, v;
+	uint64_t pos = atomic_load_explicit(&c->ch->dir[d].tail, memory_order_acquire) & mask;
+	uint64_t low = end > c->ring ? end - c->ring : 0;
+	uint32_t k = 0, v, i;
 
-	if (tail > (head & mask))
-		tail = head & mask;
-	for (; pos < tail && k < n; pos += HSOCK_PAGE) {
+	if (pos > (head & mask))
+		pos = head & mask;
+	while (pos > low && k < n) {
+		pos -= HSOCK_PAGE;
 		v = atomic_load_explicit(slot_of(c, d, pos), memory_order_relaxed);
 		if (v == SLOT_NIL)
 			continue;
 		atomic_store_explicit(slot_of(c, d, pos), SLOT_NIL, memory_order_relaxed);
 		if ((v & SLOT_LOCAL) || reusable(v - 1))
 			out[k++] = v;
+	}
+	for (i = 0; i < k / 2; i++) {
+		v = out[i];
+		out[i] = out[k - 1 - i];
+		out[k - 1 - i] = v;
 	}
 	return k;
 }
