@@ -11,8 +11,9 @@
  *   commit   before the record is linked into a connection: validate that
  *            it was handed to this process (taken, not committed) and charge
  *            it to the process's limit (HSOCK_REC_LIMIT); -EDQUOT over it.
- *   release  by the consumer once every byte of the record was read:
- *            uncharge the producer and return the record to an arena.
+ *   release  once every byte of the record was read and no slot links it
+ *            any more (records.c: idle trim, close, sweep): uncharge the
+ *            producer and return the record to an arena.
  *
  * Record states (own[] in the pool): FREE (in an arena or never used),
  * TAKEN by process slot s, COMMITTED by s.  Only those transitions exist,

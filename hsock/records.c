@@ -31,22 +31,32 @@ static unsigned char *slot_addr(struct hsock_chan *ch, int d, uint32_t v)
 	return hs.pool ? hs_rec_addr(hs.pool, v - 1) : NULL;
 }
 
+static unsigned char *page_at(struct hs_conn *c, int d, uint64_t pos)
+{
+	return c->kmod ? hs_kmod_page(c, d, pos / HSOCK_PAGE) :
+	       slot_addr(c->ch, d, atomic_load_explicit(slot_of(c, d, pos),
+						       memory_order_acquire));
+}
+
 /* Copy [pos, pos+len) of direction @d page by page; -ECONNRESET on a bad slot. */
 int hs_rec_copy(struct hs_conn *c, int d, uint64_t pos, const struct iovec *iov,
 		int n, size_t off, size_t len, bool to_iov,
 		void (*copy)(const struct iovec *, int, size_t, void *, size_t, bool))
 {
-	unsigned char *page;
+	unsigned char *page, *next;
 	size_t in, k;
 
 	while (len) {
-		page = c->kmod ? hs_kmod_page(c, d, pos / HSOCK_PAGE) :
-		       slot_addr(c->ch, d, atomic_load_explicit(slot_of(c, d, pos),
-						memory_order_acquire));
+		page = page_at(c, d, pos);
 		if (!page)
 			return -ECONNRESET;
 		in = pos % HSOCK_PAGE;
 		k = HSOCK_PAGE - in < len ? HSOCK_PAGE - in : len;
+		/* pages that follow each other in memory: one copy */
+		while (k < len && (next = page_at(c, d, pos + k)) == page + in + k)
+			k += HSOCK_PAGE < len - k ? HSOCK_PAGE : len - k;
+		if (k < len && !next)
+			return -ECONNRESET;
 		copy(iov, n, off, page + in, k, to_iov);
 		pos += k;
 		off += k;
@@ -74,69 +84,6 @@ static uint32_t local_page(struct hs_conn *c, int d)
 	return SLOT_NIL;
 }
 
-/*
- * Writer: up to @n spares the reader handed back (chan.h, SPARES).  An id
- * that is not a record committed by our process slot (a writer that
- * exec'd got a new slot; or a lying peer) is released, not reused: it
- * goes back to its owner's charge like any consumed record.
- */
-static uint32_t spares_pop(struct hs_conn *c, int d, uint32_t *out, uint32_t n)
-{
-	struct hsock_spares *s = &c->ch->spares[d];
-	uint32_t got = atomic_load_explicit(&s->got, memory_order_relaxed);
-	uint32_t put = atomic_load_explicit(&s->put, memory_order_acquire), k = 0, r;
-
-	if (got == put || !hs.pool)
-		return 0;
-	if (put - got > HSOCK_SPARES)
-		got = put;	/* lying peer: take none */
-	for (; k < n && got != put; got++) {
-		r = atomic_load_explicit(&s->rec[got % HSOCK_SPARES], memory_order_relaxed);
-		if (hs_rec_mine(hs.pool, r))
-			out[k++] = r;
-		else
-			hs_rec_release(hs.pool, &r, 1);	/* -EPROTO: not a record */
-	}
-	atomic_store_explicit(&s->got, got, memory_order_release);
-	HS_STAT(S_REC_REUSED, k);
-	return k;
-}
-
-/* Reader: hand up to @n consumed records back to the writer; how many. */
-static uint32_t spares_push(struct hsock_chan *ch, int d, const uint32_t *r, uint32_t n)
-{
-	struct hsock_spares *s = &ch->spares[d];
-	uint32_t put = atomic_load_explicit(&s->put, memory_order_relaxed);
-	uint32_t got = atomic_load_explicit(&s->got, memory_order_acquire), k;
-
-	for (k = 0; k < n && put - got < HSOCK_SPARES; k++, put++)
-		atomic_store_explicit(&s->rec[put % HSOCK_SPARES], r[k], memory_order_relaxed);
-	if (k)
-		atomic_store_explicit(&s->put, put, memory_order_release);
-	return k;
-}
-
-/*
- * Every spare of direction @d back to the pool; only while the writer is
- * out of hs_rec_fill (TRIM held, or the last side left).
- */
-static void spares_release(struct hsock_chan *ch, int d)
-{
-	struct hsock_spares *s = &ch->spares[d];
-	uint32_t got = atomic_load(&s->got), put = atomic_load(&s->put), n = 0;
-	uint32_t recs[HSOCK_SPARES];
-
-	if (put - got > HSOCK_SPARES)
-		got = put - HSOCK_SPARES;
-	for (; got != put; got++)
-		recs[n++] = atomic_load_explicit(&s->rec[got % HSOCK_SPARES],
-						 memory_order_relaxed);
-	atomic_store(&s->got, got);
-	if (n && hs.pool)
-		hs_rec_release(hs.pool, recs, n);	/* -EPROTO: not all were records */
-	HS_STAT(S_REC_RELEASED, n);
-}
-
 /* Take and commit up to @n records; how many (0: none now). */
 static uint32_t take_records(uint32_t *r, uint32_t n)
 {
@@ -153,110 +100,197 @@ static uint32_t take_records(uint32_t *r, uint32_t n)
 }
 
 /*
+ * Ascending, so that a batch taken from an arena (a stack: popped in
+ * descending order) gives consecutive pages consecutive records, which
+ * hs_rec_copy() then copies as one run.
+ */
+static void sort_recs(uint32_t *r, uint32_t n)
+{
+	uint32_t i, j, v;
+
+	for (i = 1; i < n; i++) {
+		v = r[i];
+		for (j = i; j && r[j - 1] > v; j--)
+			r[j] = r[j - 1];
+		r[j] = v;
+	}
+}
+
+/*
+ * Writer: may the record a slot of ours names be written again?  Only a
+ * record committed by our process: a slot a lying peer rewrote, or one
+ * filled before an exec (new pool slot), is released - its owner is
+ * uncharged, as when a reader consumes it - and the slot refilled.
+ */
+static bool reusable(uint32_t r)
+{
+	if (hs.pool && hs_rec_mine(hs.pool, r))
+		return true;
+	if (hs.pool && !hs_rec_release(hs.pool, &r, 1))
+		HS_STAT(S_REC_RELEASED, 1);
+	return false;
+}
+
+/*
+ * Writer: move up to @n pages out of the slots of consumed positions this
+ * fill does not reach, [end - R, tail), into @out; those slots become NIL.
+ * R reads no slot below its tail, so only W touches them.  Keeps what a
+ * connection holds to the pages in flight: without it every slot of the
+ * window would keep a record once the stream went round.  Nearest the
+ * tail first (where the pages are: earlier ones were moved on already),
+ * handed out lowest position first (a run of records stays one).  A tail
+ * past head (lying peer) is clamped, so the range never reaches a slot of
+ * [tail, head + k).
+ */
+static uint32_t steal_consumed(struct hs_conn *c, int d, uint64_t head,
+			       uint64_t end, uint32_t *out, uint32_t n)
+{
+	const uint64_t mask = ~(uint64_t)(HSOCK_PAGE - 1);
+	uint64_t pos = atomic_load_explicit(&c->ch->dir[d].tail, memory_order_acquire) & mask;
+	uint64_t low = end > c->ring ? end - c->ring : 0;
+	uint32_t k = 0, v, i;
+
+	if (pos > (head & mask))
+		pos = head & mask;
+	while (pos > low && k < n) {
+		pos -= HSOCK_PAGE;
+		v = atomic_load_explicit(slot_of(c, d, pos), memory_order_relaxed);
+		if (v == SLOT_NIL)
+			continue;
+		atomic_store_explicit(slot_of(c, d, pos), SLOT_NIL, memory_order_relaxed);
+		if ((v & SLOT_LOCAL) || reusable(v - 1))
+			out[k++] = v;
+	}
+	for (i = 0; i < k / 2; i++) {
+		v = out[i];
+		out[i] = out[k - 1 - i];
+		out[k - 1 - i] = v;
+	}
+	return k;
+}
+
+/*
  * Writer, inside WR_BUSY: give every page of [head, head+k) a slot: local
- * pages first, then records taken and committed in one batch.  Returns how
- * many of the k bytes have pages (0: no record now).
+ * pages first, then pages of consumed slots, then records taken and
+ * committed in one batch.  Returns how many of the k bytes have pages (0:
+ * no record now).
  */
 size_t hs_rec_fill(struct hs_conn *c, int d, uint64_t head, size_t k)
 {
 	uint64_t pos = head & ~(uint64_t)(HSOCK_PAGE - 1), need[HSOCK_SLOTS_MAX];
-	uint32_t v, n = 0, got, i, recs[HSOCK_SLOTS_MAX];
+	uint32_t v, n = 0, got, i, reused = 0, recs[HSOCK_SLOTS_MAX];
 
 	if (c->kmod)
 		return hs_kmod_fill(c, d, head, k);
 	for (; pos < head + k; pos += HSOCK_PAGE) {
-		if (atomic_load_explicit(slot_of(c, d, pos), memory_order_relaxed) != SLOT_NIL)
-			continue;
+		v = atomic_load_explicit(slot_of(c, d, pos), memory_order_relaxed);
+		if (v != SLOT_NIL && ((v & SLOT_LOCAL) || reusable(v - 1))) {
+			reused++;
+			continue;	/* this page, or a previous lap's, consumed */
+		}
+		if (v != SLOT_NIL)
+			atomic_store_explicit(slot_of(c, d, pos), SLOT_NIL,
+					      memory_order_relaxed);
 		v = n ? SLOT_NIL : local_page(c, d);
 		if (v != SLOT_NIL)
 			atomic_store_explicit(slot_of(c, d, pos), v, memory_order_release);
 		else if (n < HSOCK_SLOTS_MAX)
 			need[n++] = pos;
 	}
-	got = n ? spares_pop(c, d, recs, n) : 0;
-	if (got < n)
-		got += take_records(recs + got, n - got);
+	got = n ? steal_consumed(c, d, head, pos, recs, n) : 0;
+	HS_STAT(S_REC_REUSED, reused + got);
+	if (got < n) {
+		i = take_records(recs + got, n - got);
+		sort_recs(recs + got, i);
+		for (; i; i--, got++)
+			recs[got] += 1;		/* slot value */
+	}
 	for (i = 0; i < got; i++)
-		atomic_store_explicit(slot_of(c, d, need[i]), recs[i] + 1,
+		atomic_store_explicit(slot_of(c, d, need[i]), recs[i],
 				      memory_order_release);
 	if (got < n)
 		return need[got] > head ? need[got] - head : 0;
 	return k;
 }
 
-static int put_page(struct hsock_chan *ch, int d, uint32_t v)
+/* Give local page @v of direction @d back (its local_used bit). */
+static void put_local(struct hsock_chan *ch, int d, uint32_t v)
 {
-	if (v == SLOT_NIL)
-		return 0;
-	if (v & SLOT_LOCAL) {
-		atomic_fetch_and(&ch->local_used[d], ~(1u << ((v & ~SLOT_LOCAL) % 32)));
-		return 0;
-	}
-	if (!hs.pool || hs_rec_release(hs.pool, (uint32_t[]){ v - 1 }, 1))
-		return -ECONNRESET;
-	HS_STAT(S_REC_RELEASED, 1);
-	return 0;
+	atomic_fetch_and(&ch->local_used[d], ~(1u << ((v & ~SLOT_LOCAL) % 32)));
 }
 
 /*
- * Reader, before publishing tail: release every page fully consumed by
- * moving tail from @from to @to.
+ * Reader, before publishing tail: the slot table is the writer's (chan.h,
+ * RECORDS), so a consumed page keeps its record for the writer's next lap
+ * and the reader writes no shared line per page.  The module takes its
+ * records back in ring order.
  */
 int hs_rec_consumed(struct hs_conn *c, int d, uint64_t from, uint64_t to)
 {
-	uint64_t pos = from & ~(uint64_t)(HSOCK_PAGE - 1);
-	uint32_t recs[HSOCK_SLOTS_MAX], n = 0, v, k;
-	int ret = 0;
-
-	if (c->kmod)
-		return hs_kmod_consumed(c, d, to);
-	for (; pos + HSOCK_PAGE <= to && n < HSOCK_SLOTS_MAX; pos += HSOCK_PAGE) {
-		v = atomic_exchange(slot_of(c, d, pos), SLOT_NIL);
-		if (v == SLOT_NIL || (v & SLOT_LOCAL))
-			ret |= put_page(c->ch, d, v);
-		else
-			recs[n++] = v - 1;
-	}
-	k = n ? spares_push(c->ch, d, recs, n) : 0;
-	if (n > k && (!hs.pool || hs_rec_release(hs.pool, recs + k, n - k)))
-		ret = -ECONNRESET;
-	HS_STAT(S_REC_RELEASED, n - k);
-	return ret;
+	(void)from;
+	return c->kmod ? hs_kmod_consumed(c, d, to) : 0;
 }
 
-/* Reader, inside TRIM with head == tail: release the page at @tail and the spares. */
+/*
+ * Release every page of direction @d's slot table; whether any was linked.
+ * Records go back in one batch, in slot order: the arena then hands them
+ * out in that order again, so a run of consecutive records stays one
+ * (hs_rec_copy() copies it in one go).
+ */
+static bool release_slots(struct hsock_chan *ch, int d, uint32_t n)
+{
+	uint32_t i, v, k = 0, recs[HSOCK_SLOTS_MAX];
+	bool any = false;
+
+	for (i = 0; i < n; i++) {
+		if (atomic_load_explicit(&ch->slot[d][i], memory_order_relaxed) == SLOT_NIL)
+			continue;
+		v = atomic_exchange(&ch->slot[d][i], SLOT_NIL);
+		any |= v != SLOT_NIL;
+		if (v & SLOT_LOCAL)
+			put_local(ch, d, v);
+		else if (v != SLOT_NIL)
+			recs[k++] = v - 1;
+	}
+	if (k && hs.pool)
+		hs_rec_release(hs.pool, recs, k);	/* -EPROTO: a lying writer's loss */
+	HS_STAT(S_REC_RELEASED, k);
+	return any;
+}
+
+/*
+ * Reader, inside TRIM with head == tail: the writer is out of hs_rec_fill
+ * and every page is consumed: release them all.
+ */
 bool hs_rec_trim(struct hs_conn *c, int d, uint64_t tail)
 {
-	uint32_t v = atomic_exchange(slot_of(c, d, tail), SLOT_NIL);
-	struct hsock_spares *s = &c->ch->spares[d];
-	bool spares = atomic_load(&s->put) != atomic_load(&s->got);
-
-	put_page(c->ch, d, v);
-	spares_release(c->ch, d);
-	return v != SLOT_NIL || spares;
+	(void)tail;
+	return release_slots(c->ch, d, nslots(c));
 }
 
-/* The module releases in ring order only: no trim of a partial page. */
+/* Whether an idle trim has pages to release; the module keeps its own. */
 bool hs_rec_held(struct hs_conn *c, int d, uint64_t tail)
 {
-	struct hsock_spares *s = &c->ch->spares[d];
+	uint32_t i;
 
-	return !c->kmod && (atomic_load(slot_of(c, d, tail)) != SLOT_NIL ||
-			    atomic_load(&s->put) != atomic_load(&s->got));
+	(void)tail;
+	if (c->kmod)
+		return false;
+	for (i = 0; i < nslots(c); i++)
+		if (atomic_load_explicit(&c->ch->slot[d][i], memory_order_relaxed) != SLOT_NIL)
+			return true;
+	return false;
 }
 
 /* Last side left: every record still linked goes back to the pool. */
 void hs_release_records(struct hsock_chan *ch)
 {
-	uint32_t i, d, n = ch->ring_size / HSOCK_PAGE;
+	uint32_t d, n = ch->ring_size / HSOCK_PAGE;
 
 	if (n > HSOCK_SLOTS_MAX)
 		n = HSOCK_SLOTS_MAX;
-	for (d = 0; d < 2; d++) {
-		for (i = 0; i < n; i++)
-			put_page(ch, d, atomic_exchange(&ch->slot[d][i], SLOT_NIL));
-		spares_release(ch, d);
-	}
+	for (d = 0; d < 2; d++)
+		release_slots(ch, d, n);
 	if (hs.pool)
 		hs_pool_trim(hs.pool);
 }

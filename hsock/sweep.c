@@ -46,13 +46,13 @@ static bool alive(int32_t pid)
 
 struct linked {
 	uint32_t n;
-	uint32_t rec[2 * (HSOCK_SLOTS_MAX + HSOCK_SPARES)];
+	uint32_t rec[2 * HSOCK_SLOTS_MAX];
 };
 
 /* Pool records named by the slot tables of a records channel. */
 static void collect(const struct hsock_chan *ch, struct linked *l)
 {
-	uint32_t d, i, v, got, put;
+	uint32_t d, i, v;
 
 	l->n = 0;
 	if (ch->version != CHAN_V_RECORDS)
@@ -63,14 +63,6 @@ static void collect(const struct hsock_chan *ch, struct linked *l)
 			if (v != SLOT_NIL && !(v & SLOT_LOCAL))
 				l->rec[l->n++] = v - 1;
 		}
-	for (d = 0; d < 2; d++) {	/* spares: records handed back, still charged */
-		put = atomic_load(&ch->spares[d].put);
-		got = atomic_load(&ch->spares[d].got);
-		if (put - got > HSOCK_SPARES)
-			got = put - HSOCK_SPARES;
-		for (; got != put; got++)
-			l->rec[l->n++] = atomic_load(&ch->spares[d].rec[got % HSOCK_SPARES]);
-	}
 }
 
 /*
