@@ -298,7 +298,6 @@ static void prefer_run(struct hs_pool *p, struct pool_arena *a, uint32_t *out,
 			push_n(p, a, alt, j);
 			return;
 		}
-		a = NULL;	/* brk records stay ours; out goes back */
 	} else {
 		sort_recs(alt, k);
 		if (nr_runs(alt, k) >= nr_runs(out, k)) {
@@ -306,7 +305,7 @@ static void prefer_run(struct hs_pool *p, struct pool_arena *a, uint32_t *out,
 			return;
 		}
 	}
-	push_n(p, a ? a : my_arena(p), out, k);
+	push_n(p, a, out, k);
 	for (i = 0; i < k; i++)
 		out[i] = alt[i];
 }
