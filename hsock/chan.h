@@ -127,11 +127,11 @@
  *     and is nothing once it idles.
  *   - Idle trim (same TRIM handshake: W is not inside hs_rec_fill), when
  *     head == tail: R releases every page of the slot table (local bit
- *     cleared, records back to an arena in one batch, in slot order), so
+ *     cleared, records back to an arena in one batch), so
  *     an idle connection holds no record at all.
- *   - W sorts a batch it takes, so that an arena (a stack) that got a run
- *     back in slot order gives it in order again; a copy over pages whose
- *     records follow each other in the pool is one copy.  (Measured with
+ *   - W sorts a batch it takes and the pool hands out runs of
+ *     consecutive records where it can (commit.h, Runs); a copy over
+ *     pages whose records follow each other in the pool is one copy.  (Measured with
  *     the two vCPUs far apart: 16 copies of 4 KiB run at half the speed
  *     of one 64 KiB copy, on both sides; this, not the shared lines, is
  *     most of the gap to the byte ring.)

@@ -25,6 +25,7 @@
 #define NR_ARENAS	16
 #define NR_PROCS	240
 #define HS_ARENA_WARM	256		/* populated free records kept per arena */
+#define HS_RUN_MAX	256		/* largest take traded for a run */
 
 enum { OWN_FREE = 0, OWN_TAKEN = 1u << 28, OWN_COMMITTED = 2u << 28 };
 #define OWN_STATE(o)	((o) & (3u << 28))
@@ -211,29 +212,31 @@ static uint32_t pop(struct hs_pool *p, struct pool_arena *a)
 	return pop_n(p, a, &r, 1) ? r : HS_REC_NIL;
 }
 
-/* Push @n records (linked in the given order) in one compare-and-swap. */
+/* Push the chain @first .. @last (@n records, already linked) in one CAS. */
+static void push_chain(struct hs_pool *p, struct pool_arena *a, uint32_t first,
+		       uint32_t last, uint32_t n)
+{
+	uint64_t h = atomic_load_explicit(&a->head, memory_order_relaxed), nh;
+
+	do {
+		atomic_store_explicit(&p->next[last], (uint32_t)h, memory_order_relaxed);
+		nh = ((h >> 32) + 1) << 32 | (first + 1);
+	} while (!atomic_compare_exchange_weak_explicit(&a->head, &h, nh,
+			memory_order_release, memory_order_relaxed));
+	atomic_fetch_add_explicit(&a->count, (int32_t)n, memory_order_relaxed);
+}
+
+/* Push @n records (linked in the given order: r[0] pops first). */
 static void push_n(struct hs_pool *p, struct pool_arena *a, const uint32_t *r,
 		   uint32_t n)
 {
-	uint64_t h, nh;
 	uint32_t i;
 
 	if (!n)
 		return;
 	for (i = 0; i + 1 < n; i++)
 		atomic_store_explicit(&p->next[r[i]], r[i + 1] + 1, memory_order_relaxed);
-	h = atomic_load_explicit(&a->head, memory_order_relaxed);
-	do {
-		atomic_store_explicit(&p->next[r[n - 1]], (uint32_t)h, memory_order_relaxed);
-		nh = ((h >> 32) + 1) << 32 | (r[0] + 1);
-	} while (!atomic_compare_exchange_weak_explicit(&a->head, &h, nh,
-			memory_order_release, memory_order_relaxed));
-	atomic_fetch_add_explicit(&a->count, (int32_t)n, memory_order_relaxed);
-}
-
-static void push(struct hs_pool *p, struct pool_arena *a, uint32_t r)
-{
-	push_n(p, a, &r, 1);
+	push_chain(p, a, r[0], r[n - 1], n);
 }
 
 static uint32_t take_brk(struct hs_pool *p, uint32_t *out, uint32_t n)
@@ -250,15 +253,79 @@ static uint32_t take_brk(struct hs_pool *p, uint32_t *out, uint32_t n)
 	return k;
 }
 
+/* Ascending; insertion sort: batches are small and mostly sorted already. */
+static void sort_recs(uint32_t *r, uint32_t n)
+{
+	uint32_t i, j, v;
+
+	for (i = 1; i < n; i++) {
+		v = r[i];
+		for (j = i; j && r[j - 1] > v; j--)
+			r[j] = r[j - 1];
+		r[j] = v;
+	}
+}
+
+/* How many runs of consecutive records sorted @r is made of. */
+static uint32_t nr_runs(const uint32_t *r, uint32_t n)
+{
+	uint32_t i, runs = n ? 1 : 0;
+
+	for (i = 1; i < n; i++)
+		runs += r[i] != r[i - 1] + 1;
+	return runs;
+}
+
+/*
+ * @out holds @k records popped from arena @a, sorted, in more than one
+ * run: a page-sized copy runs at half the speed of one over consecutive
+ * records, so look for the same number in fewer runs in the cold stack
+ * (kept sorted by hs_pool_trim), then among records never used; the
+ * loser goes back where it came from.  Only multi-record takes (a write
+ * of several pages) get here, so a ping-pong never pays for it.
+ */
+static void prefer_run(struct hs_pool *p, struct pool_arena *a, uint32_t *out,
+		       uint32_t k)
+{
+	uint32_t alt[HS_RUN_MAX], j, i;
+
+	j = pop_n(p, &p->h->cold, alt, k);
+	if (j < k) {
+		push_n(p, &p->h->cold, alt, j);
+		j = take_brk(p, alt, k);
+		if (j < k) {
+			/* brk is never given back: a partial one is freed warm */
+			push_n(p, a, alt, j);
+			return;
+		}
+	} else {
+		sort_recs(alt, k);
+		if (nr_runs(alt, k) >= nr_runs(out, k)) {
+			push_n(p, &p->h->cold, alt, k);
+			return;
+		}
+	}
+	push_n(p, a, out, k);
+	for (i = 0; i < k; i++)
+		out[i] = alt[i];
+}
+
 /*
  * This CPU's arena, then the other arenas (a consumer on another CPU
  * returns records to its own), then the cold stack, then records never
- * used yet.
+ * used yet.  A batch from this CPU's arena that is not one run of
+ * consecutive records is traded for a better one (prefer_run).
  */
 uint32_t hs_rec_take(struct hs_pool *p, uint32_t *out, uint32_t n)
 {
-	uint32_t k = pop_n(p, my_arena(p), out, n), i;
+	struct pool_arena *a = my_arena(p);
+	uint32_t k = pop_n(p, a, out, n), i;
 
+	if (k > 1 && k <= HS_RUN_MAX) {
+		sort_recs(out, k);
+		if (nr_runs(out, k) > 1)
+			prefer_run(p, a, out, k);
+	}
 	for (i = 0; k < n && i < NR_ARENAS; i++)
 		k += pop_n(p, &p->h->arena[i], out + k, n - k);
 	if (k < n)
@@ -301,6 +368,104 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+#define LINK(p, r)	atomic_load_explicit(&(p)->next[r], memory_order_relaxed)
+#define SET_LINK(p, r, v) atomic_store_explicit(&(p)->next[r], (v), memory_order_relaxed)
+
+/* Cut the ascending run that starts at link @h off; the link after it. */
+static uint32_t cut_run(struct hs_pool *p, uint32_t h, uint32_t *last)
+{
+	uint32_t r = h - 1, nx;
+
+	while ((nx = LINK(p, r)) && nx - 1 > r)
+		r = nx - 1;
+	SET_LINK(p, r, 0);
+	*last = r;
+	return nx;
+}
+
+/* Merge the ascending 0-terminated chains @a and @b; first link, *last. */
+static uint32_t merge_runs(struct hs_pool *p, uint32_t a, uint32_t b,
+			   uint32_t *last)
+{
+	uint32_t head = 0, t = HS_REC_NIL, v;
+
+	while (a || b) {
+		if (a && (!b || a < b)) {
+			v = a - 1;
+			a = LINK(p, v);
+		} else {
+			v = b - 1;
+			b = LINK(p, v);
+		}
+		if (t == HS_REC_NIL)
+			head = v + 1;
+		else
+			SET_LINK(p, t, v + 1);
+		t = v;
+	}
+	*last = t;
+	return head;
+}
+
+/*
+ * Merge @n records (@r, sorted) into the cold stack and sort it: kept
+ * ascending, a pop of several records from it is as few runs as the free
+ * records allow.  The whole stack is taken in one compare-and-swap (a
+ * concurrent take finds it empty and goes on to brk), so its links are
+ * ours; it is cut at a link out of range or after nr records (a process
+ * of the uid could have written them), sorted by natural merges (it is
+ * sorted already but for the batches pushed since: one or two linear
+ * passes over next[], read in ascending order) and pushed back as one
+ * chain.  Off the fast path: trim runs when a connection goes idle.
+ */
+static void cold_merge(struct hs_pool *p, const uint32_t *r, uint32_t n)
+{
+	struct pool_arena *c = &p->h->cold;
+	uint64_t h = atomic_load_explicit(&c->head, memory_order_acquire);
+	uint32_t head, rest, a, b, last = HS_REC_NIL, alast, walked = 0, runs, i;
+
+	while (!atomic_compare_exchange_weak_explicit(&c->head, &h,
+			((h >> 32) + 1) << 32, memory_order_acq_rel, memory_order_acquire))
+		;
+	head = (uint32_t)h;
+	if (head && head - 1 >= p->h->nr)
+		head = 0;
+	for (rest = head; rest; rest = LINK(p, last), walked++) {
+		last = rest - 1;
+		if (walked + 1 == p->h->nr || (LINK(p, last) &&
+				LINK(p, last) - 1 >= p->h->nr)) {
+			SET_LINK(p, last, 0);
+			walked++;
+			break;
+		}
+	}
+	atomic_fetch_sub_explicit(&c->count, (int32_t)walked, memory_order_relaxed);
+	for (i = n; i--; ) {
+		SET_LINK(p, r[i], head);
+		head = r[i] + 1;
+	}
+	do {
+		rest = head;
+		head = 0;
+		runs = 0;
+		while (rest) {
+			a = rest;
+			rest = cut_run(p, a, &alast);
+			b = rest;
+			if (b)
+				rest = cut_run(p, b, &alast);
+			a = merge_runs(p, a, b, &alast);
+			if (runs++)
+				SET_LINK(p, last, a);
+			else
+				head = a;
+			last = alast;
+		}
+	} while (runs > 1);
+	if (head)
+		push_chain(p, c, head - 1, last, walked + n);
+}
+
 /* Give back the pages of @n records, one madvise per contiguous run. */
 static void remove_pages(struct hs_pool *p, uint32_t *r, uint32_t n)
 {
@@ -313,8 +478,7 @@ static void remove_pages(struct hs_pool *p, uint32_t *r, uint32_t n)
 		madvise(p->recs + (size_t)r[i] * HS_REC_SIZE,
 			(size_t)(j - i) * HS_REC_SIZE, MADV_REMOVE);
 	}
-	for (i = 0; i < n; i++)
-		push(p, &p->h->cold, r[i]);
+	cold_merge(p, r, n);
 }
 
 void hs_pool_trim(struct hs_pool *p)
@@ -347,6 +511,7 @@ void hs_rec_abort(struct hs_pool *p, const uint32_t *recs, uint32_t n)
 				&p->own[recs[i]], &o, OWN_FREE))
 			back[k++] = recs[i];
 		if (k == 256 || i + 1 == n) {
+			sort_recs(back, k);
 			push_n(p, my_arena(p), back, k);
 			k = 0;
 		}
@@ -387,6 +552,7 @@ int hs_rec_release(struct hs_pool *p, const uint32_t *recs, uint32_t n)
 			back[k++] = recs[i];
 		}
 		if (k == 256 || i + 1 == n) {
+			sort_recs(back, k);	/* a run taken together pops as one */
 			push_n(p, my_arena(p), back, k);
 			k = 0;
 		}

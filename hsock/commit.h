@@ -35,6 +35,25 @@
  * when no arena has a warm record: held memory follows records in flight
  * plus a bounded warm cache per arena (256 records = 1 MiB).
  *
+ * Runs: pages whose records follow each other in the pool are copied in
+ * one go (records.c), and far-apart vCPUs copy 4 KiB pieces at half the
+ * speed of 64 KiB ones, so a take of several records should be a run of
+ * consecutive ones.  A long-lived pool's stacks are scrambled by
+ * single-record releases, interleaved batches and trims; so:
+ *   - release and abort push a batch as one chain in ascending order: a
+ *     run that was taken together pops together;
+ *   - the trim keeps the cold stack sorted (it takes the whole stack in
+ *     one CAS, merges its batch in, pushes it back as one chain), so a pop
+ *     from it is as few runs as the free records allow;
+ *   - a take of 2..HS_RUN_MAX records sorts what this CPU's arena gave;
+ *     if that is not one run, it pops as many from the cold stack (or,
+ *     when the cold stack is short, brk) and keeps whichever is fewer
+ *     runs, pushing the other back: two more CASes, only on a write that
+ *     needs several new pages (a stream's first lap), never per message.
+ *     Taking from brk instead of scrambled warm records moves brk up,
+ *     bounded by the pool size; the warm records stay in the arena (still
+ *     bounded by the trim) and go to takes of one record.
+ *
  * Isolation: validation only - any process of the uid can map the pool.
  * The kernel module is what makes a record reachable only by the two ends
  * of its connection.
@@ -61,7 +80,9 @@ void hs_pool_close(struct hs_pool *p);
 
 /*
  * Speculative take of up to @n records from this CPU's arena (then the
- * others): no syscall, one compare-and-swap per arena.  Returns how many.
+ * others, the cold stack, brk): no syscall, one compare-and-swap per
+ * stack, two more when this CPU's batch was not a run (see Runs).  Returns
+ * how many, in no promised order.
  */
 uint32_t hs_rec_take(struct hs_pool *p, uint32_t *out, uint32_t n);
 /* All or nothing: 0, -EPERM (one not taken by us), -EDQUOT (over limit). */

@@ -100,9 +100,9 @@ static uint32_t take_records(uint32_t *r, uint32_t n)
 }
 
 /*
- * Ascending, so that a batch taken from an arena (a stack: popped in
- * descending order) gives consecutive pages consecutive records, which
- * hs_rec_copy() then copies as one run.
+ * Ascending (hs_rec_take() promises no order: a batch may come from
+ * several stacks), so that a run of records gives consecutive pages
+ * consecutive records, which hs_rec_copy() then copies as one run.
  */
 static void sort_recs(uint32_t *r, uint32_t n)
 {
@@ -233,9 +233,9 @@ int hs_rec_consumed(struct hs_conn *c, int d, uint64_t from, uint64_t to)
 
 /*
  * Release every page of direction @d's slot table; whether any was linked.
- * Records go back in one batch, in slot order: the arena then hands them
- * out in that order again, so a run of consecutive records stays one
- * (hs_rec_copy() copies it in one go).
+ * Records go back in one batch: the pool pushes it sorted, so a run of
+ * consecutive records is handed out as one again (hs_rec_copy() copies
+ * it in one go).
  */
 static bool release_slots(struct hsock_chan *ch, int d, uint32_t n)
 {

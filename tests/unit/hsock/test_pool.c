@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +154,60 @@ static void test_trim_gives_pages_back(void **state)
 	hs_pool_close(p);
 }
 
+static bool one_run(uint32_t *r, uint32_t n)
+{
+	uint32_t i, j, v;
+
+	for (i = 1; i < n; i++) {	/* hs_rec_take() may hand them out unsorted */
+		v = r[i];
+		for (j = i; j && r[j - 1] > v; j--)
+			r[j] = r[j - 1];
+		r[j] = v;
+	}
+	for (i = 1; i < n; i++)
+		if (r[i] != r[i - 1] + 1)
+			return false;
+	return true;
+}
+
+/*
+ * Records released one by one in scrambled order leave the arena without
+ * runs: [768, 1024) stay there warm, [0, 768) go cold in the trim.  A take
+ * of several records still gets consecutive ones (from the cold stack,
+ * sorted by the trim, then from brk, instead of the scrambled warm ones),
+ * and no record is handed out twice.
+ */
+static void test_take_hands_out_runs(void **state)
+{
+	struct hs_pool *p = pool(4096, 4096);
+	uint32_t r[1024], t[16], i, j, got = 0;
+	static uint8_t seen[4096];
+	int cpu = sched_getcpu();
+	cpu_set_t set;
+
+	(void)state;
+	CPU_ZERO(&set);
+	CPU_SET(cpu < 0 ? 0 : cpu, &set);
+	assert_int_equal(sched_setaffinity(0, sizeof(set), &set), 0);	/* one arena */
+	assert_int_equal(hs_rec_take(p, r, 1024), 1024);
+	assert_int_equal(hs_rec_commit(p, r, 1024), 0);
+	for (i = 0; i < 256; i++)
+		assert_int_equal(hs_rec_release(p, &r[768 + i * 37 % 256], 1), 0);
+	for (i = 0; i < 768; i++)
+		assert_int_equal(hs_rec_release(p, &r[i * 37 % 768], 1), 0);
+	hs_pool_trim(p);
+	for (i = 0; i < 1024 / 16; i++) {
+		assert_int_equal(hs_rec_take(p, t, 16), 16);
+		for (j = 0; j < 16; j++) {
+			assert_true(t[j] < 4096);
+			assert_int_equal(seen[t[j]]++, 0);
+		}
+		got += one_run(t, 16);
+	}
+	assert_int_equal(got, 1024 / 16);	/* before: 48, the cold ones */
+	hs_pool_close(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -159,6 +215,7 @@ int main(void)
 		cmocka_unit_test(test_limit_and_ownership),
 		cmocka_unit_test(test_exhausted_pool_takes_nothing),
 		cmocka_unit_test(test_trim_gives_pages_back),
+		cmocka_unit_test(test_take_hands_out_runs),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
