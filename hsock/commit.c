@@ -332,6 +332,8 @@ uint32_t hs_rec_take(struct hs_pool *p, uint32_t *out, uint32_t n)
 		k += pop_n(p, &p->h->cold, out + k, n - k);
 	if (k < n)
 		k += take_brk(p, out + k, n - k);
+	if (k > 1)	/* ascending: a run becomes consecutive pages */
+		sort_recs(out, k);
 	for (i = 0; i < k; i++)
 		atomic_store_explicit(&p->own[out[i]], OWN_TAKEN | p->slot,
 				      memory_order_relaxed);

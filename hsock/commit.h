@@ -82,7 +82,7 @@ void hs_pool_close(struct hs_pool *p);
  * Speculative take of up to @n records from this CPU's arena (then the
  * others, the cold stack, brk): no syscall, one compare-and-swap per
  * stack, two more when this CPU's batch was not a run (see Runs).  Returns
- * how many, in no promised order.
+ * how many, in ascending order (so a run fills consecutive pages).
  */
 uint32_t hs_rec_take(struct hs_pool *p, uint32_t *out, uint32_t n);
 /* All or nothing: 0, -EPERM (one not taken by us), -EDQUOT (over limit). */

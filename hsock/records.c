@@ -100,23 +100,6 @@ static uint32_t take_records(uint32_t *r, uint32_t n)
 }
 
 /*
- * Ascending (hs_rec_take() promises no order: a batch may come from
- * several stacks), so that a run of records gives consecutive pages
- * consecutive records, which hs_rec_copy() then copies as one run.
- */
-static void sort_recs(uint32_t *r, uint32_t n)
-{
-	uint32_t i, j, v;
-
-	for (i = 1; i < n; i++) {
-		v = r[i];
-		for (j = i; j && r[j - 1] > v; j--)
-			r[j] = r[j - 1];
-		r[j] = v;
-	}
-}
-
-/*
  * Writer: may the record a slot of ours names be written again?  Only a
  * record committed by our process: a slot a lying peer rewrote, or one
  * filled before an exec (new pool slot), is released - its owner is
@@ -200,8 +183,7 @@ size_t hs_rec_fill(struct hs_conn *c, int d, uint64_t head, size_t k)
 	got = n ? steal_consumed(c, d, head, pos, recs, n) : 0;
 	HS_STAT(S_REC_REUSED, reused + got);
 	if (got < n) {
-		i = take_records(recs + got, n - got);
-		sort_recs(recs + got, i);
+		i = take_records(recs + got, n - got);	/* ascending */
 		for (; i; i--, got++)
 			recs[got] += 1;		/* slot value */
 	}
