@@ -65,17 +65,18 @@ static uint8_t pat(uint64_t i)
 	return (uint8_t)(i * 31 + (i >> 9));
 }
 
-struct pump { int fd; size_t len; };
+/* Writes pattern bytes [0, len) in pieces of 1..max bytes (max 0: 3000). */
+struct pump { int fd; size_t len; size_t max; };
 
 static void *writer(void *arg)
 {
 	struct pump *p = arg;
 	uint8_t buf[3000];
-	size_t off = 0, k, i;
+	size_t off = 0, k, i, max = p->max ? p->max : sizeof(buf);
 	ssize_t r;
 
 	while (off < p->len) {
-		k = 1 + (off * 7 + 13) % sizeof(buf);
+		k = 1 + (off * 7 + 13) % max;
 		k = k > p->len - off ? p->len - off : k;
 		for (i = 0; i < k; i++)
 			buf[i] = pat(off + i);
@@ -106,7 +107,7 @@ static void test_tcp_prefix_then_ring_in_order(void **state)
 {
 	int port, l = listen_any(&port), c = dial(port, 0), s;
 	uint64_t tcp0 = hs.stat[S_TCP_TX], gshm0 = hs.stat[S_GSHM_RX];
-	struct pump p;
+	struct pump p = { 0 };
 	pthread_t t;
 	uint8_t pre[100];
 	size_t i;
@@ -253,7 +254,7 @@ static void test_records_stream_returns_every_record(void **state)
 	uint64_t commits = hs.stat[S_REC_COMMITS], rel = hs.stat[S_REC_RELEASED];
 	uint64_t reused = hs.stat[S_REC_REUSED];
 	int c, s, l;
-	struct pump p;
+	struct pump p = { 0 };
 	pthread_t t;
 
 	(void)state;
@@ -287,26 +288,6 @@ static void test_records_stream_returns_every_record(void **state)
 	assert_int_equal(hs.stat[S_REC_RELEASED] - rel, hs.stat[S_REC_COMMITS] - commits);
 }
 
-static void *small_writer(void *arg)
-{
-	struct pump *p = arg;
-	uint8_t buf[64];
-	size_t off = 0, k, i, n = 0;
-	ssize_t r;
-
-	while (off < p->len) {
-		k = 1 + (n++ * 7) % 40;		/* around the 32-byte mailbox */
-		k = k > p->len - off ? p->len - off : k;
-		for (i = 0; i < k; i++)
-			buf[i] = pat(off + i);
-		r = write(p->fd, buf, k);
-		if (r <= 0)
-			break;
-		off += r;
-	}
-	return NULL;
-}
-
 /*
  * Small writes (copied to the mailbox too, chan.h MAILBOX) read back with
  * odd sizes and MSG_PEEK: every byte in order, whether the reader took it
@@ -316,7 +297,7 @@ static void test_small_messages_mailbox(void **state)
 {
 	uint8_t buf[64];
 	size_t got = 0, len = 1 << 20, n = 0, i, k;
-	struct pump p;
+	struct pump p = { 0 };
 	pthread_t t;
 	ssize_t r;
 	int c, s, l;
@@ -325,7 +306,8 @@ static void test_small_messages_mailbox(void **state)
 	connect_pair(&c, &s, &l, 0);
 	p.fd = c;
 	p.len = len;
-	pthread_create(&t, NULL, small_writer, &p);
+	p.max = 40;		/* around the 32-byte mailbox */
+	pthread_create(&t, NULL, writer, &p);
 	while (got < len) {
 		k = 1 + (n++ * 11) % 50;
 		k = k > len - got ? len - got : k;
