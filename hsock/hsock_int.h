@@ -122,7 +122,44 @@ struct hs_global {
 
 extern struct hs_global hs;
 
-#define HS_STAT(s, v) atomic_fetch_add_explicit(&hs.stat[s], (v), memory_order_relaxed)
+/*
+ * Counters are added on the data path, twice per message: a shared atomic
+ * add is a locked instruction (about 8 ns here, a fifth of a small write
+ * and read).  So each thread adds to a block of its own with a plain load
+ * and store; hs_stats_dump() sums the blocks.  Blocks are never freed (a
+ * thread's counts outlive it); threads beyond HS_STAT_BLOCKS share
+ * hs.stat with atomic adds.  A signal handler that does socket I/O while
+ * its thread is inside an add may lose that one add: counters, not
+ * accounting.
+ */
+#define HS_STAT_BLOCKS 256
+
+struct hs_stat_block {
+	_Atomic uint64_t v[S__COUNT];
+};
+
+extern __thread struct hs_stat_block *hs_stat_tls
+	__attribute__((tls_model("initial-exec")));
+struct hs_stat_block *hs_stat_claim(void);
+
+static inline void hs_stat_add(enum hs_stat s, uint64_t v)
+{
+	struct hs_stat_block *b = hs_stat_tls;
+
+	if (__builtin_expect(!b, 0))
+		b = hs_stat_claim();
+	if (b)
+		atomic_store_explicit(&b->v[s], atomic_load_explicit(&b->v[s],
+				      memory_order_relaxed) + v, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&hs.stat[s], v, memory_order_relaxed);
+}
+
+#define HS_STAT(s, v) hs_stat_add((s), (v))
+/* Sum of counter @s over every thread (stats.c). */
+uint64_t hs_stat_sum(enum hs_stat s);
+/* In a forked child: start counting from zero (stats.c). */
+void hs_stat_reset(void);
 
 void hs_init(void);
 

@@ -674,7 +674,6 @@ EXPORT pid_t fork(void)
 	if (r < 0 && hs.tab)
 		hs_fork_hold(-1);
 	if (r == 0)
-		for (int i = 0; i < S__COUNT; i++)
-			atomic_store(&hs.stat[i], 0);
+		hs_stat_reset();
 	return r;
 }

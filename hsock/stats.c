@@ -44,6 +44,49 @@ static const char *const names[S__COUNT] = {
 	[S_REC_REUSED] = "records_reused",
 };
 
+__thread struct hs_stat_block *hs_stat_tls __attribute__((tls_model("initial-exec")));
+static struct hs_stat_block blocks[HS_STAT_BLOCKS];
+static _Atomic uint32_t nblocks;
+
+/* This thread's block; NULL once all are taken (it then uses hs.stat). */
+struct hs_stat_block *hs_stat_claim(void)
+{
+	uint32_t i = atomic_load_explicit(&nblocks, memory_order_relaxed);
+
+	do {
+		if (i >= HS_STAT_BLOCKS)
+			return NULL;
+	} while (!atomic_compare_exchange_weak(&nblocks, &i, i + 1));
+	hs_stat_tls = &blocks[i];
+	return hs_stat_tls;
+}
+
+uint64_t hs_stat_sum(enum hs_stat s)
+{
+	uint32_t i, n = atomic_load(&nblocks);
+	uint64_t v = atomic_load_explicit(&hs.stat[s], memory_order_relaxed);
+
+	for (i = 0; i < n && i < HS_STAT_BLOCKS; i++)
+		v += atomic_load_explicit(&blocks[i].v[s], memory_order_relaxed);
+	return v;
+}
+
+/*
+ * Only the forking thread lives on in the child; the blocks of the others
+ * are zeroed with it and stay claimed (their threads do not exist here).
+ */
+void hs_stat_reset(void)
+{
+	uint32_t i, n = atomic_load(&nblocks);
+	int s;
+
+	for (s = 0; s < S__COUNT; s++) {
+		atomic_store(&hs.stat[s], 0);
+		for (i = 0; i < n && i < HS_STAT_BLOCKS; i++)
+			atomic_store_explicit(&blocks[i].v[s], 0, memory_order_relaxed);
+	}
+}
+
 static void parse(char *buf, uint64_t *acc)
 {
 	char *line, *save = NULL;
@@ -78,7 +121,7 @@ void hs_stats_dump(void)
 	parse(buf, acc);
 	for (i = 0; i < S__COUNT; i++)
 		len += snprintf(buf + len, sizeof(buf) - len, "%s %llu\n", names[i],
-				(unsigned long long)(acc[i] + atomic_load(&hs.stat[i])));
+				(unsigned long long)(acc[i] + hs_stat_sum(i)));
 	if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, len, 0) != len)
 		len = 0;
 	flock(fd, LOCK_UN);

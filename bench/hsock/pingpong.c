@@ -9,6 +9,10 @@
  *             bytes to each in turn (non-blocking, skipping full ones),
  *             the server reads them all in turn for SECONDS; prints
  *             "ready" when all are connected, then the server's "MB_per_s"
+ *   MODE line: the floor of any shared-memory path between two processes:
+ *             SIZE bytes plus a sequence number ping-pong through two
+ *             cache lines of a MAP_SHARED page (ENDPOINT unused); prints
+ *             "p50_us avg_us" like lat
  *   ENDPOINT: tcp:PORT (loopback) or unix:PATH
  * The server is a forked child; the same binary runs under hsock-run or
  * not, so TCP, Unix socket and hsock are measured by one program.
@@ -18,11 +22,14 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -141,6 +148,73 @@ static void bw(int fd, size_t size, double secs)
 	if (read(fd, &ack, 1) != 1)	/* the server has read everything */
 		exit(5);
 	printf("%.1f\n", bytes / (now() - t0) / 1e6);
+}
+
+/*
+ * line: one cache line each way, 128 bytes apart (no adjacent-line
+ * prefetch pairing); the sequence word is written after the payload, as a
+ * ring publishes head after the bytes.  What is left is the cost of moving
+ * a line between the two CPUs, plus the clock reads lat pays too.
+ */
+struct line {
+	_Atomic unsigned long seq;
+	char data[56];
+} __attribute__((aligned(128)));
+
+static void line_side(struct line *in, struct line *out, size_t size,
+		      double secs, bool client)
+{
+	static double s[2000000];
+	double end = now() + secs, t, sum = 0;
+	unsigned long seq = 0;
+	char buf[56] = { 0 };
+	size_t n = 0;
+
+	if (size > sizeof(buf))
+		size = sizeof(buf);
+	for (;;) {
+		if (!client) {
+			while (atomic_load_explicit(&in->seq, memory_order_acquire) == seq)
+				;
+			seq = atomic_load_explicit(&in->seq, memory_order_acquire);
+			if (seq == ~0UL)
+				exit(0);
+			memcpy(buf, in->data, size);
+			memcpy(out->data, buf, size);
+			atomic_store_explicit(&out->seq, seq, memory_order_release);
+			continue;
+		}
+		t = now();
+		if (n == sizeof(s) / sizeof(s[0]) || t >= end) {
+			atomic_store_explicit(&out->seq, ~0UL, memory_order_release);
+			break;
+		}
+		memcpy(out->data, buf, size);
+		atomic_store_explicit(&out->seq, ++seq, memory_order_release);
+		while (atomic_load_explicit(&in->seq, memory_order_acquire) != seq)
+			;
+		memcpy(buf, in->data, size);
+		s[n] = (now() - t) / 2 * 1e6;
+		sum += s[n++];
+	}
+	qsort(s, n, sizeof(s[0]), cmp);
+	printf("%.3f %.3f\n", s[n / 2], sum / n);
+}
+
+static int line(size_t size, double secs)
+{
+	struct line *l = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pid;
+
+	if (l == MAP_FAILED)
+		return 2;
+	pid = fork();
+	if (pid == 0)
+		line_side(&l[0], &l[1], size, secs, false);
+	line_side(&l[1], &l[0], size, secs, true);
+	waitpid(pid, NULL, 0);
+	return 0;
 }
 
 /* Idle connections wait the way servers do: in an epoll set. */
@@ -295,9 +369,11 @@ int main(int argc, char **argv)
 	int l;
 
 	if (argc < 5)
-		return fprintf(stderr, "usage: pingpong lat|bw|mem|act tcp:PORT|unix:PATH SIZE SECONDS [CONNS]\n"), 2;
+		return fprintf(stderr, "usage: pingpong lat|bw|mem|act|line tcp:PORT|unix:PATH SIZE SECONDS [CONNS]\n"), 2;
 	ep = argv[2];
 	size = strtoul(argv[3], NULL, 0);
+	if (!strcmp(argv[1], "line"))
+		return line(size, atof(argv[4]));
 	l = listener();
 	pid = fork();
 	if (pid == 0)

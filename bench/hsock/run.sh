@@ -44,6 +44,18 @@ for s in $sizes; do
 	echo "$s ${t%% *} ${u%% *} ${h%% *}" >>"$out/latency.dat"
 done
 
+# The floor of any shared-memory path here: 16 B and a sequence number
+# ping-pong through one cache line each way between the two processes.  The
+# hypervisor places the two vCPUs close (~0.1 us a line) or far (~0.3 us),
+# so TCP/floor is the most any design can reach on this placement.
+f16=$(med :: line x 16 "$secs")
+t16=$(awk '$1 == 16 { print $2 }' "$out/latency.dat")
+h16=$(awk '$1 == 16 { print $4 }' "$out/latency.dat")
+if [ -n "$t16" ] && [ -n "$h16" ]; then
+	printf '\nfloor, one cache line each way, 16 B p50: %s us; hsock %s of the floor; TCP/floor %s (the best any shared-memory path can do here)\n' \
+		"${f16%% *}" "$(ratio "$h16" "${f16%% *}")" "$(ratio "$t16" "${f16%% *}")"
+fi
+
 printf '\n%-7s | %-14s | %-14s | %-14s | %s\n' "stream" "TCP MB/s" "Unix MB/s" "hsock MB/s" "hsock/TCP"
 : >"$out/throughput.dat"
 for s in $sizes; do
