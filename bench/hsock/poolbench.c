@@ -5,9 +5,13 @@
  *	poolbench [ROUNDS] [CYCLES]
  * per round and path: ns per take+abort cycle of 1 and of 16 records (the
  * arena alone) and per take+commit+release of 16 (the whole commit step),
- * single thread, pinned.  Prints the median of the rounds and the ratio.
+ * single thread, pinned; and per 16 records taken and committed on one
+ * CPU and released on another (a stream: records cross CPUs through the
+ * warm stack).  Prints the median of the rounds and the ratio.
  */
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -16,9 +20,10 @@
 #include "hsock/commit.h"
 #include "hsock/ial.h"
 
-enum { TAKE1, TAKE16, FULL16, NR_KINDS };
+enum { TAKE1, TAKE16, FULL16, FLOW16, NR_KINDS };
 static const char *const kind_names[NR_KINDS] = {
 	"take+abort 1", "take+abort 16", "take+commit+release 16",
+	"16 across 2 CPUs",
 };
 
 static double now_ns(void)
@@ -29,13 +34,84 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/* Records committed by the producer, in flight to the consumer. */
+struct flow {
+	struct hs_pool *p;
+	long cycles;
+	int cpu;
+	_Atomic uint64_t head, tail;
+	uint32_t ring[1024];
+};
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void *consume(void *arg)
+{
+	struct flow *f = arg;
+	uint64_t t = 0, h;
+	uint32_t r[16], i;
+
+	pin(f->cpu);
+	while (t < (uint64_t)f->cycles * 16) {
+		h = atomic_load_explicit(&f->head, memory_order_acquire);
+		if (h - t < 16)
+			continue;
+		for (i = 0; i < 16; i++)
+			r[i] = f->ring[(t + i) % 1024];
+		hs_rec_release(f->p, r, 16);
+		t += 16;
+		atomic_store_explicit(&f->tail, t, memory_order_release);
+	}
+	return NULL;
+}
+
+/* Producer on this CPU, consumer on @cpu; ns per 16 records. */
+static double flow(struct hs_pool *p, long cycles, int cpu)
+{
+	struct flow *f = calloc(1, sizeof(*f));
+	uint32_t r[16], i;
+	double t0 = now_ns(), ns = 0;
+	pthread_t t;
+	long c;
+
+	if (!f)
+		return 0;
+	*f = (struct flow){ .p = p, .cycles = cycles, .cpu = cpu };
+	if (pthread_create(&t, NULL, consume, f))
+		goto out;
+	for (c = 0; c < cycles; c++) {
+		while (atomic_load_explicit(&f->head, memory_order_relaxed) + 16 -
+		       atomic_load_explicit(&f->tail, memory_order_acquire) > 1024)
+			;
+		while (hs_rec_take(p, r, 16) != 16 || hs_rec_commit(p, r, 16))
+			;	/* records on their way back */
+		for (i = 0; i < 16; i++)
+			f->ring[(f->head + i) % 1024] = r[i];
+		atomic_store_explicit(&f->head, f->head + 16, memory_order_release);
+	}
+	pthread_join(t, NULL);
+	ns = (now_ns() - t0) / cycles;
+out:
+	free(f);
+	return ns;
+}
+
 /* ns per cycle of @kind over @cycles cycles; NAN-free: 0 on a failure. */
-static double run(struct hs_pool *p, int kind, long cycles)
+static double run(struct hs_pool *p, int kind, long cycles, int other)
 {
 	uint32_t r[16], n = kind == TAKE1 ? 1 : 16;
 	double t0 = now_ns();
 	long i;
 
+	if (kind == FLOW16)
+		return other < 0 ? 0 : flow(p, cycles / 4, other);
 	for (i = 0; i < cycles; i++) {
 		if (hs_rec_take(p, r, n) != n)
 			return 0;
@@ -61,6 +137,7 @@ int main(int argc, char **argv)
 	long cycles = argc > 2 ? atol(argv[2]) : 200000;
 	double ns[2][NR_KINDS][64], med[2][NR_KINDS];
 	char dir[] = "/tmp/poolbench-XXXXXX", err[256];
+	int cpu = sched_getcpu(), other = -1;
 	struct hs_pool *p[2];
 	struct ial *ial;
 	cpu_set_t set;
@@ -68,9 +145,11 @@ int main(int argc, char **argv)
 	if (rounds < 1 || rounds > 64 || cycles < 1 || !mkdtemp(dir))
 		return 2;
 	setenv("HSOCK_SHM_DIR", dir, 1);
-	CPU_ZERO(&set);
-	CPU_SET(sched_getcpu(), &set);
-	sched_setaffinity(0, sizeof(set), &set);
+	sched_getaffinity(0, sizeof(set), &set);
+	for (i = 0; i < CPU_SETSIZE && other < 0; i++)
+		if (i != cpu && CPU_ISSET(i, &set))
+			other = i;
+	pin(cpu);
 	if (ial_open("shm", &ial, err, sizeof(err)) ||
 	    hs_pool_open(ial, "rseq", 4096, 4096, &p[0]))
 		return 1;
@@ -80,7 +159,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < rounds; i++)
 		for (k = 0; k < NR_KINDS; k++)
 			for (m = 0; m < 2; m++)
-				ns[m][k][i] = run(p[(m + i) % 2 ? 1 : 0], k, cycles);
+				ns[m][k][i] = run(p[(m + i) % 2 ? 1 : 0], k, cycles, other);
 	/* rounds alternate which path goes first: undo that in the results */
 	for (i = 0; i < rounds; i++)
 		for (k = 0; k < NR_KINDS; k++)
