@@ -93,7 +93,7 @@ struct hs_pool {
 #ifdef HSOCK_POOL_DEBUG
 #define DBG_COUNT(p, field)	__atomic_fetch_add(&(p)->dbg.field, 1, __ATOMIC_RELAXED)
 #else
-#define DBG_COUNT(p, field)	do { } while (0)
+#define DBG_COUNT(p, field)	((void)(p))
 #endif
 
 static size_t meta_end(uint32_t nr)
@@ -309,7 +309,6 @@ static void count_restart(struct hs_pool *p, int ret)
 		DBG_COUNT(p, rseq_aborts);
 	else
 		DBG_COUNT(p, rseq_moved);
-	(void)p;
 }
 
 /* Pop up to @n records from this CPU's arena. */
