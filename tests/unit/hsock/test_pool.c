@@ -17,6 +17,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -241,6 +242,49 @@ static void test_take_hands_out_runs(void **state)
 		got += one_run(t, 16);
 	}
 	assert_int_equal(got, 1024 / 16);	/* before: 48, the cold ones */
+	hs_pool_close(p);
+}
+
+/*
+ * next[] of this CPU's arena overwritten by a lying process of the uid:
+ * a link out of range ends the walk (the rest of the arena is lost, and
+ * the census says so), a cycle is walked at most @n times; no take reads
+ * outside the pool or hands out a record out of range.  next[] is found
+ * as the layout puts it: right before own[] and the records (512 records:
+ * no padding between).
+ */
+static void test_corrupt_links_are_bounded(void **state)
+{
+	struct hs_pool *p = pool(512, 512);
+	struct hs_pool_census c;
+	uint32_t r[300], k, i;
+	_Atomic uint32_t *next;
+	unsigned char *map;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0 && !fstat(fd, &st));
+	map = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	assert_true(map != MAP_FAILED);
+	next = (_Atomic uint32_t *)(map + st.st_size - 512 * HS_REC_SIZE - 512 * 8);
+	assert_int_equal(hs_rec_take(p, r, 8), 8);	/* and 32 for the arena */
+	hs_rec_abort(p, r, 8);				/* r[0] on top */
+	atomic_store(&next[r[0]], 1u << 30);
+	k = hs_rec_take(p, r, 16);
+	assert_int_equal(k, 16);
+	for (i = 0; i < k; i++)
+		assert_true(r[i] < 512);
+	hs_rec_abort(p, r, k);
+	atomic_store(&next[r[0]], r[0] + 1);		/* a cycle of one */
+	k = hs_rec_take(p, r, 300);
+	assert_true(k <= 300);
+	for (i = 0; i < k; i++)
+		assert_true(r[i] < 512);
+	assert_int_equal(hs_pool_census(p, &c), -EUCLEAN);
+	munmap(map, st.st_size);
 	hs_pool_close(p);
 }
 
@@ -682,6 +726,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_exhausted_pool_takes_nothing),
 		cmocka_unit_test(test_trim_gives_pages_back),
 		cmocka_unit_test(test_take_hands_out_runs),
+		cmocka_unit_test(test_corrupt_links_are_bounded),
 		cmocka_unit_test(test_arena_path),
 		cmocka_unit_test(test_no_registration),
 		cmocka_unit_test(test_rseq_restarts),
