@@ -35,6 +35,7 @@
 
 #include "hsock/commit.h"
 #include "hsock/ial.h"
+#include "hsock/rseq.h"
 
 static char dir[64], path[128];
 static struct ial *ial;
@@ -294,6 +295,47 @@ static bool rseq_registered(void)
 	const unsigned int *size = dlsym(RTLD_DEFAULT, "__rseq_size");
 
 	return size && *size;
+}
+
+/*
+ * The critical sections themselves (hsock/rseq.h) on a private stack:
+ * pop and push, the cap, a CPU that is not ours (nothing written), a head
+ * whose link is out of range (nothing handed out).
+ */
+static void test_rseq_sections(void **state)
+{
+	uint32_t next[8] = { 0 }, out[8];
+	uint64_t head = 0;
+	struct rseq *rs;
+	ptrdiff_t off = 0;
+	int32_t cpu;
+
+	(void)state;
+	if (!rseq_registered() || hs_rseq_offset(&off))
+		skip();
+	rs = hs_rseq_area(off);
+	cpu = hs_rseq_cpu(rs);
+	assert_true(cpu >= 0);
+	next[3] = 5 + 1;
+	next[5] = 6 + 1;
+	assert_int_equal(hs_rseq_push(rs, cpu, &head, next, 3, 6, 3, 4), 0);
+	assert_true(head == (3ull << 32 | 4) && next[6] == 0);
+	assert_int_equal(hs_rseq_push(rs, cpu, &head, next, 1, 1, 1, 4), 0);
+	assert_int_equal(hs_rseq_push(rs, cpu, &head, next, 2, 2, 1, 4), HS_RSEQ_FULL);
+	assert_int_equal(hs_rseq_pop(rs, cpu + 1, &head, next, 8, out, 2), HS_RSEQ_MOVED);
+	assert_int_equal(hs_rseq_push(rs, cpu + 1, &head, next, 2, 2, 1, 8), HS_RSEQ_MOVED);
+	assert_true(head == (4ull << 32 | 2));
+	assert_int_equal(hs_rseq_pop(rs, cpu, &head, next, 8, out, 2), 2);
+	assert_true(out[0] == 1 && out[1] == 3 && head == (2ull << 32 | 6));
+	assert_int_equal(hs_rseq_pop(rs, cpu, &head, next, 8, out, 8), 2);
+	assert_true(out[0] == 5 && out[1] == 6 && head == 0);
+	assert_int_equal(hs_rseq_pop(rs, cpu, &head, next, 8, out, 8), 0);
+	head = 5ull << 32 | 100;
+	assert_int_equal(hs_rseq_pop(rs, cpu, &head, next, 8, out, 8), 0);
+	next[4] = 100;		/* a bad link inside: the stack ends empty */
+	head = 5ull << 32 | 5;
+	assert_int_equal(hs_rseq_pop(rs, cpu, &head, next, 8, out, 8), 1);
+	assert_true(out[0] == 4 && head == 0);
 }
 
 /* 100 take/commit/release cycles of 16 records; the pool's counters. */
@@ -727,6 +769,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_trim_gives_pages_back),
 		cmocka_unit_test(test_take_hands_out_runs),
 		cmocka_unit_test(test_corrupt_links_are_bounded),
+		cmocka_unit_test(test_rseq_sections),
 		cmocka_unit_test(test_arena_path),
 		cmocka_unit_test(test_no_registration),
 		cmocka_unit_test(test_rseq_restarts),
