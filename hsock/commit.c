@@ -137,6 +137,7 @@ static int map_pool(struct hs_pool *p, const char *name, uint32_t nr,
 		    uint32_t limit)
 {
 	struct pool_hdr *h;
+	uint64_t magic;
 	int ret, i;
 
 	ret = ial_map(p->ial, name, pool_len(nr), IAL_CREATE, (void **)&p->h);
@@ -154,12 +155,14 @@ static int map_pool(struct hs_pool *p, const char *name, uint32_t nr,
 	ret = ial_map(p->ial, name, 4096, 0, (void **)&h);
 	if (ret)
 		return ret;
-	for (i = 0; i < 1000 && atomic_load_explicit(&h->magic,
-			memory_order_acquire) != POOL_MAGIC; i++)
+	/* 0: its creator is still sizing it; another magic: another layout */
+	for (i = 0; i < 1000 && !atomic_load_explicit(&h->magic,
+			memory_order_acquire); i++)
 		usleep(10);
 	nr = h->nr;
+	magic = atomic_load_explicit(&h->magic, memory_order_acquire);
 	ial_unmap(p->ial, h, 4096);
-	if (i == 1000 || !nr || nr > (1u << 24))
+	if (magic != POOL_MAGIC || !nr || nr > (1u << 24))
 		return -EPROTO;
 	p->nr = nr;
 	p->len = pool_len(nr);

@@ -289,6 +289,26 @@ static void test_corrupt_links_are_bounded(void **state)
 	hs_pool_close(p);
 }
 
+/* A pool of another layout (an older hsock's magic) is refused at once. */
+static void test_other_layout_refused(void **state)
+{
+	struct hs_pool *p = pool(64, 64), *q;
+	struct timespec t0, t1;
+	int fd;
+
+	(void)state;
+	hs_pool_close(p);
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "hskpool2", 8, 0), 8);
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(hs_pool_open(ial, "pool", 64, 64, &q), -EPROTO);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	print_message("refused in %ld us\n", (long)((t1.tv_sec - t0.tv_sec) * 1000000 +
+		      (t1.tv_nsec - t0.tv_nsec) / 1000));
+}
+
 /* glibc registered an rseq area for its threads (what the pool uses). */
 static bool rseq_registered(void)
 {
@@ -769,6 +789,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_trim_gives_pages_back),
 		cmocka_unit_test(test_take_hands_out_runs),
 		cmocka_unit_test(test_corrupt_links_are_bounded),
+		cmocka_unit_test(test_other_layout_refused),
 		cmocka_unit_test(test_rseq_sections),
 		cmocka_unit_test(test_arena_path),
 		cmocka_unit_test(test_no_registration),
