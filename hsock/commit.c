@@ -28,8 +28,9 @@
 #define NR_CAS_ARENAS	64		/* arenas of the compare-and-swap path */
 #define NR_PROCS	240
 #define HS_ARENA_CAP	256		/* records an arena holds at most */
-#define HS_SPILL	128		/* moved from a full arena to warm */
-#define HS_REFILL	32		/* taken on top for the arena from a shared stack */
+#define HS_SPILL	(HS_ARENA_CAP / 2)	/* at most, from a full arena to warm */
+#define HS_REFILL	32		/* at most, taken on top for the arena */
+#define HS_STRANDED	8		/* arenas hold at most 1/8 of the pool */
 #define HS_WARM_KEEP	128		/* warm records the trim leaves */
 #define HS_RUN_MAX	256		/* largest take traded for a run */
 
@@ -83,6 +84,7 @@ struct hs_pool {
 	uint32_t nr;			/* records mapped (h->nr is writable by all) */
 	uint32_t slot;			/* our proc[] entry */
 	uint32_t limit;			/* this process's commit limit */
+	uint32_t cap, spill, refill;	/* HS_ARENA_CAP.., smaller in a small pool */
 	bool rseq;			/* arenas by rseq (else the CAS arenas) */
 	ptrdiff_t rseq_off;		/* struct rseq from the thread pointer */
 #ifdef HSOCK_POOL_DEBUG
@@ -180,6 +182,21 @@ static bool rseq_wanted(struct ial *ial)
 	return (!s || strcmp(s, "0")) && !strcmp(ial_backend(ial), "shm");
 }
 
+/*
+ * Free records in another CPU's arena are out of reach (but for
+ * visit_arenas()): in a small pool the arenas get small, so that all of
+ * them together hold at most 1/HS_STRANDED of it.
+ */
+static void size_arenas(struct hs_pool *p)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+	uint64_t cap = p->nr / HS_STRANDED / (uint64_t)(cpus > 0 ? cpus : 1);
+
+	p->cap = cap < 2 ? 2 : cap > HS_ARENA_CAP ? HS_ARENA_CAP : (uint32_t)cap;
+	p->spill = p->cap / 2;
+	p->refill = p->spill < HS_REFILL ? p->spill : HS_REFILL;
+}
+
 int hs_pool_open(struct ial *ial, const char *name, uint32_t nr,
 		 uint32_t limit, struct hs_pool **out)
 {
@@ -204,6 +221,7 @@ int hs_pool_open(struct ial *ial, const char *name, uint32_t nr,
 	if (ret)
 		goto err_unmap;
 	p->rseq = rseq_wanted(p->ial) && !hs_rseq_offset(&p->rseq_off);
+	size_arenas(p);
 	*out = p;
 	return 0;
 err_unmap:
@@ -345,7 +363,7 @@ static bool arena_push(struct hs_pool *p, uint32_t first, uint32_t last,
 
 	while ((rs = my_rseq(p, &cpu))) {
 		ret = hs_rseq_push(rs, cpu, (uint64_t *)&p->h->arena[cpu].head,
-				   (uint32_t *)p->next, first, last, n, HS_ARENA_CAP);
+				   (uint32_t *)p->next, first, last, n, p->cap);
 		if (ret >= 0) {
 			DBG_COUNT(p, rseq_ops);
 			return ret != HS_RSEQ_FULL;
@@ -355,7 +373,7 @@ static bool arena_push(struct hs_pool *p, uint32_t first, uint32_t last,
 	DBG_COUNT(p, cas_ops);
 	a = cas_arena(p);
 	if (atomic_load_explicit(&a->count, memory_order_relaxed) + (int64_t)n >
-	    HS_ARENA_CAP)
+	    p->cap)
 		return false;
 	push_chain(p, a, first, last, n);
 	return true;
@@ -363,9 +381,9 @@ static bool arena_push(struct hs_pool *p, uint32_t first, uint32_t last,
 
 /*
  * Free records @r (ours, in the order they should pop) go to this CPU's
- * arena.  A full arena first moves its HS_SPILL top records to the shared
- * warm stack, where any CPU's take finds them; a batch of HS_SPILL or more
- * goes there itself, as one chain.
+ * arena.  A full arena first moves half its records (the top) to the
+ * shared warm stack, where any CPU's take finds them; a batch of that
+ * many or more goes there itself, as one chain.
  */
 static void put_recs(struct hs_pool *p, const uint32_t *r, uint32_t n)
 {
@@ -376,8 +394,8 @@ static void put_recs(struct hs_pool *p, const uint32_t *r, uint32_t n)
 	link_recs(p, r, n);
 	if (arena_push(p, r[0], r[n - 1], n))
 		return;
-	if (n < HS_SPILL) {
-		k = arena_pop(p, spill, HS_SPILL);
+	if (n < p->spill) {
+		k = arena_pop(p, spill, p->spill);
 		push_n(p, &p->h->warm, spill, k);
 		if (arena_push(p, r[0], r[n - 1], n))
 			return;
@@ -400,7 +418,7 @@ static uint32_t split_refill(struct hs_pool *p, const uint32_t *got,
 }
 
 /*
- * Up to @n records from shared stack @s, plus HS_REFILL more for this
+ * Up to @n records from shared stack @s, plus p->refill more for this
  * CPU's arena, in one compare-and-swap: the next takes on this CPU need
  * no shared line.
  */
@@ -411,7 +429,7 @@ static uint32_t take_shared(struct hs_pool *p, struct pool_stack *s,
 
 	if (n > HS_RUN_MAX)
 		return pop_n(p, s, out, n);
-	return split_refill(p, got, pop_n(p, s, got, n + HS_REFILL), out, n);
+	return split_refill(p, got, pop_n(p, s, got, n + p->refill), out, n);
 }
 
 static uint32_t take_brk(struct hs_pool *p, uint32_t *out, uint32_t n)
@@ -428,14 +446,14 @@ static uint32_t take_brk(struct hs_pool *p, uint32_t *out, uint32_t n)
 	return k;
 }
 
-/* Records never used, plus HS_REFILL more for the arena (a run). */
+/* Records never used, plus p->refill more for the arena (a run). */
 static uint32_t take_fresh(struct hs_pool *p, uint32_t *out, uint32_t n)
 {
 	uint32_t got[HS_RUN_MAX + HS_REFILL];
 
 	if (n > HS_RUN_MAX)
 		return take_brk(p, out, n);
-	return split_refill(p, got, take_brk(p, got, n + HS_REFILL), out, n);
+	return split_refill(p, got, take_brk(p, got, n + p->refill), out, n);
 }
 
 /* Ascending; insertion sort: batches are small and mostly sorted already. */
@@ -499,10 +517,39 @@ static void prefer_run(struct hs_pool *p, uint32_t *out, uint32_t k)
 }
 
 /*
+ * Last resort of a take that found nothing else: free records in other
+ * CPUs' arenas can be popped only on those CPUs, so go there - each CPU
+ * this thread may run on whose arena is not empty - and come back.  Two
+ * sched_setaffinity() calls per CPU visited, only when the pool is
+ * otherwise exhausted.
+ */
+static uint32_t visit_arenas(struct hs_pool *p, uint32_t *out, uint32_t n)
+{
+	cpu_set_t mask, one;
+	uint32_t k = 0, c;
+
+	if (!p->rseq || sched_getaffinity(0, sizeof(mask), &mask))
+		return 0;
+	for (c = 0; c < NR_ARENAS && c < CPU_SETSIZE && k < n; c++) {
+		if (!CPU_ISSET(c, &mask) ||
+		    !(atomic_load_explicit(&p->h->arena[c].head, memory_order_relaxed) >> 32))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(c, &one);
+		if (sched_setaffinity(0, sizeof(one), &one))
+			continue;
+		DBG_COUNT(p, visits);
+		k += arena_pop(p, out + k, n - k);
+	}
+	sched_setaffinity(0, sizeof(mask), &mask);
+	return k;
+}
+
+/*
  * This CPU's arena, then the shared warm stack (what other CPUs' arenas
  * spilled), the cold stack, records never used (each of these three with
- * HS_REFILL more for the arena), and last the CAS arenas, which threads
- * without rseq fill.  A take of several records that is not one run of
+ * a few more for the arena), the CAS arenas, which threads without rseq
+ * fill, and last the arenas of other CPUs (visit_arenas).  A take of several records that is not one run of
  * consecutive records is traded for a better one (prefer_run).
  */
 uint32_t hs_rec_take(struct hs_pool *p, uint32_t *out, uint32_t n)
@@ -517,6 +564,8 @@ uint32_t hs_rec_take(struct hs_pool *p, uint32_t *out, uint32_t n)
 		k += take_fresh(p, out + k, n - k);
 	for (i = 0; k < n && i < NR_CAS_ARENAS; i++)
 		k += pop_n(p, &p->h->cas[i], out + k, n - k);
+	if (k < n)
+		k += visit_arenas(p, out + k, n - k);
 	if (k > 1)	/* ascending: a run becomes consecutive pages */
 		sort_recs(out, k);
 	if (k > 1 && k <= HS_RUN_MAX && nr_runs(out, k) > 1)
@@ -791,6 +840,7 @@ void hs_pool_debug(struct hs_pool *p, struct hs_pool_debug *d)
 	d->rseq_aborts = __atomic_load_n(&p->dbg.rseq_aborts, __ATOMIC_RELAXED);
 	d->rseq_moved = __atomic_load_n(&p->dbg.rseq_moved, __ATOMIC_RELAXED);
 	d->cas_ops = __atomic_load_n(&p->dbg.cas_ops, __ATOMIC_RELAXED);
+	d->visits = __atomic_load_n(&p->dbg.visits, __ATOMIC_RELAXED);
 }
 
 /* Mark the records of the stack starting at @link; how many, or -EUCLEAN. */
@@ -826,7 +876,7 @@ static int census_stacks(struct hs_pool *p, uint8_t *seen,
 	for (i = 0; i < NR_ARENAS; i++) {
 		h = atomic_load(&p->h->arena[i].head);
 		k = census_walk(p, (uint32_t)h, seen);
-		if (k < 0 || k != (int64_t)(h >> 32) || k > HS_ARENA_CAP)
+		if (k < 0 || k != (int64_t)(h >> 32) || k > p->cap)
 			return -EUCLEAN;
 		c->stacked += k;
 		c->in_arenas += k;

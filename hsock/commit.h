@@ -32,20 +32,22 @@
  * never touch the arena - no stealing: records move between CPUs through
  * shared lock-free stacks (a compare-and-swap on a generation-tagged
  * head):
- *   - warm: a push that would take an arena over HS_ARENA_CAP (256)
- *     first moves its top 128 records there (a batch of 128 or more goes
- *     there itself);
+ *   - warm: a push that would take an arena over its cap (256; less in
+ *     a pool of under 2048 records per CPU) first moves its top half
+ *     there (a batch that large goes there itself);
  *   - a take that empties its arena pops the rest from warm, else cold,
- *     else brk (records never used), plus 32 more for the arena, in one
- *     compare-and-swap; last, from the CAS arenas below.
+ *     else brk (records never used), plus up to 32 more for the arena,
+ *     in one compare-and-swap; then from the CAS arenas below; last, when
+ *     the pool has nothing else, it moves its thread (sched_setaffinity,
+ *     among the CPUs it may run on) to each CPU whose arena has records,
+ *     pops there and comes back.
  * A thread without rseq (no glibc registration - __rseq_size 0, cpu_id
  * negative, e.g. GLIBC_TUNABLES=glibc.pthread.rseq=0 -, not x86-64,
  * HSOCK_RSEQ=0, a CPU beyond 1024, or a pool of a dax/rdma backend, which
  * hosts with their own CPU numbers may share) uses the same scheme with
  * separate CAS arenas, one per sched_getcpu() modulo 64, popped and
- * pushed by compare-and-swap (any CPU may pop them).  Free records in
- * another CPU's rseq arena (at most 256 per CPU) are not reachable from
- * this one: a take may come back short while they exist.
+ * pushed by compare-and-swap (any CPU may pop them).  Arenas are capped
+ * lower in a small pool: all of them together hold at most 1/8 of it.
  *
  * GShm held: the pool object is sparse and records are handed out lowest
  * index first, so pages are populated on first use; a released record
@@ -138,6 +140,7 @@ struct hs_pool_debug {
 	uint64_t rseq_aborts;	/* sections the kernel aborted (preempted, signal) */
 	uint64_t rseq_moved;	/* sections that found the thread on another CPU */
 	uint64_t cas_ops;	/* arena operations on a CAS arena */
+	uint64_t visits;	/* other CPUs' arenas a take went to (exhausted) */
 };
 void hs_pool_debug(struct hs_pool *p, struct hs_pool_debug *d);
 

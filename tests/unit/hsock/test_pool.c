@@ -97,7 +97,7 @@ static struct hs_pool *pool(uint32_t nr, uint32_t limit)
 
 static void test_take_commit_release(void **state)
 {
-	struct hs_pool *p = pool(64, 32);
+	struct hs_pool *p = pool(4096, 32);	/* arenas of 256 */
 	uint32_t r[8], again[8];
 	int i, j;
 
@@ -356,6 +356,51 @@ static void test_rseq_sections(void **state)
 	head = 5ull << 32 | 5;
 	assert_int_equal(hs_rseq_pop(rs, cpu, &head, next, 8, out, 8), 1);
 	assert_true(out[0] == 4 && head == 0);
+}
+
+/*
+ * A record freed on CPU a stays in a's arena; a take on CPU b that finds
+ * nothing else (the pool is exhausted) goes to a for it and comes back:
+ * the thread's affinity is what it was.
+ */
+static void test_take_visits_other_arenas(void **state)
+{
+	struct hs_pool *p = pool(64, 64);
+	int a = sched_getcpu(), b = a ? 0 : 1, tries;
+	struct hs_pool_debug d = { 0 };
+	uint32_t r[64], one = HS_REC_NIL;
+	cpu_set_t both, now;
+
+	(void)state;
+	if (!rseq_registered() || sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		hs_pool_close(p);
+		skip();
+	}
+	assert_int_equal(hs_rec_take(p, r, 64), 64);
+	hs_rec_abort(p, r, 1);
+	CPU_ZERO(&both);
+	CPU_SET(a, &both);
+	CPU_SET(b, &both);
+	for (tries = 0; tries < 100; tries++) {
+		pin(b);
+		assert_int_equal(sched_setaffinity(0, sizeof(both), &both), 0);
+		if (sched_getcpu() != b)
+			continue;
+		assert_int_equal(hs_rec_take(p, &one, 1), 1);
+		hs_pool_debug(p, &d);
+		if (d.visits)
+			break;
+		pin(a);			/* moved to a on its own: again */
+		hs_rec_abort(p, &one, 1);
+	}
+	assert_true(d.visits >= 1);
+	assert_int_equal(one, r[0]);
+	assert_int_equal(sched_getaffinity(0, sizeof(now), &now), 0);
+	assert_true(CPU_EQUAL(&now, &both));
+	pin(a);
+	hs_rec_abort(p, &one, 1);
+	hs_rec_abort(p, r + 1, 63);
+	hs_pool_close(p);
 }
 
 /* 100 take/commit/release cycles of 16 records; the pool's counters. */
@@ -791,6 +836,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_corrupt_links_are_bounded),
 		cmocka_unit_test(test_other_layout_refused),
 		cmocka_unit_test(test_rseq_sections),
+		cmocka_unit_test(test_take_visits_other_arenas),
 		cmocka_unit_test(test_arena_path),
 		cmocka_unit_test(test_no_registration),
 		cmocka_unit_test(test_rseq_restarts),
