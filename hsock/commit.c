@@ -51,6 +51,7 @@ struct pool_stack {
  */
 struct pool_arena {
 	_Atomic uint64_t head;		/* count << 32 | (rec + 1); 0 rec = empty */
+	_Atomic uint32_t spill_req;	/* another CPU's take asks for them (ask_spill) */
 } __attribute__((aligned(64)));
 
 struct pool_proc {
@@ -85,6 +86,7 @@ struct hs_pool {
 	uint32_t slot;			/* our proc[] entry */
 	uint32_t limit;			/* this process's commit limit */
 	uint32_t cap, spill, refill;	/* HS_ARENA_CAP.., smaller in a small pool */
+	uint32_t ncpus;			/* CPUs configured: arenas ask_spill() asks */
 	bool rseq;			/* arenas by rseq (else the CAS arenas) */
 	ptrdiff_t rseq_off;		/* struct rseq from the thread pointer */
 #ifdef HSOCK_POOL_DEBUG
@@ -183,14 +185,16 @@ static bool rseq_wanted(struct ial *ial)
 }
 
 /*
- * Free records in another CPU's arena are out of reach (but for
- * visit_arenas()): in a small pool the arenas get small, so that all of
- * them together hold at most 1/HS_STRANDED of it.
+ * Free records in another CPU's arena are out of reach until that CPU
+ * spills them (ask_spill()): in a small pool the arenas get small, so
+ * that all of them together hold at most 1/HS_STRANDED of it.
  */
 static void size_arenas(struct hs_pool *p)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_CONF);
 	uint64_t cap = p->nr / HS_STRANDED / (uint64_t)(cpus > 0 ? cpus : 1);
+
+	p->ncpus = cpus > 0 ? (uint32_t)cpus : 1;
 
 	p->cap = cap < 2 ? 2 : cap > HS_ARENA_CAP ? HS_ARENA_CAP : (uint32_t)cap;
 	p->spill = p->cap / 2;
@@ -380,6 +384,44 @@ static bool arena_push(struct hs_pool *p, uint32_t first, uint32_t last,
 }
 
 /*
+ * Last resort of a take that found nothing else: free records in other
+ * CPUs' arenas can be popped only on those CPUs.  Ask them: set the spill
+ * request of every non-empty arena; the next pool operation on that CPU
+ * (any process) moves its arena to the warm stack (honour_spill), where
+ * the take finds them when it tries again (a writer without a record
+ * waits 2 ms and does).  Costs nothing until the pool is exhausted, and
+ * leaves the caller's CPU affinity alone.
+ */
+static void ask_spill(struct hs_pool *p)
+{
+	uint32_t c;
+
+	if (!p->rseq)
+		return;
+	for (c = 0; c < NR_ARENAS && c < p->ncpus; c++)
+		if ((atomic_load_explicit(&p->h->arena[c].head, memory_order_relaxed) >> 32) &&
+		    !atomic_load_explicit(&p->h->arena[c].spill_req, memory_order_relaxed)) {
+			atomic_store_explicit(&p->h->arena[c].spill_req, 1, memory_order_relaxed);
+			DBG_COUNT(p, spill_asks);
+		}
+}
+
+/* Another CPU's take asked this CPU's arena to spill: all of it to warm. */
+static void honour_spill(struct hs_pool *p)
+{
+	uint32_t cpu, k, r[HS_SPILL];
+
+	if (!my_rseq(p, &cpu) ||
+	    !atomic_load_explicit(&p->h->arena[cpu].spill_req, memory_order_relaxed) ||
+	    !atomic_exchange(&p->h->arena[cpu].spill_req, 0))
+		return;
+	while ((k = arena_pop(p, r, HS_SPILL))) {
+		push_n(p, &p->h->warm, r, k);
+		DBG_COUNT(p, spilled);
+	}
+}
+
+/*
  * Free records @r (ours, in the order they should pop) go to this CPU's
  * arena.  A full arena first moves half its records (the top) to the
  * shared warm stack, where any CPU's take finds them; a batch of that
@@ -393,14 +435,16 @@ static void put_recs(struct hs_pool *p, const uint32_t *r, uint32_t n)
 		return;
 	link_recs(p, r, n);
 	if (arena_push(p, r[0], r[n - 1], n))
-		return;
+		goto out;
 	if (n < p->spill) {
 		k = arena_pop(p, spill, p->spill);
 		push_n(p, &p->h->warm, spill, k);
 		if (arena_push(p, r[0], r[n - 1], n))
-			return;
+			goto out;
 	}
 	push_chain(p, &p->h->warm, r[0], r[n - 1], n);
+out:
+	honour_spill(p);
 }
 
 /*
@@ -517,45 +561,19 @@ static void prefer_run(struct hs_pool *p, uint32_t *out, uint32_t k)
 }
 
 /*
- * Last resort of a take that found nothing else: free records in other
- * CPUs' arenas can be popped only on those CPUs, so go there - each CPU
- * this thread may run on whose arena is not empty - and come back.  Two
- * sched_setaffinity() calls per CPU visited, only when the pool is
- * otherwise exhausted.
- */
-static uint32_t visit_arenas(struct hs_pool *p, uint32_t *out, uint32_t n)
-{
-	cpu_set_t mask, one;
-	uint32_t k = 0, c;
-
-	if (!p->rseq || sched_getaffinity(0, sizeof(mask), &mask))
-		return 0;
-	for (c = 0; c < NR_ARENAS && c < CPU_SETSIZE && k < n; c++) {
-		if (!CPU_ISSET(c, &mask) ||
-		    !(atomic_load_explicit(&p->h->arena[c].head, memory_order_relaxed) >> 32))
-			continue;
-		CPU_ZERO(&one);
-		CPU_SET(c, &one);
-		if (sched_setaffinity(0, sizeof(one), &one))
-			continue;
-		DBG_COUNT(p, visits);
-		k += arena_pop(p, out + k, n - k);
-	}
-	sched_setaffinity(0, sizeof(mask), &mask);
-	return k;
-}
-
-/*
  * This CPU's arena, then the shared warm stack (what other CPUs' arenas
  * spilled), the cold stack, records never used (each of these three with
  * a few more for the arena), the CAS arenas, which threads without rseq
- * fill, and last the arenas of other CPUs (visit_arenas).  A take of several records that is not one run of
+ * fill; when all are empty it asks the other CPUs' arenas to spill
+ * (ask_spill).  A take of several records that is not one run of
  * consecutive records is traded for a better one (prefer_run).
  */
 uint32_t hs_rec_take(struct hs_pool *p, uint32_t *out, uint32_t n)
 {
-	uint32_t k = arena_pop(p, out, n), i;
+	uint32_t k, i;
 
+	honour_spill(p);
+	k = arena_pop(p, out, n);
 	if (k < n)
 		k += take_shared(p, &p->h->warm, out + k, n - k);
 	if (k < n)
@@ -565,7 +583,7 @@ uint32_t hs_rec_take(struct hs_pool *p, uint32_t *out, uint32_t n)
 	for (i = 0; k < n && i < NR_CAS_ARENAS; i++)
 		k += pop_n(p, &p->h->cas[i], out + k, n - k);
 	if (k < n)
-		k += visit_arenas(p, out + k, n - k);
+		ask_spill(p);
 	if (k > 1)	/* ascending: a run becomes consecutive pages */
 		sort_recs(out, k);
 	if (k > 1 && k <= HS_RUN_MAX && nr_runs(out, k) > 1)
@@ -840,7 +858,8 @@ void hs_pool_debug(struct hs_pool *p, struct hs_pool_debug *d)
 	d->rseq_aborts = __atomic_load_n(&p->dbg.rseq_aborts, __ATOMIC_RELAXED);
 	d->rseq_moved = __atomic_load_n(&p->dbg.rseq_moved, __ATOMIC_RELAXED);
 	d->cas_ops = __atomic_load_n(&p->dbg.cas_ops, __ATOMIC_RELAXED);
-	d->visits = __atomic_load_n(&p->dbg.visits, __ATOMIC_RELAXED);
+	d->spill_asks = __atomic_load_n(&p->dbg.spill_asks, __ATOMIC_RELAXED);
+	d->spilled = __atomic_load_n(&p->dbg.spilled, __ATOMIC_RELAXED);
 }
 
 /* Mark the records of the stack starting at @link; how many, or -EUCLEAN. */

@@ -38,9 +38,10 @@
  *   - a take that empties its arena pops the rest from warm, else cold,
  *     else brk (records never used), plus up to 32 more for the arena,
  *     in one compare-and-swap; then from the CAS arenas below; last, when
- *     the pool has nothing else, it moves its thread (sched_setaffinity,
- *     among the CPUs it may run on) to each CPU whose arena has records,
- *     pops there and comes back.
+ *     the pool has nothing else, it sets the spill request of every CPU
+ *     arena that has records: the next pool operation on that CPU (any
+ *     process) moves the whole arena to warm, where the taker finds it
+ *     when it tries again (a writer without a record retries every 2 ms).
  * A thread without rseq (no glibc registration - __rseq_size 0, cpu_id
  * negative, e.g. GLIBC_TUNABLES=glibc.pthread.rseq=0 -, not x86-64,
  * HSOCK_RSEQ=0, a CPU beyond 1024, or a pool of a dax/rdma backend, which
@@ -140,7 +141,8 @@ struct hs_pool_debug {
 	uint64_t rseq_aborts;	/* sections the kernel aborted (preempted, signal) */
 	uint64_t rseq_moved;	/* sections that found the thread on another CPU */
 	uint64_t cas_ops;	/* arena operations on a CAS arena */
-	uint64_t visits;	/* other CPUs' arenas a take went to (exhausted) */
+	uint64_t spill_asks;	/* other CPUs' arenas asked to spill (exhausted) */
+	uint64_t spilled;	/* batches an asked arena moved to warm */
 };
 void hs_pool_debug(struct hs_pool *p, struct hs_pool_debug *d);
 
