@@ -90,6 +90,7 @@ struct hs_conn {
 	uint8_t solo_retry;		/* spins yielding early (io.c, spin_loop) */
 	uint64_t trim_mark;		/* rx tail at the last idle trim */
 	_Atomic uint64_t tx_tail;	/* tx tail last loaded (io.c, tx_space) */
+	uint64_t tx_probe_ns;		/* last liveness probe of a full ring */
 	uint64_t ino;
 	struct hsock_chan *ch;
 	size_t map_len;
@@ -173,6 +174,9 @@ int hs_kmod_wait_tx(struct hs_conn *c, int timeout_ms);
 struct hs_pool *hs_pool_get(void);
 
 bool hs_rx_ready(struct hs_conn *c);
+void hs_rx_settle(struct hs_conn *c, int fd);
+bool hs_tx_writable(struct hs_conn *c, bool arm);
+int hs_tx_liveness(struct hs_conn *c, int fd);
 void hs_rx_quiet(struct hs_conn *c);
 bool hs_rx_rearm(struct hs_conn *c, int fd);
 void hs_rx_idle(struct hs_conn *c);

@@ -563,6 +563,23 @@ static bool switched_rx(struct hs_conn *c)
 	       atomic_load(&d->tcp_rcvd) >= atomic_load(&d->tcp_n);
 }
 
+/*
+ * Discard bells a waiter does not read (a consumed space bell, chan.h)
+ * once the rx ring is empty, so that the kernel socket stops reporting
+ * them as readable.  Only after the TCP prefix: before it, every queued
+ * byte may be data.
+ */
+void hs_rx_settle(struct hs_conn *c, int fd)
+{
+	struct hsock_dir *d = rxd(c);
+
+	if (!switched_rx(c))
+		return;
+	chan_lock(&d->rd_lock);
+	rx_settle(c, fd);
+	chan_unlock(&d->rd_lock);
+}
+
 /* Ring bytes are readable now (no doorbell may announce them). */
 bool hs_rx_ready(struct hs_conn *c)
 {
@@ -872,6 +889,58 @@ static int tx_wait(struct hs_conn *c, int fd, bool block)
 	return r == -EINTR ? -EINTR : 0;
 }
 
+/* Probe the peer of a writer facing a full ring, at most every 100 ms. */
+int hs_tx_liveness(struct hs_conn *c, int fd)
+{
+	uint64_t t = now_ns();
+
+	if (t - c->tx_probe_ns < 100000000ull)
+		return 0;
+	c->tx_probe_ns = t;
+	return tx_probe(c, fd, txd(c));
+}
+
+/*
+ * A non-blocking write found the ring full.  A dead peer never frees it:
+ * probe it (a dead one answers with RST) and, once the kernel socket
+ * reports an error or hangup - which poll waiters get as POLLERR/POLLHUP
+ * with POLLOUT, as TCP - answer with the kernel's error (-EPIPE: hs_tx
+ * lets the kernel socket answer) instead of EAGAIN.
+ */
+static int tx_full(struct hs_conn *c, int fd)
+{
+	struct pollfd p = { fd, 0, 0 };
+	int r = hs_tx_liveness(c, fd);
+
+	if (r)
+		return r;
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)))
+		return -EPIPE;
+	return -EAGAIN;
+}
+
+/*
+ * POLLOUT for a waiter (poll.c): the kernel socket is always writable
+ * once switched, so the ring decides.  True when a write would find room,
+ * or would not go to the ring (not switched, shut down, peer closed);
+ * false when the ring is full.  With @arm a full ring also asks the
+ * reader for a space bell (chan.h, SPACE BELLS), so that the caller may
+ * sleep waiting for the socket to become readable instead.
+ */
+bool hs_tx_writable(struct hs_conn *c, bool arm)
+{
+	struct hsock_dir *d = txd(c);
+
+	if (!(atomic_load(&d->state) & ST_SWITCHED) || atomic_load(&d->rd_shut) ||
+	    atomic_load(&d->wr_shut) || tx_space(c, d, 1))
+		return true;
+	if (!arm)
+		return false;
+	atomic_store(&d->wr_out, 1);
+	atomic_thread_fence(memory_order_seq_cst);
+	return tx_space(c, d, 1) != 0;
+}
+
 /*
  * Announce a copy into the ring; waits out a reader's trim (chan.h).  A
  * reader killed inside its trim never clears TRIM: probe the peer every
@@ -939,6 +1008,8 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 				if (tx_space(c, d, 1))
 					r = 0;
 			}
+			if (r == -EAGAIN)
+				r = tx_full(c, fd);
 			if (r)
 				break;
 			continue;
