@@ -58,6 +58,8 @@ static struct {
 	struct ep_item *items;
 	size_t n, cap;
 	_Atomic int fixes;		/* items ep_fix looks at (needs_fix) */
+	size_t next;			/* where ep_merge starts its scan */
+	_Atomic int flip;		/* ep_collect: turn of the rings (max 1) */
 } eps;
 
 static typeof(poll) *real_poll;
@@ -692,18 +694,24 @@ static int ep_fix(int epfd, struct epoll_event *evs, int r)
 	return k;
 }
 
-/* Append ring-ready tracked items of @epfd not already reported. */
+/*
+ * Append ring-ready tracked items of @epfd not already reported.  Ring
+ * readiness has no ready list of its own: the scan starts where the last
+ * one stopped, or, with more items ready than a call returns, the items
+ * late in the table would never be reported.
+ */
 static int ep_merge(int epfd, struct epoll_event *evs, int max, int r)
 {
-	size_t i;
+	struct ep_item *it;
+	size_t i, j;
 	int k;
 
 	if (r < 0)
 		return r;
 	chan_lock(&eps.lock);
-	for (i = 0; i < eps.n && r < max; i++) {
-		struct ep_item *it = &eps.items[i];
-
+	for (j = 0; j < eps.n && r < max; j++) {
+		i = (eps.next + j) % eps.n;
+		it = &eps.items[i];
 		if (it->epfd != epfd || it->disabled || !(it->ev.events & EPOLLIN) ||
 		    !ring_ready(it->fd))
 			continue;
@@ -715,11 +723,26 @@ static int ep_merge(int epfd, struct epoll_event *evs, int max, int r)
 		}
 		evs[r].events = EPOLLIN;
 		evs[r++].data = it->ev.data;
+		eps.next = i + 1;
 		if (it->ev.events & EPOLLONESHOT)
 			it->disabled = true;
 	}
 	chan_unlock(&eps.lock);
 	return r;
+}
+
+/*
+ * The kernel's events, then ring-ready items.  The kernel gets at most
+ * half of @max (with @max 1, every other call), so that items ready only
+ * in their ring are reported while other items keep the kernel busy.
+ */
+static int ep_collect(int epfd, struct epoll_event *evs, int max, const sigset_t *mask)
+{
+	int r;
+
+	if (max == 1 && (atomic_fetch_xor(&eps.flip, 1) & 1) && (r = ep_merge(epfd, evs, 1, 0)))
+		return r;
+	return ep_merge(epfd, evs, max, real_epoll_pwait(epfd, evs, max - max / 2, 0, mask));
 }
 
 static bool ep_any(int epfd)
@@ -788,7 +811,7 @@ static int ep_spin(int epfd, struct epoll_event *evs, int max, const sigset_t *m
 	ep_each(epfd, false);
 	for (i = 1; !r; i++) {
 		if (ep_any(epfd))
-			r = ep_merge(epfd, evs, max, real_epoll_pwait(epfd, evs, max, 0, mask));
+			r = ep_collect(epfd, evs, max, mask);
 		else if (!(i & 255))
 			r = real_epoll_pwait(epfd, evs, max, 0, mask);
 		if (r || hs_now_ns() > end)
@@ -806,13 +829,13 @@ static int ep_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
 
 	resolve();
 	if (max > 0 && eps.n && ep_any(epfd))
-		return ep_merge(epfd, evs, max, real_epoll_pwait(epfd, evs, max, 0, mask));
+		return ep_collect(epfd, evs, max, mask);
 	if (max > 0 && eps.n && timeout != 0) {
 		r = ep_spin(epfd, evs, max, mask);
 		if (r)
 			return r;
 		if (ep_each(epfd, true))	/* armed; bytes came meanwhile */
-			return ep_merge(epfd, evs, max, real_epoll_pwait(epfd, evs, max, 0, mask));
+			return ep_collect(epfd, evs, max, mask);
 		if (timeout < 0 || timeout > HS_IDLE_MS) {
 			r = real_epoll_pwait(epfd, evs, max, HS_IDLE_MS, mask);
 			if (r)
