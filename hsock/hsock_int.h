@@ -148,6 +148,8 @@ void hs_reattach_inherited(void);
 ssize_t hs_rx(struct hs_conn *c, int fd, const struct iovec *iov, int n, int flags);
 ssize_t hs_tx(struct hs_conn *c, int fd, const struct iovec *iov, int n, int flags);
 ssize_t hs_sendfile(struct hs_conn *c, int out, int in, off_t *off, size_t count);
+ssize_t hs_rx_pipe(struct hs_conn *c, int fd, int pipe, size_t len);
+ssize_t hs_tx_pipe(struct hs_conn *c, int fd, int pipe, size_t len);
 int hs_fionread(struct hs_conn *c, int fd, int *val);
 void hs_shutdown_wr(struct hs_conn *c);
 void hs_release_io(struct hs_conn *c, int fd);
