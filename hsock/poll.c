@@ -680,17 +680,20 @@ static int ep_fix(int epfd, struct epoll_event *evs, int r)
 	if (r <= 0 || !atomic_load_explicit(&eps.fixes, memory_order_relaxed))
 		return r;
 	chan_lock(&eps.lock);
-	for (i = 0; i < r; i++) {
-		for (j = 0, it = NULL; j < eps.n && !it; j++)
-			if (eps.items[j].epfd == epfd && needs_fix(&eps.items[j]) &&
-			    !memcmp(&eps.items[j].ev.data, &evs[i].data, sizeof(evs[i].data)))
-				it = &eps.items[j];
-		if (it)
-			evs[i].events = ep_fix1(it, evs[i].events);
-		if (evs[i].events)
-			evs[k++] = evs[i];
+	for (j = 0; j < eps.n; j++) {
+		it = &eps.items[j];
+		if (it->epfd != epfd || !needs_fix(it))
+			continue;
+		for (i = 0; i < r; i++)
+			if (!memcmp(&it->ev.data, &evs[i].data, sizeof(evs[i].data))) {
+				evs[i].events = ep_fix1(it, evs[i].events);
+				break;
+			}
 	}
 	chan_unlock(&eps.lock);
+	for (i = 0; i < r; i++)
+		if (evs[i].events)
+			evs[k++] = evs[i];
 	return k;
 }
 
