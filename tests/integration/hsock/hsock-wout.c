@@ -3,8 +3,10 @@
  * hsock-wout WAIT PORT: a non-blocking writer waits for POLLOUT behind a
  * stalled reader, with one of the wait primitives (poll, ppoll, select,
  * pselect, epoll level-triggered, EPOLLONESHOT, an fd in two sets, nested
- * sets, EPOLLIN|EPOLLOUT, edge-triggered), or the reader dies while the
- * writer waits (poll-death, epoll-death).  A forked server stalls STALL_S,
+ * sets, EPOLLIN|EPOLLOUT, edge-triggered; half-closed and epoll-half: poll
+ * and epoll with a reader that shut down its own writing first, so the
+ * writer's socket stays readable (EOF) while it waits), or the reader dies
+ * while the writer waits (poll-death, epoll-death).  A forked server stalls STALL_S,
  * then reads and checks the whole stream.  One line describes what the
  * application observed; the test compares it between plain TCP and hsock:
  *   - the wait during the stall returned only after the reader started
@@ -102,6 +104,8 @@ static void server(int fd)
 	uint64_t got = 0;
 	ssize_t r, i;
 
+	if (is("half-closed") || is("epoll-half"))
+		shutdown(fd, SHUT_WR);
 	usleep((useconds_t)(STALL_S * 1e6));
 	if (is("poll-death") || is("epoll-death"))
 		pause();	/* killed by the client */
@@ -215,7 +219,7 @@ static int wait_out(struct writer *w, int turn)
 
 	FD_ZERO(&wr);
 	FD_SET(w->fd, &wr);
-	if (is("poll") || is("poll-death"))
+	if (is("poll") || is("poll-death") || is("half-closed"))
 		return poll(&p, 1, 5000) == 1 ? p.revents : 0;
 	if (is("ppoll"))
 		return ppoll(&p, 1, &ts, NULL) == 1 ? p.revents : 0;
@@ -313,7 +317,7 @@ int main(int argc, char **argv)
 {
 	static const char *const waits[] = { "poll", "ppoll", "select", "pselect",
 		"epoll", "oneshot", "two-sets", "nested", "epoll-inout", "epoll-et",
-		"poll-death", "epoll-death" };
+		"half-closed", "epoll-half", "poll-death", "epoll-death" };
 	size_t i;
 	pid_t pid;
 	int l, fd;

@@ -4,8 +4,10 @@
 # for a second, then drains (hsock-wout).  Run over plain TCP and under
 # hsock-run, the observations must match: the wait spans the stall (no
 # POLLOUT while the ring is full), the writer stays under 10 % CPU, no
-# POLLOUT is followed by EAGAIN, every byte arrives in order; a reader
-# killed during the wait gives the writer an error.
+# POLLOUT is followed by EAGAIN, every byte arrives in order (also when
+# the reader shut down its writing first, so that the writer's socket
+# stays readable); a reader killed during the wait gives the writer an
+# error.
 . "$TOP/tests/lib.sh"
 wout=$BUILD/hsock/hsock-wout
 run=$BUILD/hsock/hsock-run
@@ -14,7 +16,7 @@ at_exit rm -rf "$tmp"
 port=$((21000 + $$ % 1000 * 2))
 
 waits="poll ppoll select pselect epoll oneshot two-sets nested epoll-inout epoll-et
-poll-death epoll-death"
+half-closed epoll-half poll-death epoll-death"
 
 for w in $waits; do
 	port=$((port + 2))
