@@ -91,6 +91,7 @@ struct hs_conn {
 	uint64_t trim_mark;		/* rx tail at the last idle trim */
 	_Atomic uint64_t tx_tail;	/* tx tail last loaded (io.c, tx_space) */
 	uint64_t tx_probe_ns;		/* last liveness probe of a full ring */
+	_Atomic uint64_t tx_norec;	/* 1 + rx tail page when no record (io.c, tx_room) */
 	uint64_t ino;
 	struct hsock_chan *ch;
 	size_t map_len;
@@ -177,7 +178,8 @@ struct hs_pool *hs_pool_get(void);
 
 bool hs_rx_ready(struct hs_conn *c);
 void hs_rx_settle(struct hs_conn *c, int fd);
-bool hs_tx_writable(struct hs_conn *c, bool arm);
+enum { HS_TX_FULL, HS_TX_ROOM, HS_TX_NOREC };	/* hs_tx_writable() */
+int hs_tx_writable(struct hs_conn *c, bool arm);
 int hs_tx_liveness(struct hs_conn *c, int fd);
 void hs_rx_quiet(struct hs_conn *c);
 bool hs_rx_rearm(struct hs_conn *c, int fd);

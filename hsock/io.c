@@ -1033,25 +1033,45 @@ static int tx_full(struct hs_conn *c, int fd)
 }
 
 /*
- * POLLOUT for a waiter (poll.c): the kernel socket is always writable
- * once switched, so the ring decides.  True when a write would find room,
- * or would not go to the ring (not switched, shut down, peer closed);
- * false when the ring is full.  With @arm a full ring also asks the
- * reader for a space bell (chan.h, SPACE BELLS), so that the caller may
- * sleep waiting for the socket to become readable instead.
+ * Room for a write: ring space, and records - a non-blocking write that
+ * found none for its next page (pool empty, or over the per-process
+ * limit: on /dev/hsock below the window) noted the reader's tail page in
+ * tx_norec; until the reader moves on from it (and releases pages) a
+ * write would fail the same way.
  */
-bool hs_tx_writable(struct hs_conn *c, bool arm)
+static bool tx_room(struct hs_conn *c, struct hsock_dir *d)
+{
+	uint64_t np = atomic_load_explicit(&c->tx_norec, memory_order_relaxed);
+
+	return tx_space(c, d, 1) &&
+	       (!np || atomic_load(&d->tail) / HSOCK_PAGE + 1 != np);
+}
+
+/*
+ * POLLOUT for a waiter (poll.c): the kernel socket is always writable
+ * once switched, so the ring decides.  HS_TX_ROOM when a write would find
+ * room, or would not go to the ring (not switched, shut down, peer
+ * closed); HS_TX_FULL when the ring is full; HS_TX_NOREC when it has
+ * space but no record for it (tx_room).  With @arm, no room also asks the
+ * reader for a space bell (chan.h, SPACE BELLS), so that the caller may
+ * sleep waiting for the socket to become readable instead; with
+ * HS_TX_NOREC it must look again now and then: the records may be held by
+ * other connections, whose readers ring no bell here.
+ */
+int hs_tx_writable(struct hs_conn *c, bool arm)
 {
 	struct hsock_dir *d = txd(c);
 
 	if (!(atomic_load(&d->state) & ST_SWITCHED) || atomic_load(&d->rd_shut) ||
-	    atomic_load(&d->wr_shut) || tx_space(c, d, 1))
-		return true;
-	if (!arm)
-		return false;
-	atomic_store(&d->wr_out, 1);
-	atomic_thread_fence(memory_order_seq_cst);
-	return tx_space(c, d, 1) != 0;
+	    atomic_load(&d->wr_shut) || tx_room(c, d))
+		return HS_TX_ROOM;
+	if (arm) {
+		atomic_store(&d->wr_out, 1);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (tx_room(c, d))
+			return HS_TX_ROOM;
+	}
+	return tx_space(c, d, 1) ? HS_TX_NOREC : HS_TX_FULL;
 }
 
 /*
@@ -1136,7 +1156,7 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct tx_src *src, int 
 	size_t total = src->len, sent = 0, k;
 	bool block = !(flags & MSG_DONTWAIT) && !c->nonblock;
 	uint64_t head, space, probe = 0;
-	bool asked = false;
+	bool asked = false, norec = false;
 	ssize_t r = 0;
 
 	while (sent < total) {
@@ -1184,6 +1204,19 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct tx_src *src, int 
 			if (sent && !block)
 				break;
 			r = tx_wait_rec(c, fd, block, &probe);
+			if (r == -EAGAIN && !norec) {
+				/*
+				 * Note the reader's tail page (tx_room), ask for a
+				 * bell when it moves, then try once more: pages it
+				 * released before that tail are seen now.
+				 */
+				norec = true;
+				atomic_store_explicit(&c->tx_norec,
+						      atomic_load(&d->tail) / HSOCK_PAGE + 1,
+						      memory_order_relaxed);
+				atomic_store(&d->wr_out, 1);
+				continue;
+			}
 			if (r)
 				break;
 			continue;
@@ -1197,6 +1230,8 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct tx_src *src, int 
 		atomic_store_explicit(&d->head, head + (size_t)r, memory_order_release);
 		wr_exit(d);
 		ring_bell(fd, d);
+		if (atomic_load_explicit(&c->tx_norec, memory_order_relaxed))
+			atomic_store_explicit(&c->tx_norec, 0, memory_order_relaxed);
 		HS_STAT(S_GSHM_TX, r);
 		sent += (size_t)r;
 		if ((size_t)r < k)	/* the pipe held no more */

@@ -147,14 +147,20 @@ static struct hs_conn *acc(int fd)
 	return c && !c->plain && c->ch ? c : NULL;
 }
 
-/* Does a POLLOUT fd of @fds face a full ring?  (No arming: the cheap test.) */
+/* A write would find room (hs_tx_writable, no arming: the cheap test). */
+static bool room(struct hs_conn *c)
+{
+	return hs_tx_writable(c, false) == HS_TX_ROOM;
+}
+
+/* Does a POLLOUT fd of @fds face a full ring? */
 static bool any_full(const struct pollfd *fds, nfds_t n)
 {
 	struct hs_conn *c;
 	nfds_t i;
 
 	for (i = 0; i < n; i++)
-		if ((fds[i].events & OUT_EV) && (c = acc(fds[i].fd)) && !hs_tx_writable(c, false))
+		if ((fds[i].events & OUT_EV) && (c = acc(fds[i].fd)) && !room(c))
 			return true;
 	return false;
 }
@@ -171,29 +177,36 @@ static int wout_spurious(struct hs_conn *c, int fd)
 	return real_poll(&p, 1, 0) == 1 && (p.revents & POLLIN) ? W_STUCK : W_SPACE;
 }
 
+/* wout_prep(): */
+enum { P_WAIT, P_READY, P_STEP };
+
 /*
  * The kernel's pollfd @k for the application's @f; rings are armed when
- * the caller may sleep (@arm).  True when @f is ready now.
+ * the caller may sleep (@arm).  P_READY when @f is ready now, P_STEP when
+ * the wait must come back within STUCK_MS to look at the ring (W_STUCK,
+ * or a ring with space but no record: HS_TX_NOREC).
  */
-static bool wout_prep(const struct pollfd *f, struct pollfd *k, uint8_t *mode, bool arm)
+static int wout_prep(const struct pollfd *f, struct pollfd *k, uint8_t *mode, bool arm)
 {
 	struct hs_conn *c = acc(f->fd);
 	bool ready = false;
+	int w;
 
 	*k = *f;
 	k->revents = 0;
 	note_nested(f->fd);
 	if (!c)
-		return false;
+		return P_WAIT;
 	if ((f->events & POLLIN) && (arm ? hs_rx_rearm(c, f->fd) : hs_rx_ready(c)))
 		ready = true;
 	if (!(f->events & OUT_EV))
-		return ready;
-	if (!hs_tx_writable(c, false))
+		return ready ? P_READY : P_WAIT;
+	if (!room(c))
 		hs_rx_settle(c, f->fd);
-	if (hs_tx_writable(c, arm)) {
+	w = hs_tx_writable(c, arm);
+	if (w == HS_TX_ROOM) {
 		*mode = W_APP;
-		return true;
+		return P_READY;
 	}
 	if (*mode == W_APP)
 		*mode = W_SPACE;
@@ -202,7 +215,7 @@ static bool wout_prep(const struct pollfd *f, struct pollfd *k, uint8_t *mode, b
 		k->events |= POLLIN;
 	else
 		hs_tx_liveness(c, f->fd);
-	return ready;
+	return ready ? P_READY : *mode == W_STUCK || w == HS_TX_NOREC ? P_STEP : P_WAIT;
 }
 
 /* What the application gets for @f from the kernel's @k and the rings. */
@@ -212,7 +225,7 @@ static short wout_rev(const struct pollfd *f, const struct pollfd *k, uint8_t *m
 	short rev = k->revents;
 
 	if (c && *mode != W_APP && (f->events & OUT_EV)) {
-		if (hs_tx_writable(c, false) || (rev & (POLLERR | POLLHUP)))
+		if (room(c) || (rev & (POLLERR | POLLHUP)))
 			rev |= f->events & OUT_EV;
 		else if ((rev & POLLIN) && !(f->events & POLLIN))
 			*mode = wout_spurious(c, f->fd);
@@ -246,7 +259,7 @@ static int wout_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 	struct timespec w;
 	bool ready, stuck;
 	nfds_t i;
-	int r;
+	int r, p;
 
 	if (n > 32) {
 		k = malloc(n * (sizeof(*k) + 1));
@@ -262,8 +275,9 @@ static int wout_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 		left = !ts ? UINT64_MAX : t < end ? end - t : 0;
 		ready = stuck = false;
 		for (i = 0; i < n; i++) {
-			ready |= wout_prep(&fds[i], &k[i], &mode[i], left != 0);
-			stuck |= mode[i] == W_STUCK;
+			p = wout_prep(&fds[i], &k[i], &mode[i], left != 0);
+			ready |= p == P_READY;
+			stuck |= p == P_STEP;
 		}
 		if (ready)
 			left = 0;
@@ -358,7 +372,7 @@ static bool any_full_set(int nfds, const fd_set *wr)
 	int fd;
 
 	for (fd = 0; wr && hs.tab && fd < nfds && fd < FD_SETSIZE; fd++)
-		if (FD_ISSET(fd, wr) && (c = acc(fd)) && !hs_tx_writable(c, false))
+		if (FD_ISSET(fd, wr) && (c = acc(fd)) && !room(c))
 			return true;
 	return false;
 }
@@ -603,10 +617,11 @@ static void ep_form(struct ep_item *it, uint8_t form, bool force)
  * waits for the space bell (W_SPACE), one with room waits as asked.  The
  * reader is asked for the bell (wr_out) even for a wait without timeout:
  * it may be the inner call of a nested set whose waiter sleeps next.
- * Returns true when an item is W_STUCK: the wait must come back within
- * STUCK_MS to look at the ring.  A W_STUCK item waits as asked instead
- * once epoll sets are nested (a busy loop, as before space bells), since
- * an outer wait would not come back.
+ * Returns true when an item is W_STUCK or its ring has space but no
+ * record (HS_TX_NOREC): the wait must come back within STUCK_MS to look
+ * at the ring.  Such an item waits as asked instead once epoll sets are
+ * nested (a busy loop, as before space bells), since an outer wait would
+ * not come back.
  */
 static bool ep_prep(int epfd)
 {
@@ -614,6 +629,7 @@ static bool ep_prep(int epfd)
 	struct ep_item *it;
 	bool stuck = false;
 	size_t i;
+	int w;
 
 	if (!atomic_load_explicit(&eps.fixes, memory_order_relaxed))
 		return false;
@@ -622,15 +638,18 @@ static bool ep_prep(int epfd)
 		it = &eps.items[i];
 		if (it->epfd != epfd || !(c = lt_out(it)))
 			continue;
-		if (!hs_tx_writable(c, false))
+		if (!room(c))
 			hs_rx_settle(c, it->fd);
-		if (hs_tx_writable(c, true))
+		w = hs_tx_writable(c, true);
+		if (w == HS_TX_ROOM)
 			ep_form(it, W_APP, false);
-		else if (it->form != W_STUCK)
+		else if ((it->form == W_STUCK || w == HS_TX_NOREC) &&
+			 atomic_load(&hs.nested_wait))
+			ep_form(it, W_APP, false);
+		else if (it->form != W_STUCK) {
 			ep_form(it, W_SPACE, false);
-		else if (atomic_load(&hs.nested_wait))
-			ep_form(it, W_APP, false);
-		else {
+			stuck |= w == HS_TX_NOREC;
+		} else {
 			hs_tx_liveness(c, it->fd);
 			stuck = true;
 		}
@@ -647,10 +666,11 @@ static uint32_t ep_fix1(struct ep_item *it, uint32_t e)
 	if (c && it->added_in && (e & EPOLLIN))
 		hs_rx_settle(c, it->fd);	/* a space bell: drop it */
 	/* an edge on a full ring (the kernel socket is always writable) */
-	if (c && it->added_in && !(e & (EPOLLERR | EPOLLHUP)) && !hs_tx_writable(c, true))
+	if (c && it->added_in && !(e & (EPOLLERR | EPOLLHUP)) &&
+	    hs_tx_writable(c, true) != HS_TX_ROOM)
 		e &= ~(uint32_t)OUT_EV;
 	if (c && it->form != W_APP) {
-		if (hs_tx_writable(c, false) || (e & (EPOLLERR | EPOLLHUP)))
+		if (room(c) || (e & (EPOLLERR | EPOLLHUP)))
 			e |= EPOLLOUT;
 		else if ((e & EPOLLIN) && !(it->ev.events & EPOLLIN))
 			ep_form(it, (uint8_t)wout_spurious(c, it->fd), false);
@@ -825,8 +845,9 @@ static int ep_spin(int epfd, struct epoll_event *evs, int max, const sigset_t *m
 	return r;
 }
 
+/* One wait; @spin: busy-poll the rings first (not when waiting again). */
 static int ep_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
-		    const sigset_t *mask)
+		    const sigset_t *mask, bool spin)
 {
 	int r;
 
@@ -834,7 +855,7 @@ static int ep_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
 	if (max > 0 && eps.n && ep_any(epfd))
 		return ep_collect(epfd, evs, max, mask);
 	if (max > 0 && eps.n && timeout != 0) {
-		r = ep_spin(epfd, evs, max, mask);
+		r = spin ? ep_spin(epfd, evs, max, mask) : 0;
 		if (r)
 			return r;
 		if (ep_each(epfd, true))	/* armed; bytes came meanwhile */
@@ -859,14 +880,15 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
 		       const sigset_t *mask)
 {
 	uint64_t end = timeout > 0 ? hs_now_ns() + (uint64_t)timeout * 1000000 : 0, t;
+	bool spin = true;
 	int r, wait;
 
 	resolve();
-	for (;;) {
+	for (;; spin = false) {
 		wait = timeout;
 		if (ep_prep(epfd) && (wait < 0 || wait > STUCK_MS))
 			wait = STUCK_MS;
-		r = ep_pwait(epfd, evs, max, wait, mask);
+		r = ep_pwait(epfd, evs, max, wait, mask, spin);
 		if (r < 0 || (r = ep_fix(epfd, evs, r)) || !timeout)
 			return r;
 		if (timeout > 0) {

@@ -113,8 +113,9 @@ static void case_partial(void)
 			in += r;
 		}
 	}
-	printf("partial: moved %llu both ways, %d bytes differ, %s\n",
-	       (unsigned long long)in, bad, in == out ? "all arrived" : "bytes missing");
+	/* the total depends on how short the transfers were: not printed */
+	printf("partial: moved 8 MiB or more both ways, %d bytes differ, %s\n",
+	       bad, in == out ? "all arrived" : "bytes missing");
 	shutdown(fd, SHUT_WR);
 	waitpid(pid, NULL, 0);
 }
