@@ -345,8 +345,8 @@ static void mbox_put(struct hsock_dir *d, uint64_t head, const struct iovec *iov
  * pipe): release their records, publish the tail, wake the writer.
  * Returns @k, or -ECONNRESET when a slot named nothing valid.
  */
-static ssize_t rx_done(struct hs_conn *c, int fd, uint64_t tail, size_t k,
-		       uint64_t avail)
+static __always_inline ssize_t rx_done(struct hs_conn *c, int fd, uint64_t tail,
+				       size_t k, uint64_t avail)
 {
 	struct hsock_dir *d = rxd(c);
 
@@ -1122,8 +1122,9 @@ struct tx_src {
  * bytes copied (a pipe may hold fewer; 0: it has no writer left), or
  * -ENODATA (the pipe is empty), -ECONNRESET, -errno.
  */
-static ssize_t tx_copy(struct hs_conn *c, struct hsock_dir *d, uint64_t head,
-		       const struct tx_src *src, size_t off, size_t k)
+static __always_inline ssize_t tx_copy(struct hs_conn *c, struct hsock_dir *d,
+				       uint64_t head, const struct tx_src *src,
+				       size_t off, size_t k)
 {
 	struct iovec seg[PIPE_SEGS];
 	ssize_t r;
@@ -1150,7 +1151,9 @@ static bool pipe_ready(int pipe)
 	return hs.real.ioctl(pipe, FIONREAD, &q) == 0 && q > 0;
 }
 
-static ssize_t tx_ring(struct hs_conn *c, int fd, const struct tx_src *src, int flags)
+/* inlined: the per-message path stays in hs_tx (glibc's __always_inline) */
+static __always_inline ssize_t tx_ring(struct hs_conn *c, int fd,
+				       const struct tx_src *src, int flags)
 {
 	struct hsock_dir *d = txd(c);
 	size_t total = src->len, sent = 0, k;
