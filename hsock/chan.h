@@ -64,13 +64,19 @@
  *   - W waiting for ring space sets wr_want and futex-waits on wake_seq;
  *     R bumps wake_seq and wakes only if wr_want was set.  Every 100 ms the
  *     waiting W sends a counted probe bell: a dead peer answers with RST.
- *   - SPACE BELLS: a non-blocking W that finds the ring full sets wr_out,
- *     then re-checks tail (seq_cst, Dekker with R's tail publish); R, after
+ *   - SPACE BELLS: a non-blocking W that finds the ring full, and a
+ *     waiter for POLLOUT that finds it full (poll.c), set wr_out, then
+ *     re-check tail (seq_cst, Dekker with R's tail publish); R, after
  *     publishing tail, clears a set wr_out and rings a counted bell on the
  *     other direction (switching it first if needed).  W's socket becomes
- *     readable: an edge-triggered W waiting for EPOLLOUT (its kernel item
- *     also waits for EPOLLIN, poll.c) is woken although the kernel send
- *     buffer never filled; W's own reads discard that bell like any other.
+ *     readable although the kernel send buffer never filled, so a POLLOUT
+ *     waiter on a full ring waits in the kernel for POLLIN instead and
+ *     takes POLLOUT from the ring: poll/select ask for POLLIN in place of
+ *     POLLOUT, a level-triggered epoll item is modified to do so while the
+ *     ring is full, an edge-triggered one also waits for EPOLLIN.  A bell
+ *     is discarded like any other - by W's reads, or by the waiter that
+ *     found the ring still full - once W's own rx ring is empty
+ *     (rx_settle: bells counted before an empty ring are consumed).
  *   - Close/shutdown(SHUT_WR) sets wr_shut before the real call; R returns
  *     EOF once the ring is empty and wr_shut is set or TCP EOF was seen.
  *

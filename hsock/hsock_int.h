@@ -90,6 +90,8 @@ struct hs_conn {
 	uint8_t solo_retry;		/* spins yielding early (io.c, spin_loop) */
 	uint64_t trim_mark;		/* rx tail at the last idle trim */
 	_Atomic uint64_t tx_tail;	/* tx tail last loaded (io.c, tx_space) */
+	uint64_t tx_probe_ns;		/* last liveness probe of a full ring */
+	_Atomic uint64_t tx_norec;	/* 1 + rx tail page when no record (io.c, tx_room) */
 	uint64_t ino;
 	struct hsock_chan *ch;
 	size_t map_len;
@@ -184,6 +186,8 @@ void hs_reattach_inherited(void);
 ssize_t hs_rx(struct hs_conn *c, int fd, const struct iovec *iov, int n, int flags);
 ssize_t hs_tx(struct hs_conn *c, int fd, const struct iovec *iov, int n, int flags);
 ssize_t hs_sendfile(struct hs_conn *c, int out, int in, off_t *off, size_t count);
+ssize_t hs_rx_pipe(struct hs_conn *c, int fd, int pipe, size_t len);
+ssize_t hs_tx_pipe(struct hs_conn *c, int fd, int pipe, size_t len);
 int hs_fionread(struct hs_conn *c, int fd, int *val);
 void hs_shutdown_wr(struct hs_conn *c);
 void hs_release_io(struct hs_conn *c, int fd);
@@ -210,6 +214,10 @@ int hs_kmod_wait_tx(struct hs_conn *c, int timeout_ms);
 struct hs_pool *hs_pool_get(void);
 
 bool hs_rx_ready(struct hs_conn *c);
+void hs_rx_settle(struct hs_conn *c, int fd);
+enum { HS_TX_FULL, HS_TX_ROOM, HS_TX_NOREC };	/* hs_tx_writable() */
+int hs_tx_writable(struct hs_conn *c, bool arm);
+int hs_tx_liveness(struct hs_conn *c, int fd);
 void hs_rx_quiet(struct hs_conn *c);
 bool hs_rx_rearm(struct hs_conn *c, int fd);
 void hs_rx_idle(struct hs_conn *c);

@@ -108,6 +108,54 @@ static int ring_copy(struct hs_conn *c, int d, uint64_t pos,
 	return 0;
 }
 
+/*
+ * splice between a pipe and the ring (one copy, the kernel's): the ring
+ * memory of a range as an iovec.  A range of at most PIPE_MAX bytes is at
+ * most PIPE_SEGS pieces (a piece per page with records, two without).
+ */
+#define PIPE_SEGS 64
+#define PIPE_MAX ((PIPE_SEGS - 1) * HSOCK_PAGE)
+
+/* hs_rec_copy's copy step, noting where the bytes are instead (ring_iov). */
+static void iov_note(const struct iovec *v, int n, size_t off, void *mem,
+		     size_t len, bool to_iov)
+{
+	struct iovec *seg = (struct iovec *)v;
+	int i;
+
+	(void)off;
+	(void)to_iov;
+	for (i = 0; i < n && seg[i].iov_len; i++)
+		;
+	if (i < n)
+		seg[i] = (struct iovec){ mem, len };
+}
+
+/*
+ * [pos, pos + len) of direction @d's ring (len <= PIPE_MAX) as pieces of
+ * ring memory in @seg[PIPE_SEGS]; how many, or -ECONNRESET when a slot
+ * names nothing valid.
+ */
+static int ring_iov(struct hs_conn *c, int d, uint64_t pos, size_t len,
+		    struct iovec *seg)
+{
+	size_t p = pos & (c->ring - 1), first = c->ring - p;
+	int n = 0;
+
+	memset(seg, 0, PIPE_SEGS * sizeof(*seg));
+	if (c->rec) {
+		if (hs_rec_copy(c, d, pos, seg, PIPE_SEGS, 0, len, false, iov_note))
+			return -ECONNRESET;
+		while (n < PIPE_SEGS && seg[n].iov_len)
+			n++;
+		return n;
+	}
+	seg[n++] = (struct iovec){ chan_ring(c->ch, d) + p, first < len ? first : len };
+	if (len > first)
+		seg[n++] = (struct iovec){ chan_ring(c->ch, d), len - first };
+	return n;
+}
+
 /* Sub-iovec [off, off+lim) for a kernel call; may be shorter (short I/O). */
 static int iov_sub(const struct iovec *iov, int n, size_t off, size_t lim,
 		   struct iovec *out)
@@ -292,29 +340,20 @@ static void mbox_put(struct hsock_dir *d, uint64_t head, const struct iovec *iov
 	atomic_store_explicit(&d->mb_seq, (s | 1) + 1, memory_order_release);
 }
 
-static ssize_t rx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
-		       int n, size_t off, size_t len, bool peek)
+/*
+ * Ring bytes [@tail, @tail + @k) were taken (copied out, or written to a
+ * pipe): release their records, publish the tail, wake the writer.
+ * Returns @k, or -ECONNRESET when a slot named nothing valid.
+ */
+static __always_inline ssize_t rx_done(struct hs_conn *c, int fd, uint64_t tail,
+				       size_t k, uint64_t avail)
 {
 	struct hsock_dir *d = rxd(c);
-	uint64_t tail = atomic_load_explicit(&d->tail, memory_order_relaxed);
-	uint64_t avail = atomic_load_explicit(&d->head, memory_order_acquire) - tail;
-	size_t k;
 
-	if (avail > c->ring) {
+	if (c->rec && hs_rec_consumed(c, 1 - c->side, tail, tail + k)) {
 		c->err = ECONNRESET;
 		return -ECONNRESET;
 	}
-	if (!avail)
-		return -EAGAIN;
-	k = avail < len ? avail : len;
-	if ((!(k <= HSOCK_MBOX && mbox_get(d, tail, k, iov, n, off)) &&
-	     ring_copy(c, 1 - c->side, tail, iov, n, off, k, true)) ||
-	    (!peek && c->rec && hs_rec_consumed(c, 1 - c->side, tail, tail + k))) {
-		c->err = ECONNRESET;
-		return -ECONNRESET;
-	}
-	if (peek)
-		return k;
 	atomic_store_explicit(&d->tail, tail + k, memory_order_release);
 	atomic_thread_fence(memory_order_seq_cst);
 	wake_writer(c, fd, d);
@@ -329,6 +368,37 @@ static ssize_t rx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 	else if (k == avail)
 		rx_settle(c, fd);
 	return k;
+}
+
+/* Bytes readable in the ring (0: empty), or -ECONNRESET past the bounds. */
+static int64_t rx_avail(struct hs_conn *c, uint64_t tail)
+{
+	uint64_t avail = atomic_load_explicit(&rxd(c)->head, memory_order_acquire) - tail;
+
+	if (avail > c->ring) {
+		c->err = ECONNRESET;
+		return -ECONNRESET;
+	}
+	return (int64_t)avail;
+}
+
+static ssize_t rx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
+		       int n, size_t off, size_t len, bool peek)
+{
+	struct hsock_dir *d = rxd(c);
+	uint64_t tail = atomic_load_explicit(&d->tail, memory_order_relaxed);
+	int64_t avail = rx_avail(c, tail);
+	size_t k;
+
+	if (avail <= 0)
+		return avail ? avail : -EAGAIN;
+	k = (uint64_t)avail < len ? (size_t)avail : len;
+	if (!(k <= HSOCK_MBOX && mbox_get(d, tail, k, iov, n, off)) &&
+	    ring_copy(c, 1 - c->side, tail, iov, n, off, k, true)) {
+		c->err = ECONNRESET;
+		return -ECONNRESET;
+	}
+	return peek ? (ssize_t)k : rx_done(c, fd, tail, k, (uint64_t)avail);
 }
 
 /* Ring empty: arm (unless spinning), then EOF / error / EAGAIN. */
@@ -563,6 +633,23 @@ static bool switched_rx(struct hs_conn *c)
 	       atomic_load(&d->tcp_rcvd) >= atomic_load(&d->tcp_n);
 }
 
+/*
+ * Discard bells a waiter does not read (a consumed space bell, chan.h)
+ * once the rx ring is empty, so that the kernel socket stops reporting
+ * them as readable.  Only after the TCP prefix: before it, every queued
+ * byte may be data.
+ */
+void hs_rx_settle(struct hs_conn *c, int fd)
+{
+	struct hsock_dir *d = rxd(c);
+
+	if (!switched_rx(c))
+		return;
+	chan_lock(&d->rd_lock);
+	rx_settle(c, fd);
+	chan_unlock(&d->rd_lock);
+}
+
 /* Ring bytes are readable now (no doorbell may announce them). */
 bool hs_rx_ready(struct hs_conn *c)
 {
@@ -680,6 +767,49 @@ ssize_t hs_rx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
 	if (r < 0)
 		errno = -r;
 	return r < 0 ? -1 : 0;
+}
+
+/*
+ * splice(socket -> pipe) with one copy: up to @len ring bytes written to
+ * @pipe from the ring itself, without blocking (RWF_NOWAIT: rd_lock is
+ * held), then consumed.  Returns the bytes moved; -EAGAIN when the ring is
+ * empty; -ENOBUFS when the pipe is full; -ENOTSUP when the next bytes are
+ * not in the ring (TCP prefix) or the pipe cannot be written so: the
+ * caller copies them as a read would.
+ */
+ssize_t hs_rx_pipe(struct hs_conn *c, int fd, int pipe, size_t len)
+{
+	struct hsock_dir *d = rxd(c);
+	struct iovec seg[PIPE_SEGS];
+	uint64_t tail;
+	int64_t avail;
+	ssize_t r;
+	int n;
+
+	if (!switched_rx(c))
+		return -ENOTSUP;
+	chan_lock(&d->rd_lock);
+	tail = atomic_load_explicit(&d->tail, memory_order_relaxed);
+	avail = rx_avail(c, tail);
+	r = avail ? avail : -EAGAIN;
+	if (avail <= 0)
+		goto out;
+	if (len > PIPE_MAX)
+		len = PIPE_MAX;
+	n = ring_iov(c, 1 - c->side, tail, (uint64_t)avail < len ? (size_t)avail : len, seg);
+	if (n < 0) {
+		c->err = ECONNRESET;
+		r = n;
+		goto out;
+	}
+	r = pwritev2(pipe, seg, n, -1, RWF_NOWAIT);
+	if (r > 0)
+		r = rx_done(c, fd, tail, (size_t)r, (uint64_t)avail);
+	else if (r < 0)
+		r = errno == EAGAIN ? -ENOBUFS : errno == EOPNOTSUPP ? -ENOTSUP : -errno;
+out:
+	chan_unlock(&d->rd_lock);
+	return r;
 }
 
 /* ---- writer ---- */
@@ -872,6 +1002,78 @@ static int tx_wait(struct hs_conn *c, int fd, bool block)
 	return r == -EINTR ? -EINTR : 0;
 }
 
+/* Probe the peer of a writer facing a full ring, at most every 100 ms. */
+int hs_tx_liveness(struct hs_conn *c, int fd)
+{
+	uint64_t t = now_ns();
+
+	if (t - c->tx_probe_ns < 100000000ull)
+		return 0;
+	c->tx_probe_ns = t;
+	return tx_probe(c, fd, txd(c));
+}
+
+/*
+ * A non-blocking write found the ring full.  A dead peer never frees it:
+ * probe it (a dead one answers with RST) and, once the kernel socket
+ * reports an error or hangup - which poll waiters get as POLLERR/POLLHUP
+ * with POLLOUT, as TCP - answer with the kernel's error (-EPIPE: hs_tx
+ * lets the kernel socket answer) instead of EAGAIN.
+ */
+static int tx_full(struct hs_conn *c, int fd)
+{
+	struct pollfd p = { fd, 0, 0 };
+	int r = hs_tx_liveness(c, fd);
+
+	if (r)
+		return r;
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)))
+		return -EPIPE;
+	return -EAGAIN;
+}
+
+/*
+ * Room for a write: ring space, and records - a non-blocking write that
+ * found none for its next page (pool empty, or over the per-process
+ * limit: on /dev/hsock below the window) noted the reader's tail page in
+ * tx_norec; until the reader moves on from it (and releases pages) a
+ * write would fail the same way.
+ */
+static bool tx_room(struct hs_conn *c, struct hsock_dir *d)
+{
+	uint64_t np = atomic_load_explicit(&c->tx_norec, memory_order_relaxed);
+
+	return tx_space(c, d, 1) &&
+	       (!np || atomic_load(&d->tail) / HSOCK_PAGE + 1 != np);
+}
+
+/*
+ * POLLOUT for a waiter (poll.c): the kernel socket is always writable
+ * once switched, so the ring decides.  HS_TX_ROOM when a write would find
+ * room, or would not go to the ring (not switched, shut down, peer
+ * closed); HS_TX_FULL when the ring is full; HS_TX_NOREC when it has
+ * space but no record for it (tx_room).  With @arm, no room also asks the
+ * reader for a space bell (chan.h, SPACE BELLS), so that the caller may
+ * sleep waiting for the socket to become readable instead; with
+ * HS_TX_NOREC it must look again now and then: the records may be held by
+ * other connections, whose readers ring no bell here.
+ */
+int hs_tx_writable(struct hs_conn *c, bool arm)
+{
+	struct hsock_dir *d = txd(c);
+
+	if (!(atomic_load(&d->state) & ST_SWITCHED) || atomic_load(&d->rd_shut) ||
+	    atomic_load(&d->wr_shut) || tx_room(c, d))
+		return HS_TX_ROOM;
+	if (arm) {
+		atomic_store(&d->wr_out, 1);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (tx_room(c, d))
+			return HS_TX_ROOM;
+	}
+	return tx_space(c, d, 1) ? HS_TX_NOREC : HS_TX_FULL;
+}
+
 /*
  * Announce a copy into the ring; waits out a reader's trim (chan.h).  A
  * reader killed inside its trim never clears TRIM: probe the peer every
@@ -907,15 +1109,58 @@ static void wr_exit(struct hsock_dir *d)
 	atomic_fetch_and_explicit(&d->state, ~ST_WR_BUSY, memory_order_release);
 }
 
-static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
-		       int n, int flags)
+/* What a write copies into the ring: an iovec, or (splice) a pipe. */
+struct tx_src {
+	const struct iovec *iov;
+	int n;
+	int pipe;		/* >= 0: read this pipe, without blocking */
+	size_t len;		/* bytes to write (pipe: at most PIPE_MAX) */
+};
+
+/*
+ * Copy @k bytes of @src from @off into the ring at @head; returns the
+ * bytes copied (a pipe may hold fewer; 0: it has no writer left), or
+ * -ENODATA (the pipe is empty), -ECONNRESET, -errno.
+ */
+static __always_inline ssize_t tx_copy(struct hs_conn *c, struct hsock_dir *d,
+				       uint64_t head, const struct tx_src *src,
+				       size_t off, size_t k)
+{
+	struct iovec seg[PIPE_SEGS];
+	ssize_t r;
+	int n;
+
+	if (src->pipe < 0) {
+		if (ring_copy(c, c->side, head, src->iov, src->n, off, k, false))
+			return -ECONNRESET;
+		if (k <= HSOCK_MBOX)
+			mbox_put(d, head, src->iov, src->n, off, k);
+		return (ssize_t)k;
+	}
+	n = ring_iov(c, c->side, head, k, seg);
+	if (n < 0)
+		return n;
+	r = preadv2(src->pipe, seg, n, -1, RWF_NOWAIT);
+	return r >= 0 ? r : errno == EAGAIN ? -ENODATA : -errno;
+}
+
+static bool pipe_ready(int pipe)
+{
+	int q = 0;
+
+	return hs.real.ioctl(pipe, FIONREAD, &q) == 0 && q > 0;
+}
+
+/* inlined: the per-message path stays in hs_tx (glibc's __always_inline) */
+static __always_inline ssize_t tx_ring(struct hs_conn *c, int fd,
+				       const struct tx_src *src, int flags)
 {
 	struct hsock_dir *d = txd(c);
-	size_t total = iov_total(iov, n), sent = 0, k;
+	size_t total = src->len, sent = 0, k;
 	bool block = !(flags & MSG_DONTWAIT) && !c->nonblock;
 	uint64_t head, space, probe = 0;
-	bool asked = false;
-	int r = 0;
+	bool asked = false, norec = false;
+	ssize_t r = 0;
 
 	while (sent < total) {
 		if (atomic_load(&d->rd_shut) || atomic_load(&d->wr_shut)) {
@@ -926,6 +1171,11 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 		if (!space) {
 			if (sent && !block)
 				break;
+			/* splice waits for the pipe's bytes before the socket */
+			if (!sent && src->pipe >= 0 && !pipe_ready(src->pipe)) {
+				r = -ENODATA;
+				break;
+			}
 			r = tx_wait(c, fd, block);
 			if (r == -EAGAIN && !asked) {
 				/*
@@ -939,6 +1189,8 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 				if (tx_space(c, d, 1))
 					r = 0;
 			}
+			if (r == -EAGAIN)
+				r = tx_full(c, fd);
 			if (r)
 				break;
 			continue;
@@ -955,23 +1207,38 @@ static ssize_t tx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 			if (sent && !block)
 				break;
 			r = tx_wait_rec(c, fd, block, &probe);
+			if (r == -EAGAIN && !norec) {
+				/*
+				 * Note the reader's tail page (tx_room), ask for a
+				 * bell when it moves, then try once more: pages it
+				 * released before that tail are seen now.
+				 */
+				norec = true;
+				atomic_store_explicit(&c->tx_norec,
+						      atomic_load(&d->tail) / HSOCK_PAGE + 1,
+						      memory_order_relaxed);
+				atomic_store(&d->wr_out, 1);
+				continue;
+			}
 			if (r)
 				break;
 			continue;
 		}
 		probe = 0;
-		if (ring_copy(c, c->side, head, iov, n, sent, k, false)) {
+		r = tx_copy(c, d, head, src, sent, k);
+		if (r <= 0) {
 			wr_exit(d);
-			r = -ECONNRESET;
 			break;
 		}
-		if (k <= HSOCK_MBOX)
-			mbox_put(d, head, iov, n, sent, k);
-		atomic_store_explicit(&d->head, head + k, memory_order_release);
+		atomic_store_explicit(&d->head, head + (size_t)r, memory_order_release);
 		wr_exit(d);
 		ring_bell(fd, d);
-		HS_STAT(S_GSHM_TX, k);
-		sent += k;
+		if (atomic_load_explicit(&c->tx_norec, memory_order_relaxed))
+			atomic_store_explicit(&c->tx_norec, 0, memory_order_relaxed);
+		HS_STAT(S_GSHM_TX, r);
+		sent += (size_t)r;
+		if ((size_t)r < k)	/* the pipe held no more */
+			break;
 	}
 	return sent ? (ssize_t)sent : r;
 }
@@ -996,7 +1263,7 @@ ssize_t hs_tx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
 		chan_unlock(&d->wr_lock);
 		return r;
 	}
-	r = tx_ring(c, fd, iov, n, flags);
+	r = tx_ring(c, fd, &(struct tx_src){ iov, n, -1, iov_total(iov, n) }, flags);
 	if (r == -EPIPE) {
 		/*
 		 * The peer closed (or we shut down writing): the kernel socket
@@ -1016,6 +1283,30 @@ ssize_t hs_tx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
 		return -1;
 	}
 	return r;
+}
+
+/*
+ * splice(pipe -> socket) with one copy: up to @len bytes read from @pipe
+ * straight into the ring (RWF_NOWAIT: what the pipe holds), waiting for
+ * ring space as a write would.  Returns the bytes moved, 0 when the pipe
+ * held none, -errno; -ENOTSUP when the bytes must go to the kernel socket
+ * (not switched, peer gone, shut down) or the pipe cannot be read so: the
+ * caller copies them as a write would.
+ */
+ssize_t hs_tx_pipe(struct hs_conn *c, int fd, int pipe, size_t len)
+{
+	struct tx_src src = { NULL, 0, pipe, len < PIPE_MAX ? len : PIPE_MAX };
+	struct hsock_dir *d = txd(c);
+	ssize_t r = -ENOTSUP;
+
+	chan_lock(&d->wr_lock);
+	if ((atomic_load(&d->state) & ST_SWITCHED) ||
+	    (!(atomic_load(&d->state) & ST_REFUSED) && try_switch(c, fd)))
+		r = tx_ring(c, fd, &src, 0);
+	chan_unlock(&d->wr_lock);
+	if (r == -EPIPE || r == -EOPNOTSUPP)
+		return -ENOTSUP;
+	return r == -ENODATA ? 0 : r;
 }
 
 ssize_t hs_sendfile(struct hs_conn *c, int out, int in, off_t *off, size_t count)

@@ -408,8 +408,11 @@ EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 }
 
 /*
- * splice with an accelerated socket at one end (the other is a pipe): the
- * bytes move through a buffer, never lost on a short transfer.
+ * splice with an accelerated socket at one end (the other is a pipe).
+ * Bytes in the ring move with one copy, the kernel's: the pipe is written
+ * from, or read into, the ring itself (io.c, hs_rx_pipe/hs_tx_pipe).
+ * Bytes that are not in the ring (TCP before the switch, writes after the
+ * peer closed) move through a buffer, never lost on a short transfer:
  *   socket -> pipe: peek at most the pipe's free space, write that to the
  *     pipe (it cannot block), then consume what the pipe took.
  *   pipe -> socket: tee the pipe into a private pipe (the data stays in
@@ -422,33 +425,57 @@ EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
  */
 #define SPLICE_BUF 65536
 
-static ssize_t splice_from_sock(struct hs_conn *c, int in, int out, size_t len,
-				bool nb)
+/* Bytes ready in pipe @fd (any when @out: free room), or -1 if not a pipe. */
+static int pipe_bytes(int fd, bool out)
 {
-	static __thread char buf[SPLICE_BUF];
-	struct iovec v = { buf, 0 };
-	struct pollfd p = { out, POLLOUT, 0 };
-	int size, queued;
-	ssize_t r, w;
+	int size = REAL(fcntl)(fd, F_GETPIPE_SZ), queued;
+
+	if (size < 0 || REAL(ioctl)(fd, FIONREAD, &queued) < 0) {
+		errno = EINVAL;		/* not a pipe, as the kernel says */
+		return -1;
+	}
+	return out ? size - queued : queued;
+}
+
+/*
+ * Wait until pipe @fd has room (@out) or bytes, as splice does (not with
+ * @nb or an O_NONBLOCK pipe): > 0 when it has, 0 when it is empty without
+ * writers, -1 with errno.
+ */
+static int pipe_wait(int fd, bool out, bool nb)
+{
+	struct pollfd p = { fd, out ? POLLOUT : POLLIN, 0 };
+	int k;
 
 	for (;;) {
-		size = REAL(fcntl)(out, F_GETPIPE_SZ);
-		if (size < 0 || REAL(ioctl)(out, FIONREAD, &queued) < 0) {
-			errno = EINVAL;		/* not a pipe, as the kernel says */
-			return -1;
-		}
-		if (size > queued)
-			break;
-		if (nb || (REAL(fcntl)(out, F_GETFL) & O_NONBLOCK)) {
+		k = pipe_bytes(fd, out);
+		if (k)
+			return k;
+		if (!out && poll(&p, 1, 0) == 1 && !(p.revents & POLLIN))
+			return 0;		/* POLLHUP: no writer left */
+		if (nb || (REAL(fcntl)(fd, F_GETFL) & O_NONBLOCK)) {
 			errno = EAGAIN;
 			return -1;
 		}
 		if (poll(&p, 1, -1) < 0)
 			return -1;
 	}
+}
+
+/* socket -> pipe through a buffer (bytes outside the ring). */
+static ssize_t copy_from_sock(struct hs_conn *c, int in, int out, size_t len,
+			      bool nb)
+{
+	static __thread char buf[SPLICE_BUF];
+	struct iovec v = { buf, 0 };
+	ssize_t r, w;
+	int room = pipe_wait(out, true, nb);
+
+	if (room < 0)
+		return -1;
 	v.iov_len = len < SPLICE_BUF ? len : SPLICE_BUF;
-	if (v.iov_len > (size_t)(size - queued))
-		v.iov_len = size - queued;
+	if (v.iov_len > (size_t)room)
+		v.iov_len = room;
 	r = hs_rx(c, in, &v, 1, MSG_PEEK);
 	if (r <= 0)
 		return r;
@@ -459,8 +486,39 @@ static ssize_t splice_from_sock(struct hs_conn *c, int in, int out, size_t len,
 	return hs_rx(c, in, &v, 1, MSG_DONTWAIT);
 }
 
-static ssize_t splice_to_sock(struct hs_conn *c, int in, int out, size_t len,
-			      bool nb)
+static ssize_t splice_from_sock(struct hs_conn *c, int in, int out, size_t len,
+				bool nb)
+{
+	char x;
+	struct iovec v = { &x, 1 };
+	ssize_t r;
+
+	if (REAL(fcntl)(out, F_GETPIPE_SZ) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (;;) {
+		r = hs_rx_pipe(c, in, out, len);
+		if (r > 0)
+			return r;
+		if (r == -ENOTSUP)
+			return copy_from_sock(c, in, out, len, nb);
+		if (r == -EAGAIN)	/* ring empty: wait as a read would */
+			r = hs_rx(c, in, &v, 1, MSG_PEEK);
+		else if (r == -ENOBUFS)	/* pipe full */
+			r = pipe_wait(out, true, nb);
+		else {
+			errno = -r;
+			r = -1;
+		}
+		if (r <= 0)
+			return r;
+	}
+}
+
+/* pipe -> socket through buffers (bytes that do not go to the ring). */
+static ssize_t copy_to_sock(struct hs_conn *c, int in, int out, size_t len,
+			    bool nb)
 {
 	static __thread char buf[SPLICE_BUF], scratch[SPLICE_BUF];
 	struct iovec v = { buf, 0 };
@@ -487,6 +545,31 @@ out:
 	REAL(close)(tp[1]);
 	errno = e;
 	return w;
+}
+
+static ssize_t splice_to_sock(struct hs_conn *c, int in, int out, size_t len,
+			      bool nb)
+{
+	ssize_t w;
+
+	if (REAL(fcntl)(in, F_GETPIPE_SZ) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (;;) {
+		w = hs_tx_pipe(c, out, in, len);
+		if (w > 0)
+			return w;
+		if (w == -ENOTSUP)
+			return copy_to_sock(c, in, out, len, nb);
+		if (w < 0) {
+			errno = -w;
+			return -1;
+		}
+		w = pipe_wait(in, false, nb);	/* the pipe is empty */
+		if (w <= 0)
+			return w;
+	}
 }
 
 EXPORT ssize_t splice(int in, loff_t *offin, int out, loff_t *offout, size_t len,

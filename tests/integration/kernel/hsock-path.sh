@@ -15,7 +15,8 @@ if ! sh "$TOP/kernel/guest/install-deps" "$TOP/kernel/packages.txt" >/dev/null 2
 	skip "hsock path" "kernel/packages.txt not installed and not root"
 	exit 0
 fi
-for f in unit/hsock/test_chan hsock/libhsock.so hsock/hsock-run hsock/hsock-probe; do
+for f in unit/hsock/test_chan hsock/libhsock.so hsock/hsock-run hsock/hsock-probe \
+	 hsock/hsock-splice hsock/hsock-wout; do
 	if [ ! -e "$BUILD/$f" ]; then
 		fail "hsock path" "$BUILD/$f not built (make && make tests)"
 		exit 0
@@ -29,7 +30,7 @@ if ! make --no-print-directory -C "$TOP/kernel" BUILD="$BUILD" hsock-progs >"$lo
 	exit 0
 fi
 make --no-print-directory -C "$TOP/kernel" BUILD="$BUILD" qemu-run \
-	GUEST_EXTRA="$BUILD/unit/hsock/test_chan $BUILD/hsock/libhsock.so $BUILD/hsock/hsock-run $BUILD/hsock/hsock-probe $BUILD/kernel/hsock-kpath $TOP/tests/integration/hsock/guest-matrix" \
+	GUEST_EXTRA="$BUILD/unit/hsock/test_chan $BUILD/hsock/libhsock.so $BUILD/hsock/hsock-run $BUILD/hsock/hsock-probe $BUILD/hsock/hsock-splice $BUILD/hsock/hsock-wout $BUILD/kernel/hsock-kpath $TOP/tests/integration/hsock/guest-matrix" \
 	GUEST_RUN="sh $TOP/tests/integration/hsock/guest-matrix $BUILD" >"$log" 2>&1
 rc=$?
 grep -E '^(PASS|FAIL): hsock path' "$log"
