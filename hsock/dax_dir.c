@@ -444,6 +444,26 @@ int dax_region_unlink(struct dax_space *s, const char *name)
 	return ret;
 }
 
+int dax_space_sweep(struct dax_space *s)
+{
+	struct dax_entry *e;
+	int n = 0;
+	uint32_t i;
+
+	dir_lock(s);
+	for (i = 0; i < DAX_ENTRIES; i++) {
+		e = entry(s, i);
+		reclaim(s, e);
+		if (atomic_load(&e->state) == DAX_READY && entry_ok(s, e) &&
+		    e->uid == (uint32_t)geteuid() && !mapped(e)) {
+			atomic_store(&e->state, DAX_FREE);
+			n++;
+		}
+	}
+	dir_unlock(s);
+	return n;
+}
+
 void dax_space_forked(struct dax_space *s, uint64_t parent)
 {
 	struct dax_entry *e;

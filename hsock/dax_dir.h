@@ -135,6 +135,12 @@ int dax_region_open(struct dax_space *s, const char *name, size_t len,
 void dax_region_put(struct dax_space *s, uint64_t off);
 /* Remove @name; its extent is reused once nobody maps it.  -ENOENT. */
 int dax_region_unlink(struct dax_space *s, const char *name);
+/*
+ * Free the READY regions of our uid that no process maps (all their
+ * mappers of our domain dead): the stale objects of killed processes, and
+ * a pool nobody uses.  Returns how many.
+ */
+int dax_space_sweep(struct dax_space *s);
 /* In a child of fork(): hold every mapping @parent held. */
 void dax_space_forked(struct dax_space *s, uint64_t parent);
 

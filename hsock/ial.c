@@ -186,3 +186,8 @@ size_t ial_capacity(const struct ial *ial)
 {
 	return ial->dax ? ial_dax_capacity(ial->dax) : SIZE_MAX;
 }
+
+int ial_sweep(struct ial *ial)
+{
+	return ial->dax ? ial_dax_sweep(ial->dax) : 0;
+}

@@ -55,6 +55,12 @@ void ial_notify(struct ial *ial, _Atomic uint32_t *word);
 void ial_fence(struct ial *ial);
 /* Largest region the backend can place (SIZE_MAX: bounded by memory). */
 size_t ial_capacity(const struct ial *ial);
+/*
+ * dax: free the regions of our uid that no live process maps (hsock-run,
+ * at start); returns how many.  shm: 0, its objects are swept by
+ * hsock_sweep(), which reads the channel headers.
+ */
+int ial_sweep(struct ial *ial);
 
 /* The dax backend (ial_dax.c), called by ial.c; same contracts as above. */
 struct ial_dax;
@@ -66,6 +72,7 @@ int ial_dax_map(struct ial_dax *d, const char *name, size_t len, int flags,
 		void **addr);
 void ial_dax_unmap(struct ial_dax *d, void *addr, size_t len);
 int ial_dax_unlink(struct ial_dax *d, const char *name);
+int ial_dax_sweep(struct ial_dax *d);
 int ial_dax_wait(struct ial_dax *d, _Atomic uint32_t *word, uint32_t seen,
 		 int timeout_ms);
 void ial_dax_notify(struct ial_dax *d, _Atomic uint32_t *word);

@@ -258,6 +258,11 @@ int ial_dax_unlink(struct ial_dax *d, const char *name)
 	return dax_region_unlink(&d->space, name);
 }
 
+int ial_dax_sweep(struct ial_dax *d)
+{
+	return dax_space_sweep(&d->space);
+}
+
 /* A futex error other than these means the mapping refuses futexes. */
 static bool futex_refused(int err)
 {

@@ -3,7 +3,8 @@
  * The dax backend's region directory (hsock/dax_dir.h) on a memfd standing
  * in for a device-dax mapping: placement, exclusive create, reuse, zeroing,
  * fragmentation, bounds checks on corrupt entries, processes racing, dead
- * lock holders, creators and mappers, fork, and the sleep-poll wait.
+ * lock holders, creators and mappers, the sweep, fork, and the sleep-poll
+ * wait.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -359,6 +360,31 @@ static void test_dead_holders_do_not_wedge(void **state)
 	assert_int_equal(atomic_load(&h->lock), 0);
 }
 
+static void test_sweep_frees_unmapped(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t a, b, c, d;
+	struct dax_entry *e;
+
+	assert_int_equal(dax_region_create(&f->s, "alive", DAX_PAGE, &a), 0);
+	assert_int_equal(dax_region_create(&f->s, "killed", DAX_PAGE, &b), 0);
+	assert_int_equal(dax_region_create(&f->s, "theirs", DAX_PAGE, &c), 0);
+	assert_int_equal(dax_region_create(&f->s, "far", DAX_PAGE, &d), 0);
+	/* mapped only by a process that died (SIGKILL: no unmap) */
+	entry_of(f, b)->map[0].who = dead_who(f);
+	e = entry_of(f, c);
+	e->map[0].who = dead_who(f);
+	e->uid = getuid() + 1;			/* another user's: not ours to free */
+	entry_of(f, d)->map[0].who = (uint64_t)(f->s.domain ^ 2) << 32 | 1;
+	assert_int_equal(dax_space_sweep(&f->s), 1);
+	assert_int_equal(dax_region_open(&f->s, "killed", DAX_PAGE, &b), -ENOENT);
+	assert_int_equal(dax_region_open(&f->s, "alive", DAX_PAGE, &b), 0);
+	assert_int_equal(b, a);
+	assert_non_null(entry_of(f, c));
+	assert_non_null(entry_of(f, d));	/* another host may map it */
+	assert_int_equal(dax_space_sweep(&f->s), 0);
+}
+
 static void test_fork_child_keeps_region(void **state)
 {
 	struct fixture *f = *state;
@@ -427,6 +453,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_entries_rejected, setup, teardown),
 		cmocka_unit_test(test_processes_race),
 		cmocka_unit_test_setup_teardown(test_dead_holders_do_not_wedge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_frees_unmapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_child_keeps_region, setup, teardown),
 		cmocka_unit_test(test_wait_poll),
 	};
