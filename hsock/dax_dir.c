@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The region directory of the dax backend: named regions placed in one
- * mapping, shared by processes (layout, lock and entry life cycle in
- * dax_dir.h).  Works on any base address and size; ial_dax.c gives it a
- * device-dax mapping, the unit tests a memfd.
+ * mapping, shared by processes (layout, lock, entry life cycle and
+ * mapping records in dax_dir.h).  Works on any base address and size;
+ * ial_dax.c gives it a device-dax mapping, the unit tests a memfd.
  */
 #include "hsock/dax_dir.h"
 
@@ -27,6 +27,16 @@ static struct dax_dir_hdr *hdr(const struct dax_space *s)
 static struct dax_entry *entry(const struct dax_space *s, uint32_t i)
 {
 	return (struct dax_entry *)(s->base + DAX_PAGE) + i;
+}
+
+static struct dax_mapping *mapping(const struct dax_space *s, uint32_t i)
+{
+	return (struct dax_mapping *)(s->base + DAX_MAP_OFF) + i;
+}
+
+static uint32_t index_of(const struct dax_space *s, const struct dax_entry *e)
+{
+	return (uint32_t)(e - entry(s, 0));
 }
 
 static uint64_t now_ns(void)
@@ -102,6 +112,30 @@ static bool dead(const struct dax_space *s, uint64_t who)
 	return zombie(pid);
 }
 
+/* dead() answers for one reclaim pass: one check per process. */
+struct verdicts {
+	uint32_t n;
+	uint64_t who[64];
+	bool dead[64];
+};
+
+static bool dead_cached(const struct dax_space *s, struct verdicts *v,
+			uint64_t who)
+{
+	bool d;
+	uint32_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (v->who[i] == who)
+			return v->dead[i];
+	d = dead(s, who);
+	if (v->n < 64) {
+		v->who[v->n] = who;
+		v->dead[v->n++] = d;
+	}
+	return d;
+}
+
 static void backoff(unsigned int *n)
 {
 	if (++*n < 64)
@@ -142,7 +176,7 @@ static void dir_unlock(struct dax_space *s)
 	atomic_store_explicit(&hdr(s)->lock, 0, memory_order_release);
 }
 
-/* The entry's fields are within the directory's bounds (ENTRIES). */
+/* The entry's fields are within the directory's bounds. */
 static bool entry_ok(const struct dax_space *s, const struct dax_entry *e)
 {
 	uint64_t lim = hdr(s)->size;
@@ -161,33 +195,6 @@ static bool named(const struct dax_entry *e)
 	return st == DAX_CREATING || st == DAX_READY;
 }
 
-static bool mapped(const struct dax_entry *e)
-{
-	uint32_t i;
-
-	if (e->anon)
-		return true;
-	for (i = 0; i < DAX_MAPPERS; i++)
-		if (e->map[i].who && e->map[i].n)
-			return true;
-	return false;
-}
-
-/* Under the lock: forget dead processes' mappings and creations. */
-static void reclaim(struct dax_space *s, struct dax_entry *e)
-{
-	uint32_t i, st = atomic_load(&e->state);
-
-	if (st == DAX_FREE)
-		return;
-	for (i = 0; i < DAX_MAPPERS; i++)
-		if (e->map[i].who && dead(s, e->map[i].who))
-			e->map[i] = (struct dax_mapper){ 0 };
-	if ((st == DAX_CREATING && dead(s, e->creator)) ||
-	    (st == DAX_UNLINKED && !mapped(e)))
-		atomic_store(&e->state, DAX_FREE);
-}
-
 static struct dax_entry *find(struct dax_space *s, const char *name)
 {
 	struct dax_entry *e;
@@ -201,26 +208,126 @@ static struct dax_entry *find(struct dax_space *s, const char *name)
 	return NULL;
 }
 
-/* @n more mappings by @who: in its map[] slot, a free one, or anon. */
-static void map_add(struct dax_space *s, struct dax_entry *e, uint64_t who,
-		    uint32_t n)
+/* Free entry @idx: state first, then its mapping records. */
+static void entry_free(struct dax_space *s, uint32_t idx)
 {
-	struct dax_mapper *free_slot = NULL;
+	struct dax_mapping *m;
 	uint32_t i;
 
-	for (i = 0; i < DAX_MAPPERS; i++) {
-		if (e->map[i].who == who) {
-			e->map[i].n += n;
+	atomic_store(&entry(s, idx)->state, DAX_FREE);
+	for (i = 0; i < DAX_MAPPINGS; i++) {
+		m = mapping(s, i);
+		if (m->who && m->entry == idx)
+			m->who = 0;
+	}
+}
+
+/* Records of entry @idx held by live processes; drops the dead ones. */
+static uint32_t live_mappers(struct dax_space *s, uint32_t idx)
+{
+	struct dax_mapping *m;
+	uint32_t i, n = 0;
+
+	for (i = 0; i < DAX_MAPPINGS; i++) {
+		m = mapping(s, i);
+		if (!m->who || m->entry != idx)
+			continue;
+		if (!m->n || dead(s, m->who))
+			m->who = 0;
+		else
+			n++;
+	}
+	return n;
+}
+
+/* Unlinked and no longer mapped: the extent goes back. */
+static void put_if_unused(struct dax_space *s, uint32_t idx)
+{
+	if (atomic_load(&entry(s, idx)->state) == DAX_UNLINKED &&
+	    !live_mappers(s, idx))
+		entry_free(s, idx);
+}
+
+/*
+ * Free what dead processes of our domain left: their mapping records,
+ * CREATING entries of a dead creator, UNLINKED entries nobody maps.  The
+ * live records per entry in @count (DAX_ENTRIES of them).
+ */
+static void reclaim(struct dax_space *s, uint32_t *count)
+{
+	struct verdicts v = { 0 };
+	struct dax_mapping *m;
+	struct dax_entry *e;
+	uint32_t i, st;
+
+	memset(count, 0, DAX_ENTRIES * sizeof(*count));
+	for (i = 0; i < DAX_MAPPINGS; i++) {
+		m = mapping(s, i);
+		if (!m->who)
+			continue;
+		if (m->entry >= DAX_ENTRIES || !m->n ||
+		    atomic_load(&entry(s, m->entry)->state) == DAX_FREE ||
+		    dead_cached(s, &v, m->who))
+			m->who = 0;
+		else
+			count[m->entry]++;
+	}
+	for (i = 0; i < DAX_ENTRIES; i++) {
+		e = entry(s, i);
+		st = atomic_load(&e->state);
+		if ((st == DAX_CREATING && dead_cached(s, &v, e->creator)) ||
+		    (st == DAX_UNLINKED && !count[i]))
+			entry_free(s, i);
+	}
+}
+
+static void reclaim_all(struct dax_space *s)
+{
+	uint32_t *count = calloc(DAX_ENTRIES, sizeof(*count));
+
+	if (count)
+		reclaim(s, count);
+	free(count);
+}
+
+/* @n more mappings of entry @idx by @who; -ENOSPC when no record is free. */
+static int map_add(struct dax_space *s, uint32_t idx, uint64_t who, uint32_t n)
+{
+	struct dax_mapping *m, *free_rec = NULL;
+	uint32_t i;
+
+	for (i = 0; i < DAX_MAPPINGS; i++) {
+		m = mapping(s, i);
+		if (m->who == who && m->entry == idx) {
+			m->n += n;
+			return 0;
+		}
+		if (!free_rec && !m->who)
+			free_rec = m;
+	}
+	if (!free_rec)
+		return -ENOSPC;
+	free_rec->entry = idx;
+	free_rec->n = n;
+	free_rec->who = who;
+	return 0;
+}
+
+static void map_drop(struct dax_space *s, uint32_t idx, uint64_t who)
+{
+	struct dax_mapping *m;
+	uint32_t i;
+
+	for (i = 0; i < DAX_MAPPINGS; i++) {
+		m = mapping(s, i);
+		if (m->who == who && m->entry == idx) {
+			if (m->n <= 1)
+				m->who = 0;
+			else
+				m->n--;
 			return;
 		}
-		if (!free_slot && (!e->map[i].who || !e->map[i].n ||
-				   dead(s, e->map[i].who)))
-			free_slot = &e->map[i];
 	}
-	if (free_slot)
-		*free_slot = (struct dax_mapper){ .who = who, .n = n };
-	else
-		e->anon += n;
 }
 
 static int cmp_u64_pair(const void *a, const void *b)
@@ -258,24 +365,23 @@ static uint64_t alloc_extent(struct dax_space *s, uint64_t len)
 	return pos <= lim && len <= lim - pos ? pos : 0;
 }
 
-static int format(struct dax_space *s)
+static void format(struct dax_space *s)
 {
 	struct dax_dir_hdr *h = hdr(s);
 
 	memset(s->base + DAX_PAGE, 0, DAX_DATA_OFF - DAX_PAGE);
 	h->version = DAX_DIR_VERSION;
 	h->nr = DAX_ENTRIES;
+	h->nr_mappings = DAX_MAPPINGS;
 	h->size = s->size & ~(uint64_t)(DAX_PAGE - 1);
 	h->data_off = DAX_DATA_OFF;
 	atomic_store_explicit(&h->magic, DAX_DIR_MAGIC, memory_order_release);
-	return 0;
 }
 
 int dax_space_attach(struct dax_space *s, void *base, size_t size,
 		     uint32_t domain)
 {
 	struct dax_dir_hdr *h = base;
-	int ret = 0;
 
 	s->base = base;
 	s->size = size;
@@ -285,14 +391,14 @@ int dax_space_attach(struct dax_space *s, void *base, size_t size,
 	if (atomic_load_explicit(&h->magic, memory_order_acquire) != DAX_DIR_MAGIC) {
 		dir_lock(s);
 		if (atomic_load(&h->magic) != DAX_DIR_MAGIC)
-			ret = format(s);
+			format(s);
 		dir_unlock(s);
 	}
-	if (!ret && (h->version != DAX_DIR_VERSION || h->nr != DAX_ENTRIES ||
-		     h->data_off != DAX_DATA_OFF || h->size > size ||
-		     h->size < DAX_DATA_OFF + DAX_PAGE))
-		ret = -EPROTO;
-	return ret;
+	if (h->version != DAX_DIR_VERSION || h->nr != DAX_ENTRIES ||
+	    h->nr_mappings != DAX_MAPPINGS || h->data_off != DAX_DATA_OFF ||
+	    h->size > size || h->size < DAX_DATA_OFF + DAX_PAGE)
+		return -EPROTO;
+	return 0;
 }
 
 size_t dax_space_capacity(const struct dax_space *s)
@@ -300,38 +406,57 @@ size_t dax_space_capacity(const struct dax_space *s)
 	return hdr(s)->size - DAX_DATA_OFF;
 }
 
-/* Under the lock: a FREE entry made CREATING for @name, its extent found. */
+/* Under the lock: a FREE entry and its extent for @name of @len bytes. */
+static int place(struct dax_space *s, uint64_t len, struct dax_entry **out,
+		 uint64_t *off)
+{
+	struct dax_entry *e;
+	uint32_t i;
+
+	*out = NULL;
+	for (i = 0; i < DAX_ENTRIES && !*out; i++) {
+		e = entry(s, i);
+		if (atomic_load(&e->state) == DAX_FREE)
+			*out = e;
+	}
+	*off = *out ? alloc_extent(s, len) : 0;
+	return *off ? 0 : -ENOSPC;
+}
+
+/* Under the lock: a FREE entry made CREATING for @name, mapped by us. */
 static int reserve(struct dax_space *s, const char *name, uint64_t len,
 		   struct dax_entry **out)
 {
-	struct dax_entry *e, *slot = NULL;
+	struct dax_entry *e = find(s, name);
 	uint64_t off;
-	uint32_t i;
+	int ret;
 
-	for (i = 0; i < DAX_ENTRIES; i++) {
-		e = entry(s, i);
-		reclaim(s, e);
-		if (!slot && atomic_load(&e->state) == DAX_FREE)
-			slot = e;
-	}
-	if (find(s, name))
+	if (e && atomic_load(&e->state) == DAX_CREATING && dead(s, e->creator))
+		entry_free(s, index_of(s, e));	/* its creator died zeroing it */
+	else if (e)
 		return -EEXIST;
-	if (!slot)
-		return -ENOSPC;
-	off = alloc_extent(s, len);
-	if (!off)
-		return -ENOSPC;
-	memset(slot->name, 0, sizeof(slot->name));
-	snprintf(slot->name, DAX_NAME_MAX, "%s", name);
-	slot->off = off;
-	slot->len = len;
-	slot->uid = (uint32_t)geteuid();
-	slot->creator = dax_self(s);
-	slot->anon = 0;
-	memset(slot->map, 0, sizeof(slot->map));
-	map_add(s, slot, dax_self(s), 1);
-	atomic_store_explicit(&slot->state, DAX_CREATING, memory_order_release);
-	*out = slot;
+	ret = place(s, len, &e, &off);
+	if (ret) {
+		reclaim_all(s);
+		ret = place(s, len, &e, &off);
+		if (ret)
+			return ret;
+	}
+	ret = map_add(s, index_of(s, e), dax_self(s), 1);
+	if (ret) {
+		reclaim_all(s);
+		ret = map_add(s, index_of(s, e), dax_self(s), 1);
+		if (ret)
+			return ret;
+	}
+	memset(e->name, 0, sizeof(e->name));
+	snprintf(e->name, DAX_NAME_MAX, "%s", name);
+	e->off = off;
+	e->len = len;
+	e->uid = (uint32_t)geteuid();
+	e->creator = dax_self(s);
+	atomic_store_explicit(&e->state, DAX_CREATING, memory_order_release);
+	*out = e;
 	return 0;
 }
 
@@ -352,7 +477,7 @@ int dax_region_create(struct dax_space *s, const char *name, size_t len,
 	dir_unlock(s);
 	if (ret)
 		return ret;
-	/* our mapping keeps e ours: unlinked meanwhile, it stays UNLINKED */
+	/* our record keeps e ours: unlinked meanwhile, it stays UNLINKED */
 	*off = e->off;
 	memset(s->base + *off, 0, plen);
 	atomic_compare_exchange_strong(&e->state, &st, DAX_READY);
@@ -364,6 +489,7 @@ static int lookup(struct dax_space *s, const char *name, uint64_t len,
 		  uint64_t *off, uint64_t *creator)
 {
 	struct dax_entry *e = find(s, name);
+	int ret;
 
 	if (!e)
 		return -ENOENT;
@@ -377,16 +503,20 @@ static int lookup(struct dax_space *s, const char *name, uint64_t len,
 		*creator = e->creator;
 		return -EAGAIN;
 	}
-	map_add(s, e, dax_self(s), 1);
+	ret = map_add(s, index_of(s, e), dax_self(s), 1);
+	if (ret) {
+		reclaim_all(s);
+		ret = map_add(s, index_of(s, e), dax_self(s), 1);
+	}
 	*off = e->off;
-	return 0;
+	return ret;
 }
 
 int dax_region_open(struct dax_space *s, const char *name, size_t len,
 		    uint64_t *off)
 {
 	uint64_t start = now_ns(), creator = 0;
-	unsigned int n = 0;
+	useconds_t us = 20;
 	int ret;
 
 	for (;;) {
@@ -398,30 +528,26 @@ int dax_region_open(struct dax_space *s, const char *name, size_t len,
 		if (dead(s, creator) ||
 		    now_ns() - start > DAX_CREATE_WAIT_MS * 1000000ull)
 			return -ETIMEDOUT;
-		backoff(&n);
+		/* the creator is zeroing: leave it the CPU (20 us .. 1 ms) */
+		usleep(us);
+		us = us < 1000 ? us * 2 : us;
 	}
 }
 
 void dax_region_put(struct dax_space *s, uint64_t off)
 {
 	struct dax_entry *e;
-	uint32_t i, j;
+	uint32_t i;
 
 	dir_lock(s);
 	for (i = 0; i < DAX_ENTRIES; i++) {
 		e = entry(s, i);
-		if (atomic_load(&e->state) == DAX_FREE || e->off != off ||
-		    !entry_ok(s, e))
-			continue;
-		for (j = 0; j < DAX_MAPPERS; j++)
-			if (e->map[j].who == dax_self(s))
-				break;
-		if (j < DAX_MAPPERS && e->map[j].n && !--e->map[j].n)
-			e->map[j].who = 0;
-		else if (j == DAX_MAPPERS && e->anon)
-			e->anon--;
-		reclaim(s, e);
-		break;
+		if (atomic_load(&e->state) != DAX_FREE && e->off == off &&
+		    entry_ok(s, e)) {
+			map_drop(s, i, dax_self(s));
+			put_if_unused(s, i);
+			break;
+		}
 	}
 	dir_unlock(s);
 }
@@ -437,7 +563,7 @@ int dax_region_unlink(struct dax_space *s, const char *name)
 		ret = -EPERM;
 	} else if (e) {
 		atomic_store(&e->state, DAX_UNLINKED);
-		reclaim(s, e);
+		put_if_unused(s, index_of(s, e));
 		ret = 0;
 	}
 	dir_unlock(s);
@@ -446,39 +572,37 @@ int dax_region_unlink(struct dax_space *s, const char *name)
 
 int dax_space_sweep(struct dax_space *s)
 {
+	uint32_t *count = calloc(DAX_ENTRIES, sizeof(*count)), i;
 	struct dax_entry *e;
 	int n = 0;
-	uint32_t i;
 
+	if (!count)
+		return -ENOMEM;
 	dir_lock(s);
+	reclaim(s, count);
 	for (i = 0; i < DAX_ENTRIES; i++) {
 		e = entry(s, i);
-		reclaim(s, e);
 		if (atomic_load(&e->state) == DAX_READY && entry_ok(s, e) &&
-		    e->uid == (uint32_t)geteuid() && !mapped(e)) {
-			atomic_store(&e->state, DAX_FREE);
+		    e->uid == (uint32_t)geteuid() && !count[i]) {
+			entry_free(s, i);
 			n++;
 		}
 	}
 	dir_unlock(s);
+	free(count);
 	return n;
 }
 
 void dax_space_forked(struct dax_space *s, uint64_t parent)
 {
-	struct dax_entry *e;
-	uint32_t i, j;
+	struct dax_mapping *m;
+	uint32_t i;
 
 	dir_lock(s);
-	for (i = 0; i < DAX_ENTRIES; i++) {
-		e = entry(s, i);
-		if (atomic_load(&e->state) == DAX_FREE)
-			continue;
-		for (j = 0; j < DAX_MAPPERS; j++)
-			if (e->map[j].who == parent && e->map[j].n) {
-				map_add(s, e, dax_self(s), e->map[j].n);
-				break;
-			}
+	for (i = 0; i < DAX_MAPPINGS; i++) {
+		m = mapping(s, i);
+		if (m->who == parent && m->n && m->entry < DAX_ENTRIES)
+			map_add(s, m->entry, dax_self(s), m->n);
 	}
 	dir_unlock(s);
 }

@@ -8,7 +8,8 @@
  * LAYOUT (offset 0 of the device; native byte order and atomics, the
  * processes sharing a device share an architecture):
  *	[0, 4096)		struct dax_dir_hdr
- *	[4096, DAX_DATA_OFF)	struct dax_entry[DAX_ENTRIES]
+ *	[4096, DAX_MAP_OFF)	struct dax_entry[DAX_ENTRIES]: the regions
+ *	[DAX_MAP_OFF, ...)	struct dax_mapping[DAX_MAPPINGS]: who maps what
  *	[DAX_DATA_OFF, size)	extents of 4 KiB pages, first fit
  * The whole device is mapped once per process (device-dax refuses mmap
  * offsets and lengths that are not multiples of its alignment, often
@@ -19,31 +20,35 @@
  * OWNERS: a process is named by who = domain << 32 | pid, where domain is
  * a hash of the boot id and the pid namespace: a pid means something only
  * to processes of its own domain (another host sharing a CXL device, or
- * another container, has its own).
+ * another container, has its own), so only those are ever found dead.
  *
  * LOCK: hdr.lock holds the owner's who, 0 when free; taken with a
- * compare-and-swap and held for a scan of the entries, never across a
- * sleep or the zeroing of a region.  A waiter takes it over when its
- * owner is of our domain and dead, or, for an owner of another domain,
- * when the same acquisition (lock, lock_seq) has lasted DAX_LEASE_MS of
- * the waiter's own clock.  Every directory change writes the state word
- * last when it makes an entry live and first when it frees one, so a
- * taken-over lock finds at worst an entry whose extent is leaked until
- * its creator is found dead.
+ * compare-and-swap and held for scans of the tables, never across a sleep
+ * or the zeroing of a region.  A waiter takes it over when its owner is of
+ * our domain and dead (a zombie counts as dead), or, for an owner of
+ * another domain, when the same acquisition (lock, lock_seq) has lasted
+ * DAX_LEASE_MS of the waiter's own clock.  A directory change writes the
+ * state word last when it makes an entry live and first when it frees
+ * one, so a taken-over lock finds at worst a mapping record or an extent
+ * that the next reclaim frees.  (A dead owner's pid reused by a new
+ * process looks alive: the lock then waits for that process.)
  *
  * ENTRIES: FREE -> CREATING (extent reserved, creator zeroes it outside
  * the lock) -> READY (compare-and-swap by the creator) -> UNLINKED (name
- * gone, extent still mapped) -> FREE once no mapper is left.  Unlinking a
- * CREATING entry makes the creator's CAS fail: the name never comes back.
- * map[] counts the mappings of each process (fork copies the parent's
- * counts to the child); mappers past DAX_MAPPERS are counted in anon,
- * which only its own unmaps bring back to 0 (a killed anonymous mapper
- * leaks its region's extent once it is unlinked).  Under the lock the
- * allocator first frees what dead processes of our domain left: CREATING
- * entries of a dead creator, mappings of dead processes, UNLINKED entries
- * with no mapper left.  Every offset, length, name and state read from the
- * device is checked against the directory's bounds: an entry that fails
- * is never mapped and does not count as occupying space.
+ * gone, extent still mapped) -> FREE once no mapping is left.  Unlinking
+ * a CREATING entry makes the creator's CAS fail: the name stays gone.
+ *
+ * MAPPINGS: one record {who, entry, n} per process and region it maps, n
+ * its mappings; fork() copies the parent's records to the child (ial_dax.c
+ * registers the handler).  A region unlinked while mapped keeps its extent
+ * until its last record goes: by unmap, or when its process is found dead.
+ * Finding the dead costs a kill(0) and a /proc read per process, so it
+ * runs when an allocation finds no entry, record or extent (reclaim) and
+ * in dax_space_sweep(); unmap and unlink check only the region's own
+ * records.  Every offset, length, name, state and entry index read from
+ * the device is checked against the directory's bounds: an entry that
+ * fails is never mapped and does not count as occupying space, a record
+ * that fails is dropped.
  */
 #ifndef HSOCK_DAX_DIR_H
 #define HSOCK_DAX_DIR_H
@@ -54,9 +59,9 @@
 
 #define DAX_DIR_MAGIC	0x3172696478616468ULL	/* "hdaxdir1" */
 #define DAX_DIR_VERSION	1u
-#define DAX_ENTRIES	1024u
+#define DAX_ENTRIES	2048u
+#define DAX_MAPPINGS	8192u
 #define DAX_NAME_MAX	128u
-#define DAX_MAPPERS	5u
 #define DAX_PAGE	4096u
 #define DAX_LEASE_MS	2000
 #define DAX_CREATE_WAIT_MS 2000	/* how long a mapper waits for CREATING */
@@ -71,12 +76,7 @@ struct dax_dir_hdr {
 	uint64_t data_off;		/* DAX_DATA_OFF */
 	_Atomic uint64_t lock;		/* who, 0 = free */
 	_Atomic uint64_t lock_seq;	/* acquisitions (LOCK lease) */
-};
-
-struct dax_mapper {
-	uint64_t who;			/* 0 = free */
-	uint32_t n;			/* mappings held by that process */
-	uint32_t pad;
+	uint32_t nr_mappings;		/* DAX_MAPPINGS */
 };
 
 struct dax_entry {
@@ -86,15 +86,20 @@ struct dax_entry {
 	_Atomic uint32_t state;		/* enum dax_state */
 	uint32_t uid;			/* creator's euid: others get EPERM */
 	uint64_t creator;		/* who */
-	uint32_t anon;			/* mappings past map[] */
-	uint32_t pad;
-	struct dax_mapper map[DAX_MAPPERS];
-	uint64_t reserved;		/* 0 */
 };
 
-_Static_assert(sizeof(struct dax_entry) == 256, "entry size is part of the layout");
+struct dax_mapping {
+	uint64_t who;			/* 0 = free record */
+	uint32_t entry;			/* index in the entry table */
+	uint32_t n;			/* mappings that process holds */
+};
 
-#define DAX_DATA_OFF	(DAX_PAGE + (uint64_t)DAX_ENTRIES * sizeof(struct dax_entry))
+_Static_assert(sizeof(struct dax_entry) == 160, "entry size is part of the layout");
+_Static_assert(sizeof(struct dax_mapping) == 16, "record size is part of the layout");
+
+#define DAX_MAP_OFF	(DAX_PAGE + (uint64_t)DAX_ENTRIES * sizeof(struct dax_entry))
+#define DAX_DATA_OFF	((DAX_MAP_OFF + (uint64_t)DAX_MAPPINGS * sizeof(struct dax_mapping) + \
+			  DAX_PAGE - 1) & ~(uint64_t)(DAX_PAGE - 1))
 
 /* A directory at @base (@size bytes), seen by processes of @domain. */
 struct dax_space {
@@ -119,15 +124,16 @@ size_t dax_space_capacity(const struct dax_space *s);
 
 /*
  * Create region @name of @len bytes exclusively, zero-filled, mapped once
- * by us; its offset in *off.  -EEXIST, -ENOSPC (no extent or no entry),
- * -ENAMETOOLONG, -EINVAL.
+ * by us; its offset in *off.  -EEXIST, -ENOSPC (no extent, entry or
+ * mapping record), -ENAMETOOLONG, -EINVAL.
  */
 int dax_region_create(struct dax_space *s, const char *name, size_t len,
 		      uint64_t *off);
 /*
  * Map existing region @name (at least @len bytes) once more, waiting for
  * a creator still zeroing it; -ENOENT, -EPERM (another uid), -EINVAL
- * (shorter than @len), -EPROTO (corrupt entry), -ETIMEDOUT.
+ * (shorter than @len), -EPROTO (corrupt entry), -ETIMEDOUT, -ENOSPC (no
+ * mapping record).
  */
 int dax_region_open(struct dax_space *s, const char *name, size_t len,
 		    uint64_t *off);

@@ -160,8 +160,8 @@ static int map_dev(struct ial_dax *d, const char *dev, unsigned long long size,
 		snprintf(err, errlen, "dax:%s: cannot open (%s); staying on TCP", dev, strerror(errno));
 		return -errno;
 	}
-	if (fstat(d->fd, &st) || !S_ISCHR(st.st_mode)) {
-		snprintf(err, errlen, "dax:%s: not a device-dax character device; staying on TCP", dev);
+	if (fstat(d->fd, &st) || !(S_ISCHR(st.st_mode) || S_ISREG(st.st_mode))) {
+		snprintf(err, errlen, "dax:%s: not a device-dax or a file; staying on TCP", dev);
 		return -ENODEV;
 	}
 	d->map_len = align > 1 ? size / align * align : size;
@@ -181,9 +181,13 @@ int ial_dax_open(const char *dev, struct ial_dax **out, char *err,
 	unsigned long long size = 0;
 	unsigned long align = 0;
 	struct ial_dax *d;
-	int ret;
+	struct stat st;
+	int ret = 0;
 
-	ret = probe(dev, &size, &align, err, errlen);
+	if (!stat(dev, &st) && S_ISREG(st.st_mode))	/* a file: fsdax, tests */
+		size = (unsigned long long)st.st_size;
+	else
+		ret = probe(dev, &size, &align, err, errlen);
 	if (ret)
 		return ret;
 	d = calloc(1, sizeof(*d));

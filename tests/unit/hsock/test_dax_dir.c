@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +78,28 @@ static struct dax_entry *entry_of(struct fixture *f, uint64_t off)
 		if (e[i].off == off && atomic_load(&e[i].state) != DAX_FREE)
 			return &e[i];
 	return NULL;
+}
+
+static uint32_t index_of(struct fixture *f, uint64_t off)
+{
+	return (uint32_t)(entry_of(f, off) - (struct dax_entry *)(f->base + DAX_PAGE));
+}
+
+static struct dax_mapping *records(struct fixture *f)
+{
+	return (struct dax_mapping *)(f->base + DAX_MAP_OFF);
+}
+
+/* Forge a mapping record: @who maps the region at @off @n times. */
+static void add_record(struct fixture *f, uint64_t off, uint64_t who, uint32_t n)
+{
+	struct dax_mapping *m = records(f);
+	uint32_t i;
+
+	for (i = 0; i < DAX_MAPPINGS && m[i].who; i++)
+		;
+	assert_true(i < DAX_MAPPINGS);
+	m[i] = (struct dax_mapping){ .who = who, .entry = index_of(f, off), .n = n };
 }
 
 static uint64_t now_ms(void)
@@ -346,9 +369,7 @@ static void test_dead_holders_do_not_wedge(void **state)
 	assert_int_equal(dax_region_create(&f->s, "l", DAX_PAGE, &b), 0);
 	/* an unlinked region whose only other mapper died is reused */
 	assert_int_equal(dax_region_create(&f->s, "m", DAX_PAGE, &a), 0);
-	e = entry_of(f, a);
-	e->map[1].who = dead_who(f);
-	e->map[1].n = 3;
+	add_record(f, a, dead_who(f), 3);
 	dax_region_put(&f->s, a);
 	assert_int_equal(dax_region_unlink(&f->s, "m"), 0);
 	assert_null(entry_of(f, a));
@@ -371,11 +392,14 @@ static void test_sweep_frees_unmapped(void **state)
 	assert_int_equal(dax_region_create(&f->s, "theirs", DAX_PAGE, &c), 0);
 	assert_int_equal(dax_region_create(&f->s, "far", DAX_PAGE, &d), 0);
 	/* mapped only by a process that died (SIGKILL: no unmap) */
-	entry_of(f, b)->map[0].who = dead_who(f);
+	add_record(f, b, dead_who(f), 1);
+	dax_region_put(&f->s, b);
+	add_record(f, c, dead_who(f), 1);
+	dax_region_put(&f->s, c);
 	e = entry_of(f, c);
-	e->map[0].who = dead_who(f);
 	e->uid = getuid() + 1;			/* another user's: not ours to free */
-	entry_of(f, d)->map[0].who = (uint64_t)(f->s.domain ^ 2) << 32 | 1;
+	add_record(f, d, (uint64_t)(f->s.domain ^ 2) << 32 | 1, 1);
+	dax_region_put(&f->s, d);
 	assert_int_equal(dax_space_sweep(&f->s), 1);
 	assert_int_equal(dax_region_open(&f->s, "killed", DAX_PAGE, &b), -ENOENT);
 	assert_int_equal(dax_region_open(&f->s, "alive", DAX_PAGE, &b), 0);
@@ -383,6 +407,72 @@ static void test_sweep_frees_unmapped(void **state)
 	assert_non_null(entry_of(f, c));
 	assert_non_null(entry_of(f, d));	/* another host may map it */
 	assert_int_equal(dax_space_sweep(&f->s), 0);
+}
+
+/* More processes than any fixed per-region table: each is accounted. */
+static void test_many_mappers_killed(void **state)
+{
+	struct fixture *f = *state;
+	int go[2], ready[2], i;
+	pid_t pid[12];
+	uint64_t a, b;
+	char c;
+
+	assert_int_equal(dax_region_create(&f->s, "many", DAX_PAGE, &a), 0);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(ready), 0);
+	for (i = 0; i < 12; i++) {
+		pid[i] = fork();
+		if (!pid[i]) {
+			uint64_t off;
+
+			c = dax_region_open(&f->s, "many", DAX_PAGE, &off) ? 'e' : 'r';
+			c = write(ready[1], &c, 1) == 1 ? c : 'e';
+			while (read(go[0], &c, 1) < 0)
+				;
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 12; i++) {
+		assert_int_equal(read(ready[0], &c, 1), 1);
+		assert_int_equal(c, 'r');
+	}
+	dax_region_put(&f->s, a);
+	assert_int_equal(dax_region_unlink(&f->s, "many"), 0);
+	assert_non_null(entry_of(f, a));	/* 12 processes still map it */
+	assert_int_equal(dax_region_create(&f->s, "next", DAX_PAGE, &b), 0);
+	assert_int_not_equal(b, a);
+	for (i = 0; i < 12; i++)
+		kill(pid[i], SIGKILL);		/* no unmap */
+	for (i = 0; i < 12; i++)
+		waitpid(pid[i], NULL, 0);
+	/* the next allocation that runs short reclaims it; the sweep does */
+	assert_int_equal(dax_space_sweep(&f->s), 0);
+	assert_null(entry_of(f, a));
+	assert_int_equal(dax_region_create(&f->s, "again", DAX_PAGE, &b), 0);
+	assert_int_equal(b, a);
+	close(go[0]); close(go[1]); close(ready[0]); close(ready[1]);
+}
+
+/* A full mapping table refuses a mapping instead of losing track of it. */
+static void test_mapping_table_full(void **state)
+{
+	struct fixture *f = *state;
+	struct dax_mapping *m = records(f);
+	uint64_t a, b;
+	uint32_t i;
+
+	assert_int_equal(dax_region_create(&f->s, "a", DAX_PAGE, &a), 0);
+	assert_int_equal(dax_region_create(&f->s, "b", DAX_PAGE, &b), 0);
+	for (i = 0; i < DAX_MAPPINGS; i++)
+		if (!m[i].who)
+			m[i] = (struct dax_mapping){ getpid() | (uint64_t)f->s.domain << 32,
+						     index_of(f, a) + 0, 1 };
+	/* every record names a live process (us): nothing to reclaim */
+	assert_int_equal(dax_region_create(&f->s, "c", DAX_PAGE, &b), -ENOSPC);
+	assert_int_equal(dax_region_open(&f->s, "b", DAX_PAGE, &b), 0);	/* has one */
+	m[DAX_MAPPINGS - 1].who = 0;
+	assert_int_equal(dax_region_create(&f->s, "c", DAX_PAGE, &b), 0);
 }
 
 static void test_fork_child_keeps_region(void **state)
@@ -411,8 +501,10 @@ static void test_fork_child_keeps_region(void **state)
 	assert_int_not_equal(b, a);
 	assert_int_equal(write(to_child[1], "x", 1), 1);
 	waitpid(pid, NULL, 0);
+	assert_int_equal(dax_space_sweep(&f->s), 0);	/* fk2 is mapped */
+	assert_null(entry_of(f, a));		/* the child is gone: freed */
 	assert_int_equal(dax_region_create(&f->s, "fk3", DAX_PAGE, &b), 0);
-	assert_int_equal(b, a);			/* the child is gone: reused */
+	assert_int_equal(b, a);
 	close(to_child[0]); close(to_child[1]);
 	close(to_parent[0]); close(to_parent[1]);
 }
@@ -454,6 +546,8 @@ int main(void)
 		cmocka_unit_test(test_processes_race),
 		cmocka_unit_test_setup_teardown(test_dead_holders_do_not_wedge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_frees_unmapped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_mappers_killed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mapping_table_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_child_keeps_region, setup, teardown),
 		cmocka_unit_test(test_wait_poll),
 	};
