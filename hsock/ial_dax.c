@@ -4,7 +4,9 @@
  * memory, or persistent memory in devdax mode).  libdaxctl is loaded with
  * dlopen only when HSOCK_GSHM=dax:... is chosen; it finds the device and
  * its size.  The device is mapped whole, once per process, and regions are
- * placed in it by the directory described in ial_dax.h.
+ * placed in it by the directory described in dax_dir.h.  dax:FILE maps a
+ * regular file the same way (a file on an fsdax mount; the host tests),
+ * without libdaxctl.
  *
  * Notification is a shared futex on the mapped word: observed working on
  * device-dax (Linux 6.1, dax_pmem over emulated pmem; its pages carry a
