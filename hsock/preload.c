@@ -137,7 +137,8 @@ static void load_config(void)
 	load_allow();
 	if (ial_open(getenv("HSOCK_GSHM"), &hs.ial, err, sizeof(err)))
 		say(err);
-	else if (hs.records && (size_t)hs.pool_nr * HSOCK_PAGE >= ial_capacity(hs.ial))
+	else if (hs.records &&	/* records, their links, 1M for the rest */
+		 (size_t)hs.pool_nr * (HSOCK_PAGE + 8) + (1u << 20) > ial_capacity(hs.ial))
 		pool_too_big();
 }
 
