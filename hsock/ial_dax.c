@@ -127,7 +127,10 @@ out:
 	return ret;
 }
 
-/* fork() copies the mapping: the child must count as a mapper too. */
+/*
+ * fork() copies the mapping: the child must count as a mapper too.  The
+ * handler knows the first device opened (a process has one backend).
+ */
 static struct ial_dax *forked_dev;
 static uint64_t fork_parent;
 
@@ -156,11 +159,13 @@ static int map_dev(struct ial_dax *d, const char *dev, unsigned long long size,
 		   unsigned long align, char *err, size_t errlen)
 {
 	struct stat st;
+	int ret;
 
 	d->fd = open(dev, O_RDWR | O_CLOEXEC);
 	if (d->fd < 0) {
-		snprintf(err, errlen, "dax:%s: cannot open (%s); staying on TCP", dev, strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(err, errlen, "dax:%s: cannot open (%s); staying on TCP", dev, strerror(-ret));
+		return ret;
 	}
 	if (fstat(d->fd, &st) || !(S_ISCHR(st.st_mode) || S_ISREG(st.st_mode))) {
 		snprintf(err, errlen, "dax:%s: not a device-dax or a file; staying on TCP", dev);
