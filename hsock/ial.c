@@ -2,7 +2,8 @@
 /*
  * IAL selection and the shm backend.  The shm backend keeps one file per
  * region in /dev/shm (tmpfs: the GShm of one machine), mode 0600; its
- * notification is a shared futex, its fence a seq_cst fence.
+ * notification is a shared futex, its fence a seq_cst fence.  A dax
+ * backend (ial_dax.c) takes every call but the fence.
  */
 #include "hsock/ial.h"
 
@@ -23,6 +24,7 @@ enum ial_kind { IAL_SHM, IAL_DAX, IAL_RDMA };
 struct ial {
 	enum ial_kind kind;
 	char dir[64];
+	struct ial_dax *dax;	/* kind IAL_DAX */
 };
 
 static const char *const kind_names[] = { "shm", "dax", "rdma" };
@@ -35,7 +37,7 @@ static int parse_spec(const char *spec, struct ial *ial, char *err, size_t errle
 	}
 	if (!strncmp(spec, "dax:", 4)) {
 		ial->kind = IAL_DAX;
-		return ial_dax_probe(spec + 4, err, errlen);
+		return ial_dax_open(spec + 4, &ial->dax, err, errlen);
 	}
 	if (!strncmp(spec, "rdma:", 5)) {
 		ial->kind = IAL_RDMA;
@@ -67,6 +69,9 @@ err_free:
 
 void ial_close(struct ial *ial)
 {
+	if (!ial)
+		return;
+	ial_dax_close(ial->dax);
 	free(ial);
 }
 
@@ -110,6 +115,8 @@ int ial_map(struct ial *ial, const char *name, size_t len, int flags,
 	void *p;
 	int fd, ret;
 
+	if (ial->dax)
+		return ial_dax_map(ial->dax, name, len, flags, addr);
 	fd = open_region(ial, name, flags);
 	if (fd < 0)
 		return -errno;
@@ -132,8 +139,9 @@ out:
 
 void ial_unmap(struct ial *ial, void *addr, size_t len)
 {
-	(void)ial;
-	if (addr)
+	if (ial->dax && addr)
+		ial_dax_unmap(ial->dax, addr, len);
+	else if (addr)
 		munmap(addr, len);
 }
 
@@ -141,6 +149,8 @@ int ial_unlink(struct ial *ial, const char *name)
 {
 	char path[256];
 
+	if (ial->dax)
+		return ial_dax_unlink(ial->dax, name);
 	snprintf(path, sizeof(path), "%s/%s", ial->dir, name);
 	return unlink(path) ? -errno : 0;
 }
@@ -150,7 +160,8 @@ int ial_wait(struct ial *ial, _Atomic uint32_t *word, uint32_t seen,
 {
 	struct timespec ts = { timeout_ms / 1000, (timeout_ms % 1000) * 1000000L };
 
-	(void)ial;
+	if (ial->dax)
+		return ial_dax_wait(ial->dax, word, seen, timeout_ms);
 	if (syscall(SYS_futex, word, FUTEX_WAIT, seen, &ts, NULL, 0) == 0)
 		return 0;
 	return errno == EAGAIN ? 0 : -errno;
@@ -158,12 +169,25 @@ int ial_wait(struct ial *ial, _Atomic uint32_t *word, uint32_t seen,
 
 void ial_notify(struct ial *ial, _Atomic uint32_t *word)
 {
-	(void)ial;
-	syscall(SYS_futex, word, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+	if (ial->dax)
+		ial_dax_notify(ial->dax, word);
+	else
+		syscall(SYS_futex, word, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
 }
 
+/* Coherent memory only: what non-coherent CXL would need is in ial_dax.c. */
 void ial_fence(struct ial *ial)
 {
 	(void)ial;
 	atomic_thread_fence(memory_order_seq_cst);
+}
+
+size_t ial_capacity(const struct ial *ial)
+{
+	return ial->dax ? ial_dax_capacity(ial->dax) : SIZE_MAX;
+}
+
+int ial_sweep(struct ial *ial)
+{
+	return ial->dax ? ial_dax_sweep(ial->dax) : 0;
 }

@@ -3,12 +3,20 @@
  * IAL, the interconnect abstraction layer: map a named GShm region, notify
  * a peer sleeping on a word of it, fence.  One backend is chosen in
  * ial_open() from HSOCK_GSHM:
- *	shm			/dev/shm files (default; fully supported)
- *	dax:/dev/daxX.Y		CXL device-dax through libdaxctl (dlopen)
- *	rdma:DEVICE		libibverbs device (dlopen)
+ *	shm		/dev/shm files (default)
+ *	dax:/dev/daxX.Y	device-dax (CXL memory, pmem in devdax mode): found
+ *			with libdaxctl (dlopen), mapped whole, regions placed
+ *			by a directory at its start (dax_dir.h); futex wait
+ *			(sleep-poll where the kernel refuses it)
+ *	rdma:DEVICE	libibverbs device (dlopen): probed only, no regions
  * dax and rdma are loaded only when chosen; when their device or library
- * is missing ial_open() fails with a message naming it, and hsock keeps
- * every connection on TCP.
+ * is missing (or rdma is found: not implemented) ial_open() fails with a
+ * message naming it, and hsock keeps every connection on TCP.
+ *
+ * The backends differ where hsock notices: shm regions are sparse files
+ * (MADV_REMOVE gives pages back), dax regions are zeroed extents of the
+ * device that MADV_REMOVE cannot shrink, so a dax device must hold the
+ * record pool (HSOCK_POOL) and every channel whole: ial_capacity().
  */
 #ifndef HSOCK_IAL_H
 #define HSOCK_IAL_H
@@ -45,9 +53,31 @@ int ial_wait(struct ial *ial, _Atomic uint32_t *word, uint32_t seen,
 void ial_notify(struct ial *ial, _Atomic uint32_t *word);
 /* Order this side's stores to the region before later ones, for the peer. */
 void ial_fence(struct ial *ial);
+/* Largest region the backend can place (SIZE_MAX: bounded by memory). */
+size_t ial_capacity(const struct ial *ial);
+/*
+ * dax: free the regions of our uid that no live process maps (hsock-run,
+ * at start); returns how many.  shm: 0, its objects are swept by
+ * hsock_sweep(), which reads the channel headers.
+ */
+int ial_sweep(struct ial *ial);
 
-/* Backend probes used by ial_open() (ial_dax.c, ial_rdma.c). */
-int ial_dax_probe(const char *dev, char *err, size_t errlen);
+/* The dax backend (ial_dax.c), called by ial.c; same contracts as above. */
+struct ial_dax;
+int ial_dax_open(const char *dev, struct ial_dax **out, char *err,
+		 size_t errlen);
+void ial_dax_close(struct ial_dax *d);
+size_t ial_dax_capacity(const struct ial_dax *d);
+int ial_dax_map(struct ial_dax *d, const char *name, size_t len, int flags,
+		void **addr);
+void ial_dax_unmap(struct ial_dax *d, void *addr, size_t len);
+int ial_dax_unlink(struct ial_dax *d, const char *name);
+int ial_dax_sweep(struct ial_dax *d);
+int ial_dax_wait(struct ial_dax *d, _Atomic uint32_t *word, uint32_t seen,
+		 int timeout_ms);
+void ial_dax_notify(struct ial_dax *d, _Atomic uint32_t *word);
+
+/* rdma device probe used by ial_open() (ial_rdma.c). */
 int ial_rdma_probe(const char *dev, char *err, size_t errlen);
 
 #endif

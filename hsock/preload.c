@@ -99,6 +99,18 @@ static void load_allow(void)
 	hsock_allow_parse(path, "", 0, &hs.allow, err, sizeof(err));
 }
 
+/* A dax device holds the pool whole (ial.h): records need it to fit. */
+static void pool_too_big(void)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s: HSOCK_POOL=%zuM does not fit in its %zuM; no records, channels keep their rings in it (set HSOCK_POOL lower)",
+		 getenv("HSOCK_GSHM"), ((size_t)hs.pool_nr * HSOCK_PAGE) >> 20,
+		 ial_capacity(hs.ial) >> 20);
+	say(msg);
+	hs.records = false;
+}
+
 static void load_config(void)
 {
 	const char *s;
@@ -125,6 +137,9 @@ static void load_config(void)
 	load_allow();
 	if (ial_open(getenv("HSOCK_GSHM"), &hs.ial, err, sizeof(err)))
 		say(err);
+	else if (hs.records &&	/* records, their links, 1M for the rest */
+		 (size_t)hs.pool_nr * (HSOCK_PAGE + 8) + (1u << 20) > ial_capacity(hs.ial))
+		pool_too_big();
 }
 
 void hs_init(void)

@@ -8,6 +8,7 @@
  * process of CMD's tree at its exit.
  */
 #include "hsock/allow.h"
+#include "hsock/ial.h"
 #include "hsock/chan.h"
 
 #include <errno.h>
@@ -89,6 +90,18 @@ static int setup_preload(void)
 	return ret;
 }
 
+/* A dax device keeps regions no process maps any more: free them. */
+static void sweep_gshm(void)
+{
+	struct ial *ial;
+	char err[512];
+
+	if (!ial_open(getenv("HSOCK_GSHM"), &ial, err, sizeof(err))) {
+		ial_sweep(ial);
+		ial_close(ial);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -132,6 +145,7 @@ int main(int argc, char **argv)
 	if (setup_preload())
 		return 2;
 	hsock_sweep(getenv("HSOCK_SHM_DIR") ? getenv("HSOCK_SHM_DIR") : "/dev/shm");
+	sweep_gshm();
 	execvp(argv[optind], argv + optind);
 	fprintf(stderr, "hsock-run: %s: %s\n", argv[optind], strerror(errno));
 	return 127;

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,6 +111,82 @@ static void test_missing_devices_fall_back(void **state)
 	assert_non_null(strstr(err, "accepted: shm"));
 }
 
+/* A regular file stands in for a device-dax (dax:FILE, no libdaxctl). */
+static void dax_file(char *path, size_t len, off_t size)
+{
+	int fd;
+
+	snprintf(path, len, "%s/dax", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, size), 0);
+	close(fd);
+}
+
+static void test_dax_file_regions(void **state)
+{
+	char err[256] = "", path[128], spec[160];
+	struct ial *a, *b;
+	uint32_t *p, *q;
+	void *r;
+
+	(void)state;
+	dax_file(path, sizeof(path), 8 << 20);
+	snprintf(spec, sizeof(spec), "dax:%s", path);
+	assert_int_equal(ial_open(spec, &a, err, sizeof(err)), 0);
+	assert_int_equal(ial_open(spec, &b, err, sizeof(err)), 0);
+	assert_string_equal(ial_backend(a), "dax");
+	assert_true(ial_capacity(a) < (8 << 20) && ial_capacity(a) > (7 << 20));
+	assert_int_equal(ial_map(a, "r1", 8192, IAL_CREATE, (void **)&p), 0);
+	assert_int_equal(ial_map(b, "r1", 8192, IAL_CREATE, (void **)&q), -EEXIST);
+	assert_int_equal(ial_map(b, "r1", 8192, 0, (void **)&q), 0);
+	assert_ptr_not_equal(p, q);		/* two mappings of the device */
+	p[100] = 42;
+	assert_int_equal(q[100], 42);
+	assert_int_equal(ial_map(b, "r1", 8 << 20, 0, &r), -EINVAL);
+	assert_int_equal(ial_map(b, "big", 8 << 20, IAL_CREATE, &r), -ENOSPC);
+	assert_int_equal(ial_wait(b, (_Atomic uint32_t *)&q[7], 0, 20), -ETIMEDOUT);
+	p[7] = 1;
+	ial_notify(a, (_Atomic uint32_t *)&p[7]);
+	assert_int_equal(ial_wait(b, (_Atomic uint32_t *)&q[7], 0, 20), 0);
+	ial_unmap(a, p, 8192);
+	assert_int_equal(ial_unlink(a, "r1"), 0);
+	assert_int_equal(ial_map(b, "r1", 8192, 0, &r), -ENOENT);
+	ial_unmap(b, q, 8192);
+	assert_int_equal(ial_sweep(b), 0);
+	ial_close(a);
+	ial_close(b);
+	unlink(path);
+}
+
+static void test_dax_file_refused(void **state)
+{
+	char err[256] = "", path[128], spec[160];
+	struct ial *ial = NULL;
+	uint32_t *p;
+	int fd;
+
+	(void)state;
+	dax_file(path, sizeof(path), 64 << 10);	/* smaller than the directory */
+	snprintf(spec, sizeof(spec), "dax:%s", path);
+	assert_int_equal(ial_open(spec, &ial, err, sizeof(err)), -ENOSPC);
+	assert_null(ial);
+	assert_non_null(strstr(err, "cannot hold the region directory"));
+	assert_non_null(strstr(err, "staying on TCP"));
+	dax_file(path, sizeof(path), 4 << 20);
+	fd = open(path, O_RDWR);
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	assert_true(p != MAP_FAILED);
+	p[0] = 0x78616468;			/* "hdax": some other magic */
+	p[1] = 0x31726964;			/* "dir1" */
+	p[2] = 7;				/* version 7 */
+	munmap(p, 4096);
+	assert_int_equal(ial_open(spec, &ial, err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "another version"));
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -116,6 +194,8 @@ int main(void)
 		cmocka_unit_test(test_shm_refuses_foreign_mode),
 		cmocka_unit_test(test_wait_notify),
 		cmocka_unit_test(test_missing_devices_fall_back),
+		cmocka_unit_test(test_dax_file_regions),
+		cmocka_unit_test(test_dax_file_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
