@@ -76,25 +76,12 @@ static bool is(const char *name)
 
 static int listen_on(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, 4))
-		die("listen");
-	return fd;
+	return probe_listen4(port);
 }
 
 static int dial(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (connect(fd, (void *)&a, sizeof(a)))
-		die("connect");
-	return fd;
+	return probe_dial4(port);
 }
 
 /* The reader: stall, then read everything and check the order. */

@@ -9,18 +9,46 @@
 #ifndef HSOCK_PROBE_H
 #define HSOCK_PROBE_H
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static void die(const char *what)
 {
 	printf("error %s: %s\n", what, strerror(errno));
 	exit(1);
+}
+
+/* A listening socket on 127.0.0.1:@port (dies on failure). */
+static inline int probe_listen4(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, 64))
+		die("listen");
+	return fd;
+}
+
+/* A socket connected to 127.0.0.1:@port (dies on failure). */
+static inline int probe_dial4(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (connect(fd, (void *)&a, sizeof(a)))
+		die("connect");
+	return fd;
 }
 
 /* Byte @i of the checked test stream. */

@@ -99,24 +99,13 @@ static void read_msg(int fd, char *buf, size_t len)
 
 static int listen_on(int p)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(p),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (void *)&a, sizeof(a)) || listen(fd, 64))
-		die("listen");
-	return fd;
+	return probe_listen4(p);
 }
 
 static int dial(int p)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(p),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = probe_dial4(p);
 
-	if (connect(fd, (void *)&a, sizeof(a)))
-		die("connect");
 	sync2(fd, false);
 	return fd;
 }
