@@ -283,7 +283,20 @@ static int open_device(struct ial_rdma *r, char *err, size_t errlen)
 	return ret;
 }
 
-/* Port 1 active; its first RoCE v2 GID, else its first valid one. */
+/*
+ * Rank of a GID for a RoCE v2 path: RoCE v2 first, then an IPv4-mapped
+ * address (::ffff:a.b.c.d) over an IPv6 one, which may be a link-local
+ * address the kernel cannot route (fe80:: on lo: ENETUNREACH at RTR).
+ */
+static int gid_rank(const struct ibv_gid_entry *e)
+{
+	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	return (e->gid_type == IBV_GID_TYPE_ROCE_V2) * 2 +
+	       !memcmp(e->gid.raw, v4mapped, sizeof(v4mapped));
+}
+
+/* Port 1 active; its best GID by gid_rank(), the first of equals. */
 static int pick_port(struct ial_rdma *r, char *err, size_t errlen)
 {
 	struct ibv_gid_entry *e;
@@ -310,8 +323,7 @@ static int pick_port(struct ial_rdma *r, char *err, size_t errlen)
 	for (i = 0; i < n; i++) {
 		if (e[i].port_num != RDMA_PORT || gid_zero(e[i].gid.raw))
 			continue;
-		if (pick < 0 || (e[i].gid_type == IBV_GID_TYPE_ROCE_V2 &&
-				 e[pick].gid_type != IBV_GID_TYPE_ROCE_V2))
+		if (pick < 0 || gid_rank(&e[i]) > gid_rank(&e[pick]))
 			pick = i;
 	}
 	if (pick >= 0)

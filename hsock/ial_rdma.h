@@ -90,8 +90,8 @@ void ial_rdma_unload(struct ial_rdma_lib *lib);
 
 /*
  * Open device @dev (e.g. "rxe0", "mlx5_0") through @lib (which must
- * outlive the connection), port 1, its first RoCE v2 GID (else the first
- * valid one); allocate a PD, register [@buf, @buf + @len) for local write
+ * outlive the connection), port 1, its first IPv4-mapped RoCE v2 GID
+ * (else its first RoCE v2 GID, else its first valid one); allocate a PD, register [@buf, @buf + @len) for local write
  * and remote write/read, create an RC queue pair (in RESET until
  * ial_rdma_connect()) and its two completion queues.
  * -ENODEV when the device does not exist (message says so), -ENETDOWN
