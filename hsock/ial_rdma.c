@@ -618,25 +618,12 @@ static int completion_error(struct ial_rdma *r, const struct ibv_wc *wc)
 	}
 }
 
+/* Post one work request and wait for its completion; ranges checked. */
 static int post_wait(struct ial_rdma *r, enum ibv_wr_opcode op, size_t off,
 		     uint64_t roff, size_t len, uint32_t imm, int timeout_ms)
 {
-	struct ibv_sge sge = {
-		.addr = (uintptr_t)(r->buf + off),
-		.length = (uint32_t)len,
-		.lkey = r->mr->lkey,
-	};
-	struct ibv_send_wr wr = {
-		.wr_id = ++r->wr_id,
-		.sg_list = &sge,
-		.num_sge = len ? 1 : 0,
-		.opcode = op,
-		.imm_data = htobe32(imm),
-		.wr.rdma = {
-			.remote_addr = r->peer.addr + roff,
-			.rkey = r->peer.rkey,
-		},
-	}, *bad;
+	struct ibv_send_wr wr = { .opcode = op }, *bad;
+	struct ibv_sge sge;
 	struct ibv_wc wc;
 	int ret;
 
@@ -647,6 +634,15 @@ static int post_wait(struct ial_rdma *r, enum ibv_wr_opcode op, size_t off,
 		return -ERANGE;
 	if (len > r->port.max_msg_sz || len > UINT32_MAX)
 		return -EMSGSIZE;
+	sge.addr = (uintptr_t)(r->buf + off);
+	sge.length = (uint32_t)len;
+	sge.lkey = r->mr->lkey;
+	wr.wr_id = ++r->wr_id;
+	wr.sg_list = &sge;
+	wr.num_sge = len ? 1 : 0;
+	wr.imm_data = htobe32(imm);
+	wr.wr.rdma.remote_addr = r->peer.addr + roff;
+	wr.wr.rdma.rkey = r->peer.rkey;
 	ret = ibv_post_send(r->qp, &wr, &bad);
 	if (ret)
 		return -ret;

@@ -127,6 +127,8 @@ int ial_rdma_notify(struct ial_rdma *r, size_t off, uint64_t roff,
 /*
  * Wait up to @timeout_ms for the peer's next notify: its data is in our
  * region when this returns 0 with *@imm and the byte count *@bytes.
+ * -ETIMEDOUT (nothing yet: call again), -ENOTCONN, -EPROTO (a receive
+ * that is not a write with immediate), or a completion error as above.
  */
 int ial_rdma_wait_notify(struct ial_rdma *r, uint32_t *imm, uint32_t *bytes,
 			 int timeout_ms);
