@@ -8,10 +8,19 @@
  *			with libdaxctl (dlopen), mapped whole, regions placed
  *			by a directory at its start (dax_dir.h); futex wait
  *			(sleep-poll where the kernel refuses it)
- *	rdma:DEVICE	libibverbs device (dlopen): probed only, no regions
+ *	rdma:DEVICE	libibverbs device (dlopen): opened, a region
+ *			registered, then refused - hsock's channels are not
+ *			carried over RDMA (see below)
  * dax and rdma are loaded only when chosen; when their device or library
  * is missing (or rdma is found: not implemented) ial_open() fails with a
  * message naming it, and hsock keeps every connection on TCP.
+ *
+ * rdma has what the issue names - register and expose a region, one-sided
+ * RDMA WRITE/READ into a peer's region, WRITE WITH IMMEDIATE as the
+ * notify - as its own API, ial_rdma.h, tested on soft-RoCE.  A channel on
+ * it would be two mirrored, non-coherent copies of a ring (each side
+ * writes into the other's, no shared word to futex on), which the
+ * map/wait/notify contract below cannot express: absent, not faked.
  *
  * The backends differ where hsock notices: shm regions are sparse files
  * (MADV_REMOVE gives pages back), dax regions are zeroed extents of the
@@ -77,7 +86,11 @@ int ial_dax_wait(struct ial_dax *d, _Atomic uint32_t *word, uint32_t seen,
 		 int timeout_ms);
 void ial_dax_notify(struct ial_dax *d, _Atomic uint32_t *word);
 
-/* rdma device probe used by ial_open() (ial_rdma.c). */
+/*
+ * rdma probe used by ial_open() (ial_rdma.c): -ENOENT/-ENOSYS (library),
+ * -ENODEV (no such device), or -EOPNOTSUPP when the device was opened and
+ * a region registered; the message in @err ends "; staying on TCP".
+ */
 int ial_rdma_probe(const char *dev, char *err, size_t errlen);
 
 #endif
