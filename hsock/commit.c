@@ -21,6 +21,7 @@
 
 #include "hsock/commit.h"
 #include "hsock/ial.h"
+#include "hsock/proc.h"
 #include "hsock/rseq.h"
 
 #define POOL_MAGIC	0x336c6f6f706b7368ULL	/* "hskpool3" */
@@ -110,11 +111,6 @@ static size_t pool_len(uint32_t nr)
 	return meta_end(nr) + (size_t)nr * HS_REC_SIZE;
 }
 
-static bool alive(int32_t pid)
-{
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
-}
-
 /* Claim a proc[] entry: a free one, ours (fork), or a dead process's. */
 static int claim_slot(struct hs_pool *p)
 {
@@ -128,7 +124,7 @@ static int claim_slot(struct hs_pool *p)
 	}
 	for (i = 0; i < NR_PROCS; i++) {
 		z = atomic_load(&p->h->proc[i].pid);
-		if (!alive(z) && atomic_compare_exchange_strong(&p->h->proc[i].pid, &z, me))
+		if (!hs_pid_alive(z) && atomic_compare_exchange_strong(&p->h->proc[i].pid, &z, me))
 			goto found;
 	}
 	return -EUSERS;

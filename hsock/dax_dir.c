@@ -6,6 +6,7 @@
  * ial_dax.c gives it a device-dax mapping, the unit tests a memfd.
  */
 #include "hsock/dax_dir.h"
+#include "hsock/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,24 +81,6 @@ uint64_t dax_self(const struct dax_space *s)
 	return (uint64_t)s->domain << 32 | (uint32_t)getpid();
 }
 
-/* A zombie (killed, not reaped yet) holds no mapping: it counts as gone. */
-static bool zombie(pid_t pid)
-{
-	char path[64], buf[256], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] == 'Z';
-}
-
 /* Dead for sure: of our domain and gone.  Others' liveness is unknown. */
 static bool dead(const struct dax_space *s, uint64_t who)
 {
@@ -105,11 +88,7 @@ static bool dead(const struct dax_space *s, uint64_t who)
 
 	if (!who || (uint32_t)(who >> 32) != s->domain)
 		return false;
-	if (pid <= 0)
-		return true;
-	if (kill(pid, 0) && errno == ESRCH)
-		return true;
-	return zombie(pid);
+	return !hs_pid_alive(pid);
 }
 
 /* dead() answers for one reclaim pass: one check per process. */

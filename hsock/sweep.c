@@ -9,6 +9,7 @@
 #include "hsock/chan.h"
 #include "hsock/commit.h"
 #include "hsock/ial.h"
+#include "hsock/proc.h"
 
 #include <stdlib.h>
 #include <dirent.h>
@@ -20,29 +21,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* A zombie (killed, not reaped yet) holds no mapping: it counts as gone. */
-static bool zombie(int32_t pid)
-{
-	char path[64], buf[256], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] == 'Z';
-}
-
-static bool alive(int32_t pid)
-{
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM) && !zombie(pid);
-}
 
 struct linked {
 	uint32_t n;
@@ -80,8 +58,8 @@ static bool stale(int fd, struct linked *l)
 	ch = mmap(NULL, HSOCK_HDR, PROT_READ, MAP_SHARED, fd, 0);
 	if (ch == MAP_FAILED)
 		return false;
-	dead = ch->magic == HSOCK_MAGIC && !alive(atomic_load(&ch->pid[0])) &&
-	       !alive(atomic_load(&ch->pid[1]));
+	dead = ch->magic == HSOCK_MAGIC && !hs_pid_alive(atomic_load(&ch->pid[0])) &&
+	       !hs_pid_alive(atomic_load(&ch->pid[1]));
 	if (dead)
 		collect(ch, l);
 	munmap(ch, HSOCK_HDR);
