@@ -46,3 +46,23 @@ hp_ns() {
 	at_exit ip netns del "$n"
 	printf -v "$1" '%s' "$n"
 }
+
+# guest_result PREFIX LOG RC PASSMSG [REQUIRED]: the verdict on a qemu guest
+# run (make -C kernel qemu-run) whose output is LOG and make's status RC:
+# no end marker from the guest's /init, a FAIL marker, make failing without
+# a FAIL line, or REQUIRED (a line the run must print) missing each fail
+# "PREFIX guest ..."; otherwise PASS: PASSMSG.
+guest_result() {
+	local pre=$1 log=$2 rc=$3 msg=$4 req=${5:-}
+	if ! grep -q '^HSOCK-GUEST END' "$log"; then
+		fail "${pre}guest run" "no end marker (build failed, crash or timeout): $(grep -v '^HSOCK' "$log" | tail -8 | tr '\n' ' ')"
+	elif grep -q '^HSOCK-TEST FAIL' "$log"; then
+		fail "${pre}guest" "$(grep '^HSOCK-TEST FAIL' "$log" | head -3 | tr '\n' ' ')"
+	elif [ "$rc" -ne 0 ] && ! grep -q '^FAIL: ' "$log"; then
+		fail "${pre}guest run" "make exited $rc: $(tail -5 "$log" | tr '\n' ' ')"
+	elif [ -n "$req" ] && ! grep -q "$req" "$log"; then
+		fail "${pre}guest run" "no line '$req': $(grep -v '^HSOCK' "$log" | tail -5 | tr '\n' ' ')"
+	else
+		pass "$msg"
+	fi
+}

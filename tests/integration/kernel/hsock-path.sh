@@ -34,13 +34,5 @@ make --no-print-directory -C "$TOP/kernel" BUILD="$BUILD" qemu-run \
 	GUEST_RUN="sh $TOP/tests/integration/hsock/guest-matrix $BUILD" >"$log" 2>&1
 rc=$?
 grep -E '^(PASS|FAIL): hsock path' "$log"
-if ! grep -q '^HSOCK-GUEST END' "$log"; then
-	fail "hsock path: guest run" "no end marker (build failed, crash or timeout): $(grep -v '^HSOCK' "$log" | tail -8 | tr '\n' ' ')"
-elif grep -q '^HSOCK-TEST FAIL' "$log"; then
-	fail "hsock path: guest" "$(grep '^HSOCK-TEST FAIL' "$log" | head -3 | tr '\n' ' ')"
-elif [ $rc -ne 0 ] && ! grep -q '^FAIL: ' "$log"; then
-	fail "hsock path: guest run" "make exited $rc: $(tail -5 "$log" | tr '\n' ' ')"
-else
-	pass "hsock path: guest boot and unload clean ($(( $(date +%s) - start )) s)"
-fi
+guest_result "hsock path: " "$log" $rc "hsock path: guest boot and unload clean ($(( $(date +%s) - start )) s)"
 exit 0
