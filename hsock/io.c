@@ -326,11 +326,16 @@ static bool mbox_get(struct hsock_dir *d, uint64_t tail, size_t k,
 	return true;
 }
 
-/* W: a small write's bytes also go to the mailbox, before head moves. */
+/*
+ * W: a small write's bytes also go to the mailbox, before head moves; the
+ * sequence count comes from W's copy (chan.h, WRITE-ONLY LINES).
+ */
 static void mbox_put(struct hsock_dir *d, uint64_t head, const struct iovec *iov,
 		     int n, size_t off, size_t k)
 {
-	uint32_t s = atomic_load_explicit(&d->mb_seq, memory_order_relaxed);
+	uint32_t s = atomic_load_explicit(&d->wr_mbseq, memory_order_relaxed);
+
+	atomic_store_explicit(&d->wr_mbseq, (s | 1) + 1, memory_order_relaxed);
 
 	atomic_store_explicit(&d->mb_seq, s | 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
@@ -895,7 +900,7 @@ static bool try_switch(struct hs_conn *c, int fd)
  */
 static uint64_t tx_space(struct hs_conn *c, struct hsock_dir *d, uint64_t need)
 {
-	uint64_t head = atomic_load_explicit(&d->head, memory_order_relaxed);
+	uint64_t head = atomic_load_explicit(&d->wr_head, memory_order_relaxed);
 	uint64_t tail = atomic_load_explicit(&c->tx_tail, memory_order_relaxed), used;
 
 	for (int i = 0; i < 2; i++) {
@@ -1196,7 +1201,7 @@ static __always_inline ssize_t tx_ring(struct hs_conn *c, int fd,
 			continue;
 		}
 		k = space < total - sent ? space : total - sent;
-		head = atomic_load_explicit(&d->head, memory_order_relaxed);
+		head = atomic_load_explicit(&d->wr_head, memory_order_relaxed);
 		r = wr_enter(c, fd, d);
 		if (r)
 			break;
@@ -1230,6 +1235,8 @@ static __always_inline ssize_t tx_ring(struct hs_conn *c, int fd,
 			wr_exit(d);
 			break;
 		}
+		/* chan.h, WRITE-ONLY LINES: head is only stored */
+		atomic_store_explicit(&d->wr_head, head + (size_t)r, memory_order_relaxed);
 		atomic_store_explicit(&d->head, head + (size_t)r, memory_order_release);
 		wr_exit(d);
 		ring_bell(fd, d);
