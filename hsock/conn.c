@@ -85,6 +85,15 @@ static bool is_tcp(int fd)
 	return !getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) && proto == IPPROTO_TCP;
 }
 
+/* The file status flags hsock follows (fcntl and ioctl keep them current). */
+static void fl_flags(struct hs_conn *c, int fd)
+{
+	int fl = hs.real.fcntl(fd, F_GETFL);
+
+	c->nonblock = fl & O_NONBLOCK;
+	c->async = fl & O_ASYNC;
+}
+
 void hs_track(int fd, int side, bool pending)
 {
 	struct hs_conn *c;
@@ -99,7 +108,7 @@ void hs_track(int fd, int side, bool pending)
 	c->side = side;
 	c->pending = pending;
 	c->spin_ns = hs.spin_max_ns;
-	c->nonblock = hs.real.fcntl(fd, F_GETFL) & O_NONBLOCK;
+	fl_flags(c, fd);
 	if (!pending && hs_attach(c, fd))
 		c->plain = true;
 	atomic_store_explicit(&hs.tab[fd], c, memory_order_release);
@@ -328,6 +337,7 @@ int hs_attach(struct hs_conn *c, int fd)
 	if (c->kmod)
 		HS_STAT(S_KMOD_CONNS, 1);
 	conns_link(c);
+	hs_rx_async(c);
 	return 0;
 }
 
@@ -461,8 +471,9 @@ static void reattach(int fd, uint64_t ino)
 			c->refs = 1;
 			c->ino = ino;
 			c->spin_ns = hs.spin_max_ns;
-			c->nonblock = hs.real.fcntl(fd, F_GETFL) & O_NONBLOCK;
+			fl_flags(c, fd);
 			conns_link(c);
+			hs_rx_async(c);
 			atomic_store(&hs.tab[fd], c);
 			return;
 		}

@@ -68,6 +68,7 @@ struct hs_conn {
 	bool pending;			/* non-blocking connect not yet attached */
 	bool plain;			/* plain TCP for good (fallback) */
 	bool nonblock;
+	bool async;			/* O_ASYNC: SIGIO wakes the owner (hs_rx_async) */
 	bool rd_eof;			/* TCP EOF seen after the switch */
 	/*
 	 * Our rx direction is SWITCHED and its TCP part consumed: both are
@@ -221,6 +222,7 @@ int hs_tx_liveness(struct hs_conn *c, int fd);
 void hs_rx_quiet(struct hs_conn *c);
 bool hs_rx_rearm(struct hs_conn *c, int fd);
 void hs_rx_idle(struct hs_conn *c);
+void hs_rx_async(struct hs_conn *c);
 void hs_arm_all(void);
 #define HS_IDLE_MS 100		/* idle time before a ring's pages go back */
 bool hs_spin_enter(void);

@@ -366,9 +366,11 @@ static __always_inline ssize_t rx_done(struct hs_conn *c, int fd, uint64_t tail,
 	/*
 	 * Every wait we can see (our read, poll/select/epoll wrappers) arms
 	 * before it sleeps; only a wait we cannot see (an epoll set nested in
-	 * another waiter) needs the ring armed as soon as it is empty.
+	 * another waiter, a SIGIO owner's) needs the ring armed as soon as it
+	 * is empty.
 	 */
-	if (k == avail && atomic_load_explicit(&hs.nested_wait, memory_order_relaxed))
+	if (k == avail && (c->async ||
+			   atomic_load_explicit(&hs.nested_wait, memory_order_relaxed)))
 		rx_arm(c, fd);
 	else if (k == avail)
 		rx_settle(c, fd);
@@ -687,6 +689,20 @@ bool hs_rx_rearm(struct hs_conn *c, int fd)
 	empty = rx_arm(c, fd);
 	chan_unlock(&d->rd_lock);
 	return !empty;
+}
+
+/*
+ * O_ASYNC was set (fcntl F_SETFL, ioctl FIOASYNC, or inherited): the owner
+ * learns of new bytes only from the SIGIO the kernel raises when a
+ * doorbell arrives, and may wait for it anywhere (sigsuspend, sigwaitinfo,
+ * a handler).  Arm now - before the switch too: WANT makes the writer's
+ * first ring write ring - and rx_done re-arms whenever a read empties the
+ * ring, as TCP signals every arrival.
+ */
+void hs_rx_async(struct hs_conn *c)
+{
+	if (c->async && c->ch && !c->plain)
+		atomic_fetch_or(&rxd(c)->bell, WANT);
 }
 
 /* The caller's wait found @c idle for a while: return its ring pages. */

@@ -21,6 +21,7 @@
 #include "hsock/hsock_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -68,6 +69,11 @@ static typeof(select) *real_select;
 static typeof(pselect) *real_pselect;
 static typeof(epoll_ctl) *real_epoll_ctl;
 static typeof(epoll_pwait) *real_epoll_pwait;
+static typeof(epoll_pwait2) *real_epoll_pwait2;
+/* glibc's _FORTIFY_SOURCE entry points: they call poll/ppoll inside libc */
+static int (*real_poll_chk)(struct pollfd *, nfds_t, int, size_t);
+static int (*real_ppoll_chk)(struct pollfd *, nfds_t, const struct timespec *,
+			     const sigset_t *, size_t);
 
 static void resolve(void)
 {
@@ -79,6 +85,9 @@ static void resolve(void)
 	real_pselect = dlsym_next("pselect");
 	real_epoll_ctl = dlsym_next("epoll_ctl");
 	real_epoll_pwait = dlsym_next("epoll_pwait");
+	real_epoll_pwait2 = dlsym_next("epoll_pwait2");
+	real_poll_chk = dlsym_next("__poll_chk");
+	real_ppoll_chk = dlsym_next("__ppoll_chk");
 	real_poll = dlsym_next("poll");
 }
 
@@ -323,6 +332,29 @@ EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 	if (hs.tab && any_poll(fds, n, !ts || ts->tv_sec || ts->tv_nsec))
 		return merge_poll(fds, n, real_ppoll(fds, n, &zero, mask));
 	return real_ppoll(fds, n, ts, mask);
+}
+
+/*
+ * A fortified program (Debian builds with _FORTIFY_SOURCE) calls these
+ * when the size of its pollfd array is known; libc's own would reach its
+ * internal poll and never see the rings.  An array shorter than @n is
+ * left to libc, which reports the overflow and aborts.
+ */
+EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t len)
+{
+	resolve();
+	if (len / sizeof(*fds) < n && real_poll_chk)
+		return real_poll_chk(fds, n, timeout, len);
+	return poll(fds, n, timeout);
+}
+
+EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		       const sigset_t *mask, size_t len)
+{
+	resolve();
+	if (len / sizeof(*fds) < n && real_ppoll_chk)
+		return real_ppoll_chk(fds, n, ts, mask, len);
+	return ppoll(fds, n, ts, mask);
 }
 
 /* Ring-ready fds of @rd (limited to nfds), as a set; count returned. */
@@ -903,4 +935,30 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int max, int timeout,
 EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout)
 {
 	return epoll_pwait(epfd, evs, max, timeout, NULL);
+}
+
+/*
+ * epoll_pwait2: a timeout in nanoseconds.  Sets without accelerated fds
+ * go to the kernel as they are; the others wait like epoll_pwait, the
+ * timeout rounded up to a millisecond (a wait may last longer than asked,
+ * never shorter, as the kernel's own rounding to its clock).
+ */
+EXPORT int epoll_pwait2(int epfd, struct epoll_event *evs, int max,
+			const struct timespec *ts, const sigset_t *mask)
+{
+	long long ms;
+
+	resolve();
+	if (!eps.n || (ts && (ts->tv_sec < 0 || ts->tv_nsec < 0 ||
+			      ts->tv_nsec >= 1000000000L))) {
+		if (real_epoll_pwait2)
+			return real_epoll_pwait2(epfd, evs, max, ts, mask);
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!ts)
+		return epoll_pwait(epfd, evs, max, -1, mask);
+	ms = ts->tv_sec > INT_MAX / 1000 ? INT_MAX :
+	     ts->tv_sec * 1000LL + (ts->tv_nsec + 999999) / 1000000;
+	return epoll_pwait(epfd, evs, max, ms > INT_MAX ? INT_MAX : (int)ms, mask);
 }

@@ -716,8 +716,11 @@ static int do_fcntl(int fd, int cmd, long arg)
 		return r;
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		hs_dup(fd, r);
-	else if (cmd == F_SETFL && (c = hs_get(fd)))
+	else if (cmd == F_SETFL && (c = hs_get(fd))) {
 		c->nonblock = arg & O_NONBLOCK;
+		c->async = arg & O_ASYNC;
+		hs_rx_async(c);
+	}
 	return r;
 }
 
@@ -759,6 +762,10 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 	r = REAL(ioctl)(fd, req, arg);
 	if (r == 0 && req == FIONBIO && c)
 		c->nonblock = *(int *)arg;
+	if (r == 0 && req == FIOASYNC && c) {
+		c->async = *(int *)arg;
+		hs_rx_async(c);
+	}
 	return r;
 }
 

@@ -31,6 +31,11 @@
 
 #include "tests/integration/hsock/probe.h"
 
+/* what a program built with _FORTIFY_SOURCE calls instead of poll/ppoll */
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t len);
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		const sigset_t *mask, size_t len);
+
 static int port;
 static const char *self;
 
@@ -189,12 +194,21 @@ static void srv_hang(int fd)
 	pause();
 }
 
+/*
+ * A first message as soon as the client says go - it is busy-polling in a
+ * blocking read then, doorbells off - then 10 more, 20 ms apart: the next
+ * one reaches a ring that no doorbell announces, which only a wait that
+ * looks at the ring sees at once.
+ */
 static void srv_messages(int fd)
 {
-	char buf[100];
+	char buf[100], go;
 	int i;
 
 	memset(buf, 'm', sizeof(buf));
+	while (recv(fd, &go, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN)
+		;
+	write_all(fd, buf, sizeof(buf));
 	for (i = 0; i < 10; i++) {
 		usleep(20000);
 		write_all(fd, buf, sizeof(buf));
@@ -657,6 +671,12 @@ static int wait_one(const char *how, int fd, int ep, int ep2)
 		return select(fd + 1, &s, NULL, NULL, &(struct timeval){ 5, 0 });
 	if (!strcmp(how, "pselect"))
 		return pselect(fd + 1, &s, NULL, NULL, &ts, NULL);
+	if (!strcmp(how, "poll-chk"))
+		return __poll_chk(&p, 1, 5000, sizeof(p));
+	if (!strcmp(how, "ppoll-chk"))
+		return __ppoll_chk(&p, 1, &ts, NULL, sizeof(p));
+	if (!strcmp(how, "epoll-pwait2"))
+		return epoll_pwait2(ep, &ev, 1, &ts, NULL);
 	if (epoll_wait(ep2 >= 0 ? ep2 : ep, &ev, 1, 5000) != 1)
 		return 0;
 	if (ep2 >= 0 && epoll_wait(ep, &ev, 1, 0) != 1)
@@ -673,7 +693,10 @@ static void case_wait(const char *how)
 	uint32_t evs = EPOLLIN | EPOLLRDHUP;
 	size_t got = 0;
 	bool eof = false;
+	char first[100];
 
+	write_all(fd, "g", 1);
+	read_n(fd, first, sizeof(first));
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	if (!strcmp(how, "epoll-et"))
 		evs |= EPOLLET;
@@ -693,7 +716,9 @@ static void case_wait(const char *how)
 		wakes++;
 		got += drain_nb(fd, &eof);
 	}
-	printf("%s got %zu eof %d\n", how, got, eof);
+	/* 10 messages 20 ms apart: TCP wakes the waiter for each (some slack) */
+	printf("%s got %zu eof %d, woken per message %s\n", how, got, eof,
+	       wakes >= 6 ? "yes" : "no");
 	reap(pid);
 }
 
@@ -715,6 +740,67 @@ static void case_eintr(void)
 	printf("interrupted read %s\n", err_name(read(fd, buf, sizeof(buf))));
 	write_all(fd, "x", 1);
 	reap(pid);
+}
+
+/*
+ * Signal-driven I/O: O_ASYNC (by fcntl, or ioctl FIOASYNC) with SIGIO
+ * blocked and taken by sigtimedwait.  Each round reads exactly the echoed
+ * message, never until EAGAIN: TCP raises SIGIO for every arrival, so the
+ * next one must be signalled although nothing ever read an empty socket.
+ */
+static void sigio_rounds(bool by_ioctl)
+{
+	pid_t pid = serve(srv_echo);
+	int fd = client(), one = 1, i;
+	struct timespec wait = { 5, 0 };
+	char out[16], in[16];
+	size_t got;
+	sigset_t io;
+	ssize_t r;
+
+	sigemptyset(&io);
+	sigaddset(&io, SIGIO);
+	sigprocmask(SIG_BLOCK, &io, NULL);
+	fcntl(fd, F_SETOWN, getpid());
+	if (by_ioctl) {
+		ioctl(fd, FIONBIO, &one);
+		ioctl(fd, FIOASYNC, &one);
+	} else {
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK | O_ASYNC);
+	}
+	for (i = 0; i < 500; i++) {
+		memset(out, 'a' + i % 26, sizeof(out));
+		write_all(fd, out, sizeof(out));
+		for (got = 0; got < sizeof(in);) {
+			if (sigtimedwait(&io, NULL, &wait) != SIGIO) {
+				printf("round %d: no SIGIO within 5 s (%zu of 16 bytes)\n", i, got);
+				goto out;
+			}
+			r = read(fd, in + got, sizeof(in) - got);
+			if (r > 0)
+				got += r;
+			else if (r == 0 || errno != EAGAIN)
+				goto out;
+		}
+		if (memcmp(in, out, sizeof(in))) {
+			printf("round %d: mismatch\n", i);
+			goto out;
+		}
+	}
+out:
+	printf("sigio %s: %d rounds\n", by_ioctl ? "ioctl" : "fcntl", i);
+	close(fd);
+	reap(pid);
+}
+
+static void case_sigio(void)
+{
+	sigio_rounds(false);
+}
+
+static void case_sigio_ioctl(void)
+{
+	sigio_rounds(true);
 }
 
 static void case_iov(void)
@@ -861,10 +947,12 @@ int main(int argc, char **argv)
 		{ "fork-dup", case_fork_dup }, { "exec", case_exec }, { "threads", case_threads },
 		{ "after-close", case_after_close }, { "shut-rd", case_shut_rd },
 		{ "mmsg", case_mmsg }, { "epollout-et", case_epollout_et },
-		{ "splice", case_splice },
+		{ "splice", case_splice }, { "sigio", case_sigio },
+		{ "sigio-ioctl", case_sigio_ioctl },
 	};
 	static const char *const waits[] = { "poll", "ppoll", "select", "pselect", "epoll",
-		"epoll-et", "oneshot", "nested", "two-sets" };
+		"epoll-et", "oneshot", "nested", "two-sets", "poll-chk", "ppoll-chk",
+		"epoll-pwait2" };
 	size_t i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
