@@ -55,7 +55,7 @@ struct hs_real {
 /* Per-process counters, merged into the --stats file at exit. */
 enum hs_stat {
 	S_SEEN, S_ATTACHED, S_ACCEL, S_FB_NOT_ALLOWED, S_FB_PEER_ABSENT,
-	S_FB_NO_GSHM, S_FB_ERROR, S_GSHM_TX, S_GSHM_RX, S_TCP_TX, S_TCP_RX,
+	S_FB_NO_GSHM, S_FB_ERROR, S_FB_UNSEEN, S_GSHM_TX, S_GSHM_RX, S_TCP_TX, S_TCP_RX,
 	S_BELLS, S_DRAINED, S_SPIN_HITS, S_RX_SLEEPS, S_TX_SLEEPS, S_WAKEUPS,
 	S_PROBES, S_TRIMS, S_REC_LOCAL, S_REC_TAKEN, S_REC_COMMITS,
 	S_REC_RELEASED, S_REC_WAITS, S_KMOD_CONNS, S_KMOD_WAITS, S_KMOD_WOKEN,
@@ -69,6 +69,7 @@ struct hs_conn {
 	bool plain;			/* plain TCP for good (fallback) */
 	bool nonblock;
 	bool async;			/* O_ASYNC: SIGIO wakes the owner (hs_rx_async) */
+	bool unseen;			/* I/O hsock cannot see: refused (hs_unseen) */
 	bool rd_eof;			/* TCP EOF seen after the switch */
 	/*
 	 * Our rx direction is SWITCHED and its TCP part consumed: both are
@@ -223,6 +224,8 @@ void hs_rx_quiet(struct hs_conn *c);
 bool hs_rx_rearm(struct hs_conn *c, int fd);
 void hs_rx_idle(struct hs_conn *c);
 void hs_rx_async(struct hs_conn *c);
+int hs_tcp_written(int fd, bool syn, uint64_t *n);
+bool hs_unseen(struct hs_conn *c);
 void hs_arm_all(void);
 #define HS_IDLE_MS 100		/* idle time before a ring's pages go back */
 bool hs_spin_enter(void);

@@ -879,6 +879,48 @@ static bool rd_busy_wait(struct hsock_dir *d, uint64_t end)
 	}
 }
 
+/*
+ * The program does I/O on this socket that hsock cannot see (tcpq.c,
+ * fdopen): keep both directions TCP for good where neither has switched
+ * yet.  True when both are refused (the connection is plain TCP).
+ */
+bool hs_unseen(struct hs_conn *c)
+{
+	uint32_t z = 0;
+	bool tx, rx;
+
+	tx = atomic_compare_exchange_strong(&txd(c)->state, &z, ST_REFUSED) ||
+	     (z & ST_REFUSED);
+	z = 0;
+	rx = atomic_compare_exchange_strong(&rxd(c)->state, &z, ST_REFUSED) ||
+	     (z & ST_REFUSED);
+	if (!c->unseen) {
+		c->unseen = true;
+		HS_STAT(S_FB_UNSEEN, 1);
+	}
+	if (tx && rx)
+		c->plain = true;
+	return tx && rx;
+}
+
+/*
+ * Every byte the kernel says the program wrote went through our calls
+ * (tcp_sent), so tcp_n will be exact; a kernel that cannot tell does not
+ * stop the switch.  Otherwise the direction is refused (hs_unseen).
+ */
+static bool tx_all_seen(struct hs_conn *c, int fd, struct hsock_dir *d)
+{
+	uint64_t n;
+	int r = hs_tcp_written(fd, c->side == 0, &n);
+
+	if (r == -EAGAIN)
+		return false;		/* acknowledgements moving: next write */
+	if (r || n == atomic_load(&d->tcp_sent))
+		return true;
+	hs_unseen(c);
+	return false;
+}
+
 static bool try_switch(struct hs_conn *c, int fd)
 {
 	struct hsock_dir *d = txd(c);
@@ -886,7 +928,7 @@ static bool try_switch(struct hs_conn *c, int fd)
 	uint32_t z = 0;
 	int one = 1;
 
-	if (!atomic_load(&c->ch->cookie[1 - c->side]))
+	if (!atomic_load(&c->ch->cookie[1 - c->side]) || !tx_all_seen(c, fd, d))
 		return false;
 	atomic_store(&d->tcp_n, atomic_load(&d->tcp_sent));
 	while (!atomic_compare_exchange_strong(&d->state, &z, ST_SWITCHED)) {

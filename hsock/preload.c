@@ -658,6 +658,26 @@ EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	return REAL(close_range)(first, last, flags);
 }
 
+/*
+ * A stdio stream on a socket reads and writes through libc's internal
+ * calls, which hsock cannot see: the connection stays TCP where it has
+ * not switched yet (io.c, hs_unseen); one that has cannot be taken back.
+ */
+EXPORT FILE *fdopen(int fd, const char *mode)
+{
+	static typeof(fdopen) *real_fdopen;
+	struct hs_conn *c = hs_get(fd);
+
+	if (!real_fdopen)
+		real_fdopen = dlsym_next("fdopen");
+	if (c && c->pending)
+		c->plain = true;	/* never attached: the peer cannot switch */
+	else if (c && !c->plain && c->ch && !hs_unseen(c))
+		fprintf(stderr, "hsock: fdopen(%d) after the connection switched to "
+			"shared memory: stdio on it bypasses hsock\n", fd);
+	return real_fdopen(fd, mode);
+}
+
 EXPORT int shutdown(int fd, int how)
 {
 	struct hs_conn *c = io_conn(fd);

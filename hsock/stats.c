@@ -21,6 +21,7 @@ static const char *const names[S__COUNT] = {
 	[S_FB_PEER_ABSENT] = "fallback_peer_absent",
 	[S_FB_NO_GSHM] = "fallback_no_gshm",
 	[S_FB_ERROR] = "fallback_error",
+	[S_FB_UNSEEN] = "fallback_unseen_io",
 	[S_GSHM_TX] = "bytes_gshm_tx",
 	[S_GSHM_RX] = "bytes_gshm_rx",
 	[S_TCP_TX] = "bytes_tcp_tx",
