@@ -9,6 +9,10 @@
  *             bytes to each in turn (non-blocking, skipping full ones),
  *             the server reads them all in turn for SECONDS; prints
  *             "ready" when all are connected, then the server's "MB_per_s"
+ *   MODE elat: lat against an epoll echo server (one thread, level-
+ *             triggered, non-blocking reads, as proxies are) that holds
+ *             CONNS connections; each exchanges one message, then all but
+ *             one stay idle in its epoll set while that one ping-pongs
  *   MODE line: the floor of any shared-memory path between two processes:
  *             SIZE bytes plus a sequence number ping-pong through two
  *             cache lines of a MAP_SHARED page (ENDPOINT unused); prints
@@ -19,6 +23,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -308,6 +313,44 @@ static void act(size_t size, int conns)
 			}
 }
 
+/* elat: echo whatever is readable, on any of @conns connections. */
+static void elat_server(int l, char *buf, int conns)
+{
+	int ep = epoll_create1(0), i, n, fd;
+	struct epoll_event ev[64];
+	ssize_t r;
+
+	for (i = 0; i < conns; i++) {
+		fd = accept(l, NULL, NULL);
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+		park(ep, fd);
+	}
+	for (;;) {
+		n = epoll_wait(ep, ev, 64, -1);
+		for (i = 0; i < n; i++) {
+			r = read(ev[i].data.fd, buf, 65536);
+			if (r == 0)
+				exit(0);
+			if (r > 0 && full(ev[i].data.fd, buf, (size_t)r, 1))
+				exit(7);
+		}
+	}
+}
+
+/* elat: every connection once (so that each switches), then lat on one. */
+static void elat(size_t size, int conns, double secs)
+{
+	char *buf = calloc(1, size);
+	int *fds = calloc(conns, sizeof(int)), i;
+
+	for (i = 0; i < conns; i++)
+		fds[i] = dial();
+	for (i = 0; i < conns; i++)
+		if (full(fds[i], buf, size, 1) || full(fds[i], buf, size, 0))
+			exit(8);
+	lat(fds[0], size, secs);
+}
+
 static void server(int l, const char *mode, size_t size, int conns, double secs)
 {
 	char *buf = malloc(size > 65536 ? size : 65536);
@@ -316,6 +359,8 @@ static void server(int l, const char *mode, size_t size, int conns, double secs)
 
 	if (!strcmp(mode, "act"))
 		act_server(l, buf, secs, conns);
+	if (!strcmp(mode, "elat"))
+		elat_server(l, buf, conns);
 
 	if (!strcmp(mode, "mem")) {
 		int ep = epoll_create1(0);
@@ -369,7 +414,7 @@ int main(int argc, char **argv)
 	int l;
 
 	if (argc < 5)
-		return fprintf(stderr, "usage: pingpong lat|bw|mem|act|line tcp:PORT|unix:PATH SIZE SECONDS [CONNS]\n"), 2;
+		return fprintf(stderr, "usage: pingpong lat|bw|mem|act|elat|line tcp:PORT|unix:PATH SIZE SECONDS [CONNS]\n"), 2;
 	ep = argv[2];
 	size = strtoul(argv[3], NULL, 0);
 	if (!strcmp(argv[1], "line"))
@@ -381,6 +426,8 @@ int main(int argc, char **argv)
 	close(l);
 	if (!strcmp(argv[1], "act"))
 		act(size, atoi(argv[5]));
+	else if (!strcmp(argv[1], "elat"))
+		elat(size, argc > 5 ? atoi(argv[5]) : 1, atof(argv[4]));
 	else if (!strcmp(argv[1], "mem"))
 		mem(size, atoi(argv[5]));
 	else {

@@ -871,6 +871,49 @@ static void case_fdopen(void)
 	reap(pid);
 }
 
+/*
+ * The very first bytes of a direction arrive while the reader, which has
+ * never read, sleeps in a wait: the direction switches under it.
+ */
+static void srv_late_hello(int fd)
+{
+	char x;
+
+	usleep(100000);
+	write_all(fd, "hello", 5);
+	read_n(fd, &x, 1);
+}
+
+static void case_first_wait(const char *how)
+{
+	pid_t pid = serve_raw(srv_late_hello);
+	int fd = dial(), ep = epoll_create1(0), r;
+	struct pollfd p = { fd, POLLIN, 0 };
+	struct epoll_event ev;
+	double t0 = now();
+	char buf[8];
+
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &(struct epoll_event){ EPOLLIN, { .fd = fd } });
+	r = !strcmp(how, "poll") ? poll(&p, 1, 5000) : epoll_wait(ep, &ev, 1, 5000);
+	printf("first-wait %s: %s%s\n", how, r == 1 ? "woken" : "not woken",
+	       now() - t0 > 2 ? " late" : "");
+	if (r == 1)
+		read_n(fd, buf, 5);
+	write_all(fd, "x", 1);
+	close(fd);
+	reap(pid);
+}
+
+static void case_first_epoll(void)
+{
+	case_first_wait("epoll");
+}
+
+static void case_first_poll(void)
+{
+	case_first_wait("poll");
+}
+
 static void case_iov(void)
 {
 	pid_t pid = serve(srv_echo);
@@ -1017,7 +1060,8 @@ int main(int argc, char **argv)
 		{ "mmsg", case_mmsg }, { "epollout-et", case_epollout_et },
 		{ "splice", case_splice }, { "sigio", case_sigio },
 		{ "sigio-ioctl", case_sigio_ioctl }, { "unseen-write", case_unseen_write },
-		{ "fdopen", case_fdopen },
+		{ "fdopen", case_fdopen }, { "first-epoll", case_first_epoll },
+		{ "first-poll", case_first_poll },
 	};
 	static const char *const waits[] = { "poll", "ppoll", "select", "pselect", "epoll",
 		"epoll-et", "oneshot", "nested", "two-sets", "poll-chk", "ppoll-chk",
