@@ -70,6 +70,8 @@ struct hs_conn {
 	bool nonblock;
 	bool async;			/* O_ASYNC: SIGIO wakes the owner (hs_rx_async) */
 	bool unseen;			/* I/O hsock cannot see: refused (hs_unseen) */
+	/* times this process left the rx ring unarmed (poll.c, hot items) */
+	_Atomic uint32_t unarmed;
 	bool rd_eof;			/* TCP EOF seen after the switch */
 	/*
 	 * Our rx direction is SWITCHED and its TCP part consumed: both are
@@ -115,6 +117,7 @@ struct hs_global {
 	uint32_t spin_max_ns;
 	_Atomic int spinners;		/* threads busy-polling now */
 	_Atomic bool nested_wait;	/* an epoll fd waited on by another waiter */
+	_Atomic bool unarmed;		/* a conn's unarmed count moved (poll.c) */
 	int max_spinners;
 	_Atomic(struct hs_conn *) *tab;
 	int tab_len;

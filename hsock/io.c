@@ -256,6 +256,17 @@ static void drain(struct hs_conn *c, int fd, uint64_t b)
 	atomic_store_explicit(&d->drained, dr, memory_order_relaxed);
 }
 
+/*
+ * WANT is off now and no bell will say so: we cleared it, or drained the
+ * bell of the writer that did.  epoll waits look at such a ring until
+ * they arm it again (poll.c, hot items).
+ */
+static void note_unarmed(struct hs_conn *c)
+{
+	atomic_fetch_add_explicit(&c->unarmed, 1, memory_order_relaxed);
+	atomic_store_explicit(&hs.unarmed, true, memory_order_release);
+}
+
 /* Set WANT and re-check; true when the ring is confirmed empty (drained). */
 static bool rx_arm(struct hs_conn *c, int fd)
 {
@@ -280,16 +291,24 @@ static void rx_settle(struct hs_conn *c, int fd)
 
 	if (b == atomic_load_explicit(&d->drained, memory_order_relaxed))
 		return;
-	if (atomic_load(&d->head) == atomic_load_explicit(&d->tail, memory_order_relaxed))
+	if (atomic_load(&d->head) == atomic_load_explicit(&d->tail, memory_order_relaxed)) {
 		drain(c, fd, b);
+		note_unarmed(c);
+	}
 }
 
-static void rx_disarm(struct hsock_dir *d)
+/* Doorbells off; @note: unless the caller is the epoll wait that looks at it. */
+static void rx_disarm(struct hs_conn *c, bool note)
 {
+	struct hsock_dir *d = rxd(c);
 	uint64_t b = atomic_load_explicit(&d->bell, memory_order_relaxed);
 
-	while ((b & WANT) && !atomic_compare_exchange_weak(&d->bell, &b, b & ~WANT))
-		;
+	while (b & WANT)
+		if (atomic_compare_exchange_weak(&d->bell, &b, b & ~WANT)) {
+			if (note)
+				note_unarmed(c);
+			return;
+		}
 }
 
 /* Peek the kernel queue for EOF/RST when no bell explains readability. */
@@ -557,7 +576,7 @@ static bool rx_spin(struct hs_conn *c)
 	/* a bounded number of spinners per process: CPUs are shared */
 	if (!hs_spin_enter())
 		return false;
-	rx_disarm(d);
+	rx_disarm(c, true);
 	start = now_ns();
 	hit = spin_loop(c, d, tail, start, start + c->spin_ns);
 	hs_spin_exit();
@@ -675,7 +694,7 @@ bool hs_rx_ready(struct hs_conn *c)
 void hs_rx_quiet(struct hs_conn *c)
 {
 	if (switched_rx(c))
-		rx_disarm(rxd(c));
+		rx_disarm(c, false);	/* poll.c: a hot item (looked at) */
 }
 
 bool hs_rx_rearm(struct hs_conn *c, int fd)

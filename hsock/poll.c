@@ -46,20 +46,40 @@
 enum { W_APP, W_SPACE, W_STUCK };
 #define STUCK_MS 4
 
+/*
+ * HOT ITEMS: an epoll wait looks at the rings of its hot items only.  An
+ * item is cold when its ring is armed (WANT) and was found empty after
+ * arming: a write to it rings a doorbell, which the kernel reports.  Every
+ * other item is hot: new ones, ones the wait disarmed to busy-poll, ones
+ * reported (their doorbell consumed WANT).  A ring this process leaves
+ * unarmed elsewhere (a blocking read's busy-poll, bells drained by a read)
+ * bumps the conn's unarmed count (io.c); the next wait makes its items hot
+ * (ep_sweep).  Before sleeping in the kernel a wait arms its hot items,
+ * which then go cold; an item idle through HOT_QUIET waits that found
+ * others ready is armed and goes cold too.  A proxy holding a thousand
+ * idle connections and one busy one then looks at one ring per poll, not
+ * a thousand.
+ */
+#define HOT_QUIET 64
+
 struct ep_item {
 	int epfd, fd;
 	struct epoll_event ev;		/* as the application asked */
 	bool disabled;			/* EPOLLONESHOT fired, awaiting MOD */
 	bool added_in;			/* EPOLLIN added for space bells */
 	uint8_t form;			/* W_*: what the kernel item waits for */
+	bool hot;			/* in eps.hot (HOT ITEMS) */
+	uint16_t quiet;			/* waits it was not ready in, while hot */
+	uint32_t unarmed;		/* conn's unarmed count when last swept */
 };
 
 static struct {
 	_Atomic uint32_t lock;
 	struct ep_item *items;
 	size_t n, cap;
+	size_t *hot, nhot;		/* indices of hot items (capacity: cap) */
 	_Atomic int fixes;		/* items ep_fix looks at (needs_fix) */
-	size_t next;			/* where ep_merge starts its scan */
+	size_t next;			/* where ep_merge starts (in eps.hot) */
 	_Atomic int flip;		/* ep_collect: turn of the rings (max 1) */
 } eps;
 
@@ -514,10 +534,41 @@ static bool needs_fix(const struct ep_item *it)
 	return it->added_in || (it->ev.events & (EPOLLOUT | EPOLLET)) == EPOLLOUT;
 }
 
+/* Position of item @i in eps.hot. */
+static size_t hot_pos(size_t i)
+{
+	size_t h;
+
+	for (h = 0; eps.hot[h] != i; h++)
+		;
+	return h;
+}
+
+/* eps.hot has the capacity of eps.items (ep_track grows both). */
+static void ep_heat(size_t i)
+{
+	if (eps.items[i].hot)
+		return;
+	eps.hot[eps.nhot++] = i;
+	eps.items[i].hot = true;
+	eps.items[i].quiet = 0;
+}
+
+/* Item eps.hot[@h] is armed and was empty: it goes cold. */
+static void ep_cool(size_t h)
+{
+	eps.items[eps.hot[h]].hot = false;
+	eps.hot[h] = eps.hot[--eps.nhot];
+}
+
 static void ep_drop(size_t i)
 {
 	eps.fixes -= needs_fix(&eps.items[i]);
+	if (eps.items[i].hot)
+		ep_cool(hot_pos(i));
 	eps.items[i] = eps.items[--eps.n];
+	if (i < eps.n && eps.items[i].hot)
+		eps.hot[hot_pos(eps.n)] = i;
 }
 
 /* close(fd): epoll drops a closed fd (or a closed epoll fd) by itself. */
@@ -551,6 +602,7 @@ static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev,
 		     bool added_in)
 {
 	struct ep_item *it = ep_find(epfd, fd), *n;
+	bool hot = false;
 
 	if (op == EPOLL_CTL_DEL || !ev) {
 		if (it)
@@ -558,18 +610,28 @@ static void ep_track(int epfd, int op, int fd, const struct epoll_event *ev,
 		return;
 	}
 	if (!it && eps.n == eps.cap) {
-		n = realloc(eps.items, (eps.cap ? 2 * eps.cap : 64) * sizeof(*n));
+		size_t cap = eps.cap ? 2 * eps.cap : 64, *h;
+
+		h = realloc(eps.hot, cap * sizeof(*h));
+		if (!h)
+			return;
+		eps.hot = h;
+		n = realloc(eps.items, cap * sizeof(*n));
 		if (!n)
 			return;
 		eps.items = n;
-		eps.cap = eps.cap ? 2 * eps.cap : 64;
+		eps.cap = cap;
 	}
-	if (!it)
+	if (!it) {
 		it = &eps.items[eps.n++];
-	else
+	} else {
 		eps.fixes -= needs_fix(it);
-	*it = (struct ep_item){ epfd, fd, *ev, false, added_in, W_APP };
+		hot = it->hot;
+	}
+	*it = (struct ep_item){ .epfd = epfd, .fd = fd, .ev = *ev, .added_in = added_in,
+				.form = W_APP, .hot = hot };
 	eps.fixes += needs_fix(it);
+	ep_heat((size_t)(it - eps.items));	/* its ring may be unarmed */
 }
 
 /*
@@ -750,26 +812,81 @@ static int ep_fix(int epfd, struct epoll_event *evs, int r)
 }
 
 /*
- * Append ring-ready tracked items of @epfd not already reported.  Ring
+ * Conns this process left unarmed outside an epoll wait (io.c,
+ * note_unarmed): their items become hot.  Called with eps.lock held; a
+ * look at every item, but only after such an event.
+ */
+static void ep_sweep(void)
+{
+	struct hs_conn *c;
+	uint32_t v;
+	size_t i;
+
+	if (!atomic_exchange_explicit(&hs.unarmed, false, memory_order_acquire))
+		return;
+	for (i = 0; i < eps.n; i++) {
+		c = hs_get(eps.items[i].fd);
+		v = c ? atomic_load_explicit(&c->unarmed, memory_order_relaxed) : 0;
+		if (v != eps.items[i].unarmed) {
+			eps.items[i].unarmed = v;
+			ep_heat(i);
+		}
+	}
+}
+
+/* Whether a wait of @epfd reports @it's ring (with eps.lock held). */
+static bool ep_ring(const struct ep_item *it, int epfd)
+{
+	return it->epfd == epfd && !it->disabled && (it->ev.events & EPOLLIN) &&
+	       ring_ready(it->fd);
+}
+
+/*
+ * Hot items of @epfd quiet through HOT_QUIET waits: arm them; those found
+ * empty go cold (HOT ITEMS).
+ */
+static void ep_age(int epfd)
+{
+	struct ep_item *it;
+	struct hs_conn *c;
+	size_t h;
+
+	for (h = 0; h < eps.nhot;) {
+		it = &eps.items[eps.hot[h]];
+		c = hs_get(it->fd);
+		if (it->epfd == epfd && it->quiet >= HOT_QUIET &&
+		    (!c || c->plain || !c->ch || !hs_rx_rearm(c, it->fd)))
+			ep_cool(h);
+		else
+			h++;
+	}
+}
+
+/*
+ * Append ring-ready hot items of @epfd not already reported.  Ring
  * readiness has no ready list of its own: the scan starts where the last
  * one stopped, or, with more items ready than a call returns, the items
- * late in the table would never be reported.
+ * late in the list would never be reported.
  */
 static int ep_merge(int epfd, struct epoll_event *evs, int max, int r)
 {
 	struct ep_item *it;
-	size_t i, j;
+	size_t i, j, n;
+	bool aged = false;
 	int k;
 
 	if (r < 0)
 		return r;
 	chan_lock(&eps.lock);
-	for (j = 0; j < eps.n && r < max; j++) {
-		i = (eps.next + j) % eps.n;
+	for (j = 0, n = eps.nhot; j < n && r < max; j++) {
+		i = eps.hot[(eps.next + j) % n];
 		it = &eps.items[i];
-		if (it->epfd != epfd || it->disabled || !(it->ev.events & EPOLLIN) ||
-		    !ring_ready(it->fd))
+		if (!ep_ring(it, epfd)) {
+			if (it->epfd == epfd && it->quiet < HOT_QUIET && ++it->quiet == HOT_QUIET)
+				aged = true;
 			continue;
+		}
+		it->quiet = 0;
 		for (k = 0; k < r && memcmp(&evs[k].data, &it->ev.data, sizeof(it->ev.data)); k++)
 			;
 		if (k < r) {
@@ -778,10 +895,12 @@ static int ep_merge(int epfd, struct epoll_event *evs, int max, int r)
 		}
 		evs[r].events = EPOLLIN;
 		evs[r++].data = it->ev.data;
-		eps.next = i + 1;
+		eps.next = (eps.next + j + 1) % n;
 		if (it->ev.events & EPOLLONESHOT)
 			it->disabled = true;
 	}
+	if (aged)
+		ep_age(epfd);
 	chan_unlock(&eps.lock);
 	return r;
 }
@@ -803,12 +922,12 @@ static int ep_collect(int epfd, struct epoll_event *evs, int max, const sigset_t
 static bool ep_any(int epfd)
 {
 	bool any = false;
-	size_t i;
+	size_t h;
 
 	chan_lock(&eps.lock);
-	for (i = 0; i < eps.n && !any; i++)
-		any = eps.items[i].epfd == epfd && !eps.items[i].disabled &&
-		      (eps.items[i].ev.events & EPOLLIN) && ring_ready(eps.items[i].fd);
+	ep_sweep();
+	for (h = 0; h < eps.nhot && !any; h++)
+		any = ep_ring(&eps.items[eps.hot[h]], epfd);
 	chan_unlock(&eps.lock);
 	return any;
 }
@@ -828,23 +947,36 @@ static void ep_idle(int epfd)
 	chan_unlock(&eps.lock);
 }
 
-/* Apply quiet (disarm) or rearm to the accelerated fds of @epfd. */
+/*
+ * Quiet (disarm) the hot items of @epfd before busy-polling them, or arm
+ * them before a sleep: those found empty go cold (HOT ITEMS); true when
+ * bytes came meanwhile.
+ */
 static bool ep_each(int epfd, bool rearm)
 {
+	struct ep_item *it;
+	struct hs_conn *c;
 	bool data = false;
-	size_t i;
+	size_t h;
 
 	chan_lock(&eps.lock);
-	for (i = 0; i < eps.n; i++) {
-		struct ep_item *it = &eps.items[i];
-		struct hs_conn *c = hs_get(it->fd);
-
-		if (it->epfd != epfd || !c || c->plain || !c->ch)
-			continue;
-		if (!rearm)
+	ep_sweep();
+	for (h = 0; h < eps.nhot;) {
+		it = &eps.items[eps.hot[h]];
+		c = hs_get(it->fd);
+		if (it->epfd != epfd) {
+			h++;
+		} else if (!c || c->plain || !c->ch) {
+			ep_cool(h);
+		} else if (!rearm) {
 			hs_rx_quiet(c);
-		else if (hs_rx_rearm(c, it->fd) && !it->disabled)
-			data = true;
+			h++;
+		} else if (hs_rx_rearm(c, it->fd)) {
+			data |= !it->disabled;
+			h++;
+		} else {
+			ep_cool(h);
+		}
 	}
 	chan_unlock(&eps.lock);
 	return data;
@@ -867,7 +999,7 @@ static int ep_spin(int epfd, struct epoll_event *evs, int max, const sigset_t *m
 	for (i = 1; !r; i++) {
 		if (ep_any(epfd))
 			r = ep_collect(epfd, evs, max, mask);
-		else if (!(i & 255))
+		else if (!(i & 63))	/* cold items ring the kernel */
 			r = real_epoll_pwait(epfd, evs, max, 0, mask);
 		if (r || hs_now_ns() > end)
 			break;
