@@ -80,7 +80,7 @@ static struct {
 	size_t *hot, nhot;		/* indices of hot items (capacity: cap) */
 	_Atomic int fixes;		/* items ep_fix looks at (needs_fix) */
 	size_t next;			/* where ep_merge starts (in eps.hot) */
-	_Atomic int flip;		/* ep_collect: turn of the rings (max 1) */
+	_Atomic uint64_t kpoll;		/* ep_collect: last time it asked the kernel */
 } eps;
 
 static typeof(poll) *real_poll;
@@ -906,16 +906,23 @@ static int ep_merge(int epfd, struct epoll_event *evs, int max, int r)
 }
 
 /*
- * The kernel's events, then ring-ready items.  The kernel gets at most
- * half of @max (with @max 1, every other call), so that items ready only
- * in their ring are reported while other items keep the kernel busy.
+ * Ring-ready items, and the kernel's events at least every KPOLL_NS:
+ * asking the kernel is a syscall, most of a message's cost when rings
+ * keep a wait busy.  When it is asked, it gets at most half of @max, so
+ * that items ready only in their ring are reported while other items
+ * keep the kernel busy.
  */
+#define KPOLL_NS 10000
+
 static int ep_collect(int epfd, struct epoll_event *evs, int max, const sigset_t *mask)
 {
+	uint64_t t = hs_now_ns();
 	int r;
 
-	if (max == 1 && (atomic_fetch_xor(&eps.flip, 1) & 1) && (r = ep_merge(epfd, evs, 1, 0)))
+	if (t - atomic_load_explicit(&eps.kpoll, memory_order_relaxed) < KPOLL_NS &&
+	    (r = ep_merge(epfd, evs, max, 0)))
 		return r;
+	atomic_store_explicit(&eps.kpoll, t, memory_order_relaxed);
 	return ep_merge(epfd, evs, max, real_epoll_pwait(epfd, evs, max - max / 2, 0, mask));
 }
 
