@@ -81,6 +81,17 @@ sockperf_lat() { # prefix... : one-way p50 latency of 16 B ping-pong
 t=$(sockperf_lat) h=$(sockperf_lat "$run" --)
 printf '\nsockperf ping-pong 16 B p50: TCP %s us, hsock %s us (%s lower)\n' "$t" "$h" "$(ratio "$t" "$h")"
 
+# An event loop, as proxies are: an epoll echo server holding N
+# connections, all accelerated, one ping-ponging 16 B, the rest idle in
+# its epoll set (pingpong elat).
+ulimit -n 8192 2>/dev/null
+printf '\n%-26s | %-16s | %-16s | %s\n' "epoll server, 16 B" "TCP p50/avg us" "hsock p50/avg us" "TCP/hsock p50"
+for n in 1 100 1000; do
+	t=$(med :: elat tcp:PORT 16 "$secs" "$n")
+	h=$(med "$run" -- :: elat tcp:PORT 16 "$secs" "$n")
+	printf '%-26s | %-16s | %-16s | %s\n' "$n connections held" "$t" "$h" "$(ratio "${t%% *}" "${h%% *}")"
+done
+
 # idle CPU: an accelerated connection that moved data, then sits idle 3 s
 next_port
 "$run" -- "$pp" lat tcp:$port 16 0.2 >/dev/null
@@ -94,7 +105,6 @@ wait $idle 2>/dev/null
 
 # GShm held by 1000 concurrent idle connections, each having exchanged 64 KiB
 # twice each way: rings with idle trim vs the fixed-reserve baseline
-ulimit -n 8192 2>/dev/null
 printf '\n%-28s | %-14s | %s\n' "1000 connections" "GShm held MiB" "stream MB/s, 64 KiB writes"
 for mode in "HSOCK_RING=1048576" "HSOCK_RING=65536" "HSOCK_RESERVE=262144" "HSOCK_RESERVE=1048576"; do
 	next_port
