@@ -80,16 +80,18 @@
  *   - Close/shutdown(SHUT_WR) sets wr_shut before the real call; R returns
  *     EOF once the ring is empty and wr_shut is set or TCP EOF was seen.
  *
- * MAILBOX (small writes in one cache line): a write of at most HSOCK_MBOX
- * bytes is copied into the ring as usual and also into the mailbox of the
- * producer line - the line a busy-polling R reads to see head move - under
- * a sequence count (mb_seq odd while W rewrites it, then mb_pos/mb_len/
+ * MAILBOX (small writes in one or two cache lines): a write of at most
+ * HSOCK_MBOX bytes is copied into the ring as usual and also into the
+ * mailbox: its first HSOCK_MBOX_A bytes in the producer line - the line a
+ * busy-polling R reads to see head move - the rest in the line after it
+ * (mb_more), which the polling R prefetches on each look at head, so that
+ * both lines cross together; under a sequence count (mb_seq odd while W rewrites it, then mb_pos/mb_len/
  * mb_data, then mb_seq even with release), all before head is published.
  * R, reading [tail, tail + k) inside [mb_pos, mb_pos + mb_len), copies
  * from the mailbox and keeps it only if mb_seq was even and unchanged
  * around the copy; otherwise it reads the ring, which always holds the
  * bytes.  A small message then costs R one line transfer (head and data
- * together) instead of two.  W serialises its mailbox writes with wr_lock.
+ * together; or two at once) instead of two or more in a row.  W serialises its mailbox writes with wr_lock.
  *
  * WRITE-ONLY LINES: W never loads the producer line it publishes to; it
  * keeps its own copies of head and mb_seq (wr_head, wr_mbseq) in the
@@ -178,7 +180,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HSOCK_MAGIC	0x33766b636f736868ULL	/* "hhsockv3" */
+#define HSOCK_MAGIC	0x34766b636f736868ULL	/* "hhsockv4" */
 #define HSOCK_HDR	4096u
 #define HSOCK_NAME_MAX	128
 
@@ -190,7 +192,8 @@
 #define HSOCK_SLOTS_MAX	256u	/* records mode: ring <= 1 MiB */
 #define SLOT_NIL	0u
 #define SLOT_LOCAL	(1u << 31)	/* | local page index; else record + 1 */
-#define HSOCK_MBOX	32u	/* bytes of a small write copied to the mailbox */
+#define HSOCK_MBOX_A	32u	/* mailbox bytes in the producer line */
+#define HSOCK_MBOX	(HSOCK_MBOX_A + 64u)	/* and in the line after it */
 
 enum {
 	ST_SWITCHED = 1u << 0,
@@ -218,7 +221,9 @@ struct hsock_dir {
 	_Atomic uint32_t mb_seq;	/* odd while W rewrites the mailbox */
 	_Atomic uint32_t mb_len;
 	_Atomic uint64_t mb_pos;	/* stream position of mb_data[0] */
-	unsigned char mb_data[HSOCK_MBOX];
+	unsigned char mb_data[HSOCK_MBOX_A];
+	/* mailbox line 2: bytes HSOCK_MBOX_A.. of a write, R prefetches it */
+	unsigned char mb_more[HSOCK_MBOX - HSOCK_MBOX_A] CL;
 	/* consumer line */
 	_Atomic uint64_t tail CL;
 	_Atomic uint64_t tcp_rcvd;	/* R: TCP data bytes consumed */

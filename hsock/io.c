@@ -323,6 +323,18 @@ static void rx_probe(struct hs_conn *c, int fd)
 		c->err = errno;
 }
 
+/* Mailbox bytes [@at, @at + @k) to @out: the producer line's, then mb_more. */
+static void mbox_copy(unsigned char *out, const struct hsock_dir *d, size_t at, size_t k)
+{
+	size_t a = at < HSOCK_MBOX_A ? HSOCK_MBOX_A - at : 0;
+
+	if (a > k)
+		a = k;
+	memcpy(out, d->mb_data + at, a);
+	if (k > a)
+		memcpy(out + a, d->mb_more + (at + a - HSOCK_MBOX_A), k - a);
+}
+
 /*
  * Copy [tail, tail + k) out of the mailbox (chan.h, MAILBOX); false when
  * the mailbox does not hold those bytes or W rewrote it meanwhile.
@@ -337,7 +349,7 @@ static bool mbox_get(struct hsock_dir *d, uint64_t tail, size_t k,
 
 	if ((s & 1) || tail < pos || len > HSOCK_MBOX || tail + k > pos + len)
 		return false;
-	memcpy(tmp, d->mb_data + (tail - pos), k);
+	mbox_copy(tmp, d, tail - pos, k);
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&d->mb_seq, memory_order_relaxed) != s)
 		return false;
@@ -360,7 +372,9 @@ static void mbox_put(struct hsock_dir *d, uint64_t head, const struct iovec *iov
 	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit(&d->mb_pos, head, memory_order_relaxed);
 	atomic_store_explicit(&d->mb_len, (uint32_t)k, memory_order_relaxed);
-	iov_copy(iov, n, off, d->mb_data, k, false);
+	iov_copy(iov, n, off, d->mb_data, k < HSOCK_MBOX_A ? k : HSOCK_MBOX_A, false);
+	if (k > HSOCK_MBOX_A)
+		iov_copy(iov, n, off + HSOCK_MBOX_A, d->mb_more, k - HSOCK_MBOX_A, false);
 	atomic_store_explicit(&d->mb_seq, (s | 1) + 1, memory_order_release);
 }
 
@@ -541,6 +555,7 @@ static bool spin_loop(struct hs_conn *c, struct hsock_dir *d, uint64_t tail,
 	uint64_t t;
 
 	for (i = 1;; i++) {
+		__builtin_prefetch(d->mb_more);	/* chan.h, MAILBOX: line 2 */
 		if (atomic_load_explicit(&d->head, memory_order_acquire) != tail) {
 			HS_STAT(S_SPIN_HITS, 1);
 			c->spin_ns = hs.spin_max_ns;
@@ -681,6 +696,7 @@ bool hs_rx_ready(struct hs_conn *c)
 {
 	struct hsock_dir *d = rxd(c);
 
+	__builtin_prefetch(d->mb_more);	/* chan.h, MAILBOX: line 2 */
 	return switched_rx(c) &&
 	       atomic_load_explicit(&d->head, memory_order_acquire) !=
 	       atomic_load_explicit(&d->tail, memory_order_relaxed);
