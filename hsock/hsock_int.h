@@ -92,6 +92,7 @@ struct hs_conn {
 	uint32_t spin_ns;		/* adaptive busy-poll budget */
 	uint8_t solo_misses;		/* solo spins answered only after a yield */
 	uint8_t solo_retry;		/* spins yielding early (io.c, spin_loop) */
+	uint32_t rx_last;		/* bytes the last read took (spin_loop) */
 	uint64_t trim_mark;		/* rx tail at the last idle trim */
 	_Atomic uint64_t tx_tail;	/* tx tail last loaded (io.c, tx_space) */
 	uint64_t tx_probe_ns;		/* last liveness probe of a full ring */
@@ -199,6 +200,7 @@ void hs_release_io(struct hs_conn *c, int fd);
 void hs_release_records(struct hsock_chan *ch);
 
 /* records.c: records mode (chan.h, RECORDS) */
+unsigned char *hs_rec_page(struct hs_conn *c, int d, uint64_t pos);
 int hs_rec_copy(struct hs_conn *c, int d, uint64_t pos, const struct iovec *iov,
 		int n, size_t off, size_t len, bool to_iov,
 		void (*copy)(const struct iovec *, int, size_t, void *, size_t, bool));

@@ -38,6 +38,12 @@ static unsigned char *page_at(struct hs_conn *c, int d, uint64_t pos)
 						       memory_order_acquire));
 }
 
+/* The page holding position @pos of direction @d, NULL when none yet. */
+unsigned char *hs_rec_page(struct hs_conn *c, int d, uint64_t pos)
+{
+	return page_at(c, d, pos);
+}
+
 /* Copy [pos, pos+len) of direction @d page by page; -ECONNRESET on a bad slot. */
 int hs_rec_copy(struct hs_conn *c, int d, uint64_t pos, const struct iovec *iov,
 		int n, size_t off, size_t len, bool to_iov,
