@@ -13,6 +13,7 @@
  *             triggered, non-blocking reads, as proxies are) that holds
  *             CONNS connections; each exchanges one message, then all but
  *             one stay idle in its epoll set while that one ping-pongs
+ *   MODE elat-et: the same, edge-triggered, each read until EAGAIN
  *   MODE line: the floor of any shared-memory path between two processes:
  *             SIZE bytes plus a sequence number ping-pong through two
  *             cache lines of a MAP_SHARED page (ENDPOINT unused); prints
@@ -313,8 +314,11 @@ static void act(size_t size, int conns)
 			}
 }
 
-/* elat: echo whatever is readable, on any of @conns connections. */
-static void elat_server(int l, char *buf, int conns)
+/*
+ * elat: echo whatever is readable, on any of @conns connections; @et:
+ * edge-triggered, each connection read until EAGAIN (as nginx does).
+ */
+static void elat_server(int l, char *buf, int conns, bool et)
 {
 	int ep = epoll_create1(0), i, n, fd;
 	struct epoll_event ev[64];
@@ -323,16 +327,19 @@ static void elat_server(int l, char *buf, int conns)
 	for (i = 0; i < conns; i++) {
 		fd = accept(l, NULL, NULL);
 		fcntl(fd, F_SETFL, O_NONBLOCK);
-		park(ep, fd);
+		epoll_ctl(ep, EPOLL_CTL_ADD, fd,
+			  &(struct epoll_event){ EPOLLIN | (et ? EPOLLET : 0), { .fd = fd } });
 	}
 	for (;;) {
 		n = epoll_wait(ep, ev, 64, -1);
 		for (i = 0; i < n; i++) {
-			r = read(ev[i].data.fd, buf, 65536);
-			if (r == 0)
-				exit(0);
-			if (r > 0 && full(ev[i].data.fd, buf, (size_t)r, 1))
-				exit(7);
+			do {
+				r = read(ev[i].data.fd, buf, 65536);
+				if (r == 0)
+					exit(0);
+				if (r > 0 && full(ev[i].data.fd, buf, (size_t)r, 1))
+					exit(7);
+			} while (et && r > 0);
 		}
 	}
 }
@@ -359,8 +366,8 @@ static void server(int l, const char *mode, size_t size, int conns, double secs)
 
 	if (!strcmp(mode, "act"))
 		act_server(l, buf, secs, conns);
-	if (!strcmp(mode, "elat"))
-		elat_server(l, buf, conns);
+	if (!strncmp(mode, "elat", 4))
+		elat_server(l, buf, conns, !strcmp(mode, "elat-et"));
 
 	if (!strcmp(mode, "mem")) {
 		int ep = epoll_create1(0);
@@ -426,7 +433,7 @@ int main(int argc, char **argv)
 	close(l);
 	if (!strcmp(argv[1], "act"))
 		act(size, atoi(argv[5]));
-	else if (!strcmp(argv[1], "elat"))
+	else if (!strncmp(argv[1], "elat", 4))
 		elat(size, argc > 5 ? atoi(argv[5]) : 1, atof(argv[4]));
 	else if (!strcmp(argv[1], "mem"))
 		mem(size, atoi(argv[5]));
