@@ -23,7 +23,14 @@
 #define WANT 1ull
 #define IOV_MAX_TCP 64
 
-enum rx_mode { RX_NOARM, RX_ARM, RX_PROBE };
+/*
+ * What an empty ring makes a read step do (rx_empty): NOARM, return (a
+ * blocking read that busy-polls next); ARM, arm it (it sleeps next);
+ * PROBE, arm it and look for EOF/RST in the kernel (a blocking read woken
+ * up); PEEK, a non-blocking read: look for EOF/RST, arm only for a wait
+ * hsock does not see.
+ */
+enum rx_mode { RX_NOARM, RX_ARM, RX_PROBE, RX_PEEK };
 
 static inline struct hsock_dir *rxd(struct hs_conn *c)
 {
@@ -442,16 +449,30 @@ static ssize_t rx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 	return peek ? (ssize_t)k : rx_done(c, fd, tail, k, (uint64_t)avail);
 }
 
-/* Ring empty: arm (unless spinning), then EOF / error / EAGAIN. */
+/* Ring empty: arm (see rx_mode), then EOF / error / EAGAIN. */
 static ssize_t rx_empty(struct hs_conn *c, int fd, enum rx_mode mode)
 {
 	struct hsock_dir *d = rxd(c);
 
 	if (mode == RX_NOARM)
 		return -EAGAIN;
-	if (!rx_arm(c, fd))
+	if (mode == RX_PEEK && !c->async &&
+	    !atomic_load_explicit(&hs.nested_wait, memory_order_relaxed)) {
+		/*
+		 * Every wait hsock sees arms the ring before it sleeps
+		 * (poll.c), so a non-blocking read need not: a writer that
+		 * found it armed would ring a doorbell for every message of
+		 * an edge-triggered server reading until EAGAIN.  Bells
+		 * already counted are drained (a level-triggered waiter would
+		 * see them for ever).
+		 */
+		rx_settle(c, fd);
+		if (atomic_load(&d->head) != atomic_load_explicit(&d->tail, memory_order_relaxed))
+			return -EALREADY;
+	} else if (!rx_arm(c, fd)) {
 		return -EALREADY;
-	if (mode == RX_PROBE && !c->rd_eof && !c->err)
+	}
+	if (mode != RX_ARM && !c->rd_eof && !c->err)
 		rx_probe(c, fd);
 	if (c->rd_eof || c->err || atomic_load(&d->wr_shut)) {
 		if (atomic_load(&d->head) != atomic_load(&d->tail))
@@ -811,7 +832,7 @@ ssize_t hs_rx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
 	size_t len = iov_total(iov, n), got = 0;
 	bool block = !(flags & MSG_DONTWAIT) && !c->nonblock;
 	bool waitall = (flags & MSG_WAITALL) && !(flags & MSG_PEEK) && block;
-	enum rx_mode mode = block ? RX_NOARM : RX_PROBE;
+	enum rx_mode mode = block ? RX_NOARM : RX_PEEK;
 	ssize_t r;
 
 	/*
@@ -820,7 +841,7 @@ ssize_t hs_rx(struct hs_conn *c, int fd, const struct iovec *iov, int n,
 	 */
 	if (c->rd_shut) {
 		block = waitall = false;
-		mode = RX_PROBE;
+		mode = RX_PEEK;
 	}
 	if (!len)
 		return 0;
