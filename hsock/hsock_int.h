@@ -93,6 +93,8 @@ struct hs_conn {
 	uint8_t solo_misses;		/* solo spins answered only after a yield */
 	uint8_t solo_retry;		/* spins yielding early (io.c, spin_loop) */
 	uint32_t rx_last;		/* bytes the last read took (spin_loop) */
+	bool probe_owed;		/* a read skipped its EOF probe (rx_peek_probe) */
+	uint64_t probe_ns;		/* when a non-blocking read last probed */
 	uint64_t trim_mark;		/* rx tail at the last idle trim */
 	_Atomic uint64_t tx_tail;	/* tx tail last loaded (io.c, tx_space) */
 	uint64_t tx_probe_ns;		/* last liveness probe of a full ring */
@@ -229,6 +231,7 @@ void hs_rx_quiet(struct hs_conn *c);
 bool hs_rx_rearm(struct hs_conn *c, int fd);
 void hs_rx_idle(struct hs_conn *c);
 void hs_rx_async(struct hs_conn *c);
+bool hs_rx_owed(struct hs_conn *c, int fd, uint64_t now);
 int hs_tcp_written(int fd, bool syn, uint64_t *n);
 bool hs_unseen(struct hs_conn *c);
 void hs_arm_all(void);

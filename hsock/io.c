@@ -449,6 +449,53 @@ static ssize_t rx_ring(struct hs_conn *c, int fd, const struct iovec *iov,
 	return peek ? (ssize_t)k : rx_done(c, fd, tail, k, (uint64_t)avail);
 }
 
+/*
+ * PEEK: ask the kernel for EOF/RST (a syscall, most of a message's cost
+ * for an edge-triggered server that reads until EAGAIN) at most every
+ * HS_PEEK_PROBE_NS.  A read that did not ask owes it to the next wait
+ * hsock sees (hs_rx_rearm), which asks before it sleeps: the edge that
+ * reported a FIN is never left unanswered.  A reader that never waits
+ * learns of the end within HS_PEEK_PROBE_NS.
+ */
+#define HS_PEEK_PROBE_NS 1000000
+
+static void rx_peek_probe(struct hs_conn *c, int fd)
+{
+	uint64_t t = now_ns();
+
+	if (t - c->probe_ns >= HS_PEEK_PROBE_NS) {
+		c->probe_ns = t;
+		c->probe_owed = false;
+		rx_probe(c, fd);
+	} else if (!c->probe_owed) {
+		c->probe_owed = true;
+		note_unarmed(c);	/* epoll: a hot item, armed before a sleep */
+	}
+}
+
+/*
+ * An epoll wait kept busy by other items never sleeps, so it pays the
+ * probes owed (rx_peek_probe) itself, once they are due: true when @c
+ * turned out to be at its end (readable).
+ */
+bool hs_rx_owed(struct hs_conn *c, int fd, uint64_t now)
+{
+	struct hsock_dir *d = rxd(c);
+	bool end;
+
+	if (!c->probe_owed || now - c->probe_ns < HS_PEEK_PROBE_NS)
+		return false;
+	chan_lock(&d->rd_lock);
+	if (c->probe_owed && !c->rd_eof && !c->err) {
+		c->probe_owed = false;
+		c->probe_ns = now;
+		rx_probe(c, fd);
+	}
+	end = c->rd_eof || c->err;
+	chan_unlock(&d->rd_lock);
+	return end;
+}
+
 /* Ring empty: arm (see rx_mode), then EOF / error / EAGAIN. */
 static ssize_t rx_empty(struct hs_conn *c, int fd, enum rx_mode mode)
 {
@@ -469,11 +516,13 @@ static ssize_t rx_empty(struct hs_conn *c, int fd, enum rx_mode mode)
 		rx_settle(c, fd);
 		if (atomic_load(&d->head) != atomic_load_explicit(&d->tail, memory_order_relaxed))
 			return -EALREADY;
+		if (!c->rd_eof && !c->err)
+			rx_peek_probe(c, fd);
 	} else if (!rx_arm(c, fd)) {
 		return -EALREADY;
-	}
-	if (mode != RX_ARM && !c->rd_eof && !c->err)
+	} else if (mode != RX_ARM && !c->rd_eof && !c->err) {
 		rx_probe(c, fd);
+	}
 	if (c->rd_eof || c->err || atomic_load(&d->wr_shut)) {
 		if (atomic_load(&d->head) != atomic_load(&d->tail))
 			return -EALREADY;
@@ -746,15 +795,16 @@ void hs_rx_settle(struct hs_conn *c, int fd)
 	chan_unlock(&d->rd_lock);
 }
 
-/* Ring bytes are readable now (no doorbell may announce them). */
+/* Ring bytes, or the end, are readable now (no doorbell may announce them). */
 bool hs_rx_ready(struct hs_conn *c)
 {
 	struct hsock_dir *d = rxd(c);
 
 	__builtin_prefetch(d->mb_more);	/* chan.h, MAILBOX: line 2 */
 	return switched_rx(c) &&
-	       atomic_load_explicit(&d->head, memory_order_acquire) !=
-	       atomic_load_explicit(&d->tail, memory_order_relaxed);
+	       (atomic_load_explicit(&d->head, memory_order_acquire) !=
+		atomic_load_explicit(&d->tail, memory_order_relaxed) ||
+		c->rd_eof || c->err);	/* the end is readable too, as TCP's */
 }
 
 /*
@@ -777,8 +827,13 @@ bool hs_rx_rearm(struct hs_conn *c, int fd)
 		return false;
 	chan_lock(&d->rd_lock);
 	empty = rx_arm(c, fd);
+	if (empty && c->probe_owed && !c->rd_eof && !c->err) {	/* rx_peek_probe */
+		c->probe_owed = false;
+		c->probe_ns = now_ns();
+		rx_probe(c, fd);
+	}
 	chan_unlock(&d->rd_lock);
-	return !empty;
+	return !empty || c->rd_eof || c->err;
 }
 
 /*

@@ -870,7 +870,9 @@ static void ep_age(int epfd)
  */
 static int ep_merge(int epfd, struct epoll_event *evs, int max, int r)
 {
+	uint64_t t = hs_now_ns();
 	struct ep_item *it;
+	struct hs_conn *c;
 	size_t i, j, n;
 	bool aged = false;
 	int k;
@@ -881,7 +883,9 @@ static int ep_merge(int epfd, struct epoll_event *evs, int max, int r)
 	for (j = 0, n = eps.nhot; j < n && r < max; j++) {
 		i = eps.hot[(eps.next + j) % n];
 		it = &eps.items[i];
-		if (!ep_ring(it, epfd)) {
+		if (!ep_ring(it, epfd) &&
+		    !(it->epfd == epfd && !it->disabled && (it->ev.events & EPOLLIN) &&
+		      (c = acc(it->fd)) && hs_rx_owed(c, it->fd, t))) {
 			if (it->epfd == epfd && it->quiet < HOT_QUIET && ++it->quiet == HOT_QUIET)
 				aged = true;
 			continue;

@@ -420,6 +420,46 @@ static void case_death_reader(void)
 	printf("blocked read returned %s, %s\n", err_name(r), now() - t < 1.0 ? "within 1s" : "after more than 1s");
 }
 
+/*
+ * An edge-triggered reader (read until EAGAIN after each event, as nginx
+ * and envoy do) whose peer is killed between two messages: the FIN edge
+ * comes once, and the read after it must see the end, within a second.
+ */
+static void srv_two_then_hang(int fd)
+{
+	write_all(fd, "one", 3);
+	usleep(100000);
+	write_all(fd, "two", 3);
+	pause();
+}
+
+static void case_death_et(void)
+{
+	pid_t pid = serve(srv_two_then_hang);
+	int fd = client(), ep = epoll_create1(0), got = 0, wakes = 0;
+	struct epoll_event ev;
+	double t0 = 0;
+	char buf[64];
+	ssize_t r = 0;
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &(struct epoll_event){ EPOLLIN | EPOLLET, { .fd = fd } });
+	while (wakes < 100 && epoll_wait(ep, &ev, 1, 3000) == 1) {
+		wakes++;
+		while ((r = read(fd, buf, sizeof(buf))) > 0)
+			got += (int)r;
+		if (r == 0 || (r < 0 && errno != EAGAIN))
+			break;
+		if (got == 6 && !t0) {
+			t0 = now();
+			kill(pid, SIGKILL);
+		}
+	}
+	printf("death-et: %d bytes, then %s%s\n", got, r == 0 ? "EOF" : err_name(r),
+	       t0 && now() - t0 > 1 ? " after more than a second" : "");
+	reap(pid);
+}
+
 static void case_death_writer(void)
 {
 	static char buf[1 << 16];
@@ -1061,7 +1101,7 @@ int main(int argc, char **argv)
 		{ "splice", case_splice }, { "sigio", case_sigio },
 		{ "sigio-ioctl", case_sigio_ioctl }, { "unseen-write", case_unseen_write },
 		{ "fdopen", case_fdopen }, { "first-epoll", case_first_epoll },
-		{ "first-poll", case_first_poll },
+		{ "first-poll", case_first_poll }, { "death-et", case_death_et },
 	};
 	static const char *const waits[] = { "poll", "ppoll", "select", "pselect", "epoll",
 		"epoll-et", "oneshot", "nested", "two-sets", "poll-chk", "ppoll-chk",

@@ -12,7 +12,7 @@ port=$((20000 + $$ % 1000 * 4))
 cases="stream ipv6 prefix close-inflight peek waitall nonblock shutdown death-reader
 death-writer sigpipe eintr iov sendfile fork-dup exec threads poll ppoll select
 pselect epoll epoll-et oneshot nested two-sets after-close shut-rd mmsg epollout-et splice
-poll-chk ppoll-chk epoll-pwait2 sigio sigio-ioctl first-epoll first-poll"
+poll-chk ppoll-chk epoll-pwait2 sigio sigio-ioctl first-epoll first-poll death-et"
 
 for c in $cases; do
 	port=$((port + 2))
