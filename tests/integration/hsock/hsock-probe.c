@@ -92,8 +92,8 @@ static int dial(void)
 	return v6 ? dial6() : dial4();
 }
 
-/* Fork a server running @fn on the accepted, synced connection. */
-static pid_t serve(void (*fn)(int))
+/* Fork a server running @fn on the accepted connection, @synced first. */
+static pid_t serve_on(void (*fn)(int), bool synced)
 {
 	int l = listen_on();
 	pid_t pid = fork();
@@ -102,12 +102,18 @@ static pid_t serve(void (*fn)(int))
 		int fd = accept(l, NULL, NULL);
 
 		close(l);
-		sync2(fd, true);
+		if (synced)
+			sync2(fd, true);
 		fn(fd);
 		exit(0);
 	}
 	close(l);
 	return pid;
+}
+
+static pid_t serve(void (*fn)(int))
+{
+	return serve_on(fn, true);
 }
 
 static int client(void)
@@ -851,18 +857,7 @@ static void case_sigio_ioctl(void)
  */
 static pid_t serve_raw(void (*fn)(int))
 {
-	int l = listen_on();
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = accept(l, NULL, NULL);
-
-		close(l);
-		fn(fd);
-		exit(0);
-	}
-	close(l);
-	return pid;
+	return serve_on(fn, false);
 }
 
 /* a first byte, so that the client writes once both ends are attached */
