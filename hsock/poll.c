@@ -851,14 +851,15 @@ static void ep_age(int epfd)
 	struct hs_conn *c;
 	size_t h;
 
-	for (h = 0; h < eps.nhot;) {
+	for (h = 0; h < eps.nhot; h++) {
 		it = &eps.items[eps.hot[h]];
+		if (it->epfd != epfd || it->quiet < HOT_QUIET)
+			continue;
 		c = hs_get(it->fd);
-		if (it->epfd == epfd && it->quiet >= HOT_QUIET &&
-		    (!c || c->plain || !c->ch || !hs_rx_rearm(c, it->fd)))
-			ep_cool(h);
+		if (!c || c->plain || !c->ch || !hs_rx_rearm(c, it->fd))
+			ep_cool(h--);	/* the last one moved to h */
 		else
-			h++;
+			it->quiet = 0;	/* bytes came: hot, counted again */
 	}
 }
 
