@@ -66,3 +66,28 @@ guest_result() {
 		pass "$msg"
 	fi
 }
+
+# hs_versus [--sort] PROG CASE BAD KEY MIN: run "PROG CASE PORT" over plain
+# TCP and under hsock-run --stats (a fresh $port each, $tmp for the stats
+# file); pass when the plain run printed something and no line matching
+# BAD, both runs printed the same (--sort: the same lines, in any order:
+# processes that print concurrently), and the hsock run's stat KEY is at
+# least MIN.
+hs_versus() {
+	local order=cat plain hs n
+	[ "$1" = --sort ] && { order=sort; shift; }
+	local prog=$1 c=$2 bad=$3 key=$4 min=$5
+	port=$((port + 2))
+	plain=$(timeout 30 "$prog" "$c" "$port" 2>&1 | $order)
+	hs=$(timeout 30 "$BUILD/hsock/hsock-run" --stats "$tmp/$c" -- "$prog" "$c" $((port + 1)) 2>&1 | $order)
+	n=$(awk -v k="$key" '$1 == k { print $2 }' "$tmp/$c" 2>/dev/null)
+	if [ -z "$plain" ] || echo "$plain" | grep -q "$bad"; then
+		fail "$c" "plain TCP run is wrong: $(echo $plain)"
+	elif [ "$plain" != "$hs" ]; then
+		fail "$c" "plain: $(echo $plain) / hsock: $(echo ${hs:-nothing (timed out)})"
+	elif [ "${n:-0}" -lt "$min" ]; then
+		fail "$c" "the stats show $key ${n:-0}, under $min"
+	else
+		pass "$c ($(echo $hs | cut -c1-60); $key $n)"
+	fi
+}
